@@ -1,0 +1,135 @@
+/*
+ * conf.h — the configuration: RouterOS export syntax in, an immutable
+ * struct vd_conf out.
+ *
+ * Syntax (viaduct.conf(5)): section headers `/ip proxy`, `/ip proxy access`,
+ * `/ip proxy cache`, `/ip proxy direct` (RouterOS), `/viaduct` (viaduct's own
+ * settings); `set prop=value ...` in /ip proxy and /viaduct, `add prop=value
+ * ...` in the rule lists; `\` continues a line, `#` starts a comment, values
+ * may be "quoted" with RouterOS escapes.
+ *
+ * Ownership: conf_load() returns a conf that owns all its memory; free it
+ * with conf_free().  Once loaded it is never modified: a reload loads a new
+ * one and a new worker generation is forked with it.
+ *
+ * Errors: every error is reported as "FILE:LINE:COL: message" through the
+ * error callback (or to stderr) — all of them, not only the first.  A property
+ * recognised but not implemented yet is a warning "FILE:LINE:COL: warning: ...".
+ * No function here logs, exits or touches global state.
+ */
+#ifndef VD_CONF_H
+#define VD_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define CONF_MAX_PORTS		16
+#define CONF_MAX_LISTEN		32
+
+/* max-cache-size / max-cache-object-size in bytes; these two are special. */
+#define CONF_SIZE_NONE		0
+#define CONF_SIZE_UNLIMITED	INT64_MAX
+
+struct conf_listen {
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+};
+
+/* One `add` line of an /ip proxy access|cache|direct list, kept verbatim
+ * as prop=value pairs for rules.c to compile (issue 5). */
+struct conf_rule_prop {
+	char	*name;
+	char	*value;
+	int	 col;
+};
+struct conf_rule {
+	int			 line;	/* for errors and `viaductctl rules` */
+	struct conf_rule_prop	*props;
+	int			 nprops;
+};
+struct conf_rules {
+	struct conf_rule	*rules;
+	int			 nrules;
+};
+
+struct vd_conf {
+	char		*file;			/* path it was loaded from */
+
+	/* --- /ip proxy (RouterOS names and defaults) --- */
+	bool		 enabled;		/* enabled=no */
+	struct sockaddr_storage src_address;	/* src-address=:: (unset: AF_UNSPEC) */
+	socklen_t	 src_address_len;	/* 0 when unset (:: or 0.0.0.0) */
+	uint16_t	 ports[CONF_MAX_PORTS];	/* port=8080 (list) */
+	int		 nports;
+	bool		 anonymous;		/* anonymous=no */
+	struct sockaddr_storage parent_proxy;	/* parent-proxy=0.0.0.0 (unset: AF_UNSPEC) */
+	socklen_t	 parent_proxy_len;
+	uint16_t	 parent_proxy_port;	/* parent-proxy-port=0 */
+	char		*cache_administrator;	/* cache-administrator=webmaster */
+	int64_t		 max_cache_size;	/* bytes; none -> CONF_SIZE_NONE; unlimited */
+	int64_t		 max_cache_object_size;	/* bytes; 50000KiB */
+	bool		 cache_on_disk;		/* cache-on-disk=no */
+	char		*cache_path;		/* cache-path=proxy-cache */
+	int		 max_client_connections;	/* 600 */
+	int		 max_server_connections;	/* 600 */
+	int64_t		 max_fresh_time;	/* seconds; 3d */
+	bool		 serialize_connections;	/* no */
+	bool		 always_from_cache;	/* no */
+	int		 cache_hit_dscp;	/* 4, 0..63 */
+
+	/* --- /viaduct (viaduct's own) --- */
+	int		 workers;		/* workers=auto -> number of online cores */
+	char		*user;			/* user=  (empty: stay as the starting user) */
+	char		*group;			/* group= (empty: the user's primary group) */
+	char		*pid_file;		/* pid-file=RUNSTATEDIR/viaduct.pid */
+	char		*run_dir;		/* run-dir=RUNSTATEDIR/viaduct (stats segment) */
+	char		*error_log;		/* error-log=LOCALSTATEDIR/log/viaduct/error.log; "stderr" */
+	int		 log_level;		/* log-level=notice */
+	char		*access_log;		/* access-log=LOCALSTATEDIR/log/viaduct/access.log; "none" */
+	char		*access_log_format;	/* access-log-format=squid */
+	struct conf_listen listen_address[CONF_MAX_LISTEN]; /* listen-address= (addresses for `port`; empty: 0.0.0.0 and ::) */
+	int		 nlisten_address;
+	struct conf_listen listen[CONF_MAX_LISTEN];	/* listen=ADDR:PORT,... extra listeners */
+	int		 nlisten;
+	char		*via_pseudonym;		/* via-pseudonym= (empty: host name) */
+	int64_t		 shutdown_timeout;	/* ms; shutdown-timeout=30s: graceful stop/reload drain */
+	int64_t		 request_header_timeout;	/* ms; 30s */
+	int64_t		 keepalive_timeout;	/* ms; client idle between requests, 75s */
+	int64_t		 connect_timeout;	/* ms; 10s */
+	int64_t		 response_timeout;	/* ms; origin response header, 60s */
+	int64_t		 idle_timeout;		/* ms; body idle either way, 60s */
+	int64_t		 max_request_line;	/* bytes; 16KiB */
+	int64_t		 max_header_size;	/* bytes; 64KiB */
+	int		 max_headers;		/* count; 128 */
+
+	/* --- rule lists, verbatim (compiled by rules.c) --- */
+	struct conf_rules access;
+	struct conf_rules cache;
+	struct conf_rules direct;
+};
+
+/*
+ * Called once per diagnostic, already formatted "FILE:LINE:COL: message"
+ * (no newline).  is_error is false for warnings.
+ */
+typedef void conf_diag_cb(void *arg, bool is_error, const char *msg);
+
+/*
+ * Load and check FILE.  Returns a new conf, or NULL when there was at least
+ * one error (every error has been passed to diag; diag NULL prints to stderr).
+ * Also NULL when the file cannot be read: "FILE: cannot open: <strerror>".
+ */
+struct vd_conf	*conf_load(const char *file, conf_diag_cb *diag, void *arg);
+
+/* Same, from a buffer (for tests and the fuzzer); `name` appears in messages. */
+struct vd_conf	*conf_load_buf(const char *name, const char *buf, size_t len,
+		    conf_diag_cb *diag, void *arg);
+
+void		 conf_free(struct vd_conf *);
+
+/* The number of `port` + `listen` sockets the conf asks for, expanded into
+ * addrs (at most max); returns the count. */
+int		 conf_listeners(const struct vd_conf *, struct conf_listen *addrs, int max);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * conn.h — client connections in a worker: what worker.c calls.
+ *
+ * The HTTP engine (conn.c, http_*.c, proxy.c, upstream.c) lives entirely
+ * behind these five calls.  All run in a worker process, in its event loop,
+ * never block, and keep their state in the connection table hung off
+ * vd.role_state's worker (struct conn_table, allocated once at init).
+ */
+#ifndef VD_CONN_H
+#define VD_CONN_H
+
+#include <stddef.h>
+
+struct ev_loop;
+struct vd_conf;
+struct conn_table;
+
+/* Allocate the connection table (max-client-connections slots) and
+ * everything the engine needs for the worker's life.  NULL on failure. */
+struct conn_table	*conn_table_create(struct ev_loop *, const struct vd_conf *);
+void			 conn_table_free(struct conn_table *);
+
+/*
+ * The listening socket `lfd` is readable: accept a bounded batch of
+ * connections (non-blocking) and start serving them.
+ * Returns VD_OK, VD_AGAIN when the table is full or the descriptor limit was
+ * hit (the worker pauses accepting for a moment), VD_ERR on an unexpected error.
+ */
+int			 conn_accept(struct conn_table *, int lfd);
+
+/*
+ * Graceful stop: no new requests on kept-alive connections, idle ones are
+ * closed now, busy ones are closed when their current response is complete.
+ */
+void			 conn_shutdown(struct conn_table *);
+/* Connections still open (the worker exits when this reaches 0 after shutdown). */
+size_t			 conn_active(const struct conn_table *);
+/* Fast stop: close everything now. */
+void			 conn_close_all(struct conn_table *);
+
+#endif

@@ -1,0 +1,151 @@
+/* log.c — error log lines built on the stack, one write(2) each. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "viaduct.h"
+#include "log.h"
+
+static const char *const level_names[] = {
+	"emerg", "error", "warn", "notice", "info", "debug",
+};
+
+int
+log_level_parse(const char *s)
+{
+	for (size_t i = 0; i < VD_ARRLEN(level_names); i++)
+		if (strcmp(s, level_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *
+log_level_name(int level)
+{
+	if (level < 0 || (size_t)level >= VD_ARRLEN(level_names))
+		return "?";
+	return level_names[level];
+}
+
+static size_t
+log_prefix(char *buf, size_t size, int level)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	switch (vd.role) {
+	case VD_ROLE_WORKER:
+		r = snprintf(buf + n, size - n, ".%03ldZ [%s] worker %d pid %d: ",
+		    ts.tv_nsec / 1000000, log_level_name(level), vd.worker_id,
+		    (int)getpid());
+		break;
+	case VD_ROLE_CACHEMGR:
+		r = snprintf(buf + n, size - n, ".%03ldZ [%s] cache manager pid %d: ",
+		    ts.tv_nsec / 1000000, log_level_name(level), (int)getpid());
+		break;
+	default:
+		r = snprintf(buf + n, size - n, ".%03ldZ [%s] master pid %d: ",
+		    ts.tv_nsec / 1000000, log_level_name(level), (int)getpid());
+		break;
+	}
+	return r < 0 ? n : n + (size_t)r;
+}
+
+void
+log_vmsg(int level, int errnum, const char *fmt, va_list ap)
+{
+	char buf[2048];
+	size_t n;
+	int r, saved = errno;
+
+	if (level > vd.log_level)
+		return;
+	n = log_prefix(buf, sizeof(buf) - 1, level);
+	r = vsnprintf(buf + n, sizeof(buf) - 1 - n, fmt, ap);
+	if (r > 0)
+		n += (size_t)r < sizeof(buf) - 1 - n ? (size_t)r : sizeof(buf) - 2 - n;
+	if (errnum != 0) {
+		r = snprintf(buf + n, sizeof(buf) - 1 - n, ": %s", strerror(errnum));
+		if (r > 0)
+			n += (size_t)r < sizeof(buf) - 1 - n ? (size_t)r : sizeof(buf) - 2 - n;
+	}
+	buf[n++] = '\n';
+	if (write(vd.log_fd, buf, n) == -1) {
+		/* nowhere left to complain */
+	}
+	errno = saved;
+}
+
+void
+log_msg(int level, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, errnum, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Start-up errors must reach the operator who typed the command: one line
+ * "viaduct: ..." on stderr, plus the same line in the error log when the
+ * log is a file.
+ */
+static _Noreturn void
+vfatal(int errnum, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	va_list ap2;
+	int n;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		msg[0] = '\0';
+	if (vd.log_fd != STDERR_FILENO)
+		log_msg(VD_LOG_EMERG, errnum, "%s", msg);
+	if (vd.log_fd != STDERR_FILENO && !vd.stderr_is_tty_or_pipe)
+		exit(1);
+	if (errnum != 0)
+		dprintf(STDERR_FILENO, "%s: %s: %s\n", VD_NAME, msg, strerror(errnum));
+	else
+		dprintf(STDERR_FILENO, "%s: %s\n", VD_NAME, msg);
+	exit(1);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	int errnum = errno;
+
+	va_start(ap, fmt);
+	vfatal(errnum, fmt, ap);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfatal(0, fmt, ap);
+}
+
+int
+log_open_file(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}

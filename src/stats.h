@@ -1,0 +1,69 @@
+/*
+ * stats.h — the shared statistics segment.
+ *
+ * A file-backed MAP_SHARED map in the run directory (run-dir/stats): a
+ * versioned header, then one slot per process (the master, each worker
+ * slot, the cache manager) and one `retired` slot.  Each slot is written by
+ * its own process only, with plain stores (no locks, no atomics); readers
+ * (the master, viaductctl) sum them and accept a torn read of a counter.
+ * When the master reaps a worker it folds the dead slot's counters into
+ * `retired` so that totals never go backwards, then hands the slot to the
+ * respawned worker.
+ *
+ * Created by the master as root before the privilege drop (stats_create),
+ * inherited by forks; viaductctl maps it read-only (stats_open_ro).
+ */
+#ifndef VD_STATS_H
+#define VD_STATS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "stats_tbl.h"
+
+#define STATS_MAGIC	0x7669616475637431ULL	/* "viaduct1" */
+#define STATS_VERSION	1
+#define STATS_PANIC_LEN	256
+
+enum stats_kind { COUNTER, GAUGE };
+
+struct stats_slot {
+	int64_t		 pid;		/* 0: slot free */
+	int64_t		 generation;
+	int64_t		 started;	/* unix time the process started */
+	uint64_t	 heartbeat;	/* bumped every loop turn; the master watches it */
+	char		 panic[STATS_PANIC_LEN];	/* last words, for the obituary */
+#define STATS_X(f, name, kind, help)	uint64_t f;
+	STATS_FIELDS(STATS_X)
+#undef STATS_X
+} __attribute__((aligned(64)));	/* one cache line owner per slot start */
+
+struct stats_hdr {
+	uint64_t	 magic;
+	uint32_t	 version;
+	uint32_t	 nslots;	/* worker slots (2 per worker: old and new generation) */
+	int64_t		 master_pid;
+	int64_t		 started;	/* unix time the master started */
+	uint64_t	 reloads;
+	struct stats_slot master;
+	struct stats_slot cachemgr;
+	struct stats_slot retired;	/* dead processes' counters, folded */
+	struct stats_slot slots[];	/* nslots */
+};
+
+/* Master: create (truncate) PATH sized for nslots; returns the map or NULL (errno). */
+struct stats_hdr	*stats_create(const char *path, uint32_t nslots, size_t *maplen);
+/* viaductctl: map an existing segment read-only; NULL (errno) if absent or foreign. */
+const struct stats_hdr	*stats_open_ro(const char *path, size_t *maplen);
+void			 stats_unmap(const void *map, size_t maplen);
+
+/* Master, after reaping: add the slot's counters (not gauges) into retired, clear it. */
+void			 stats_retire(struct stats_hdr *, struct stats_slot *);
+/* Sum of every live slot plus retired into *out. */
+void			 stats_sum(const struct stats_hdr *, struct stats_slot *out);
+
+/* Hot path: vd.stats may be NULL (viaduct -t, unit tests). */
+#define STATS_INC(f, n)	do { if (vd.stats != NULL) vd.stats->f += (n); } while (0)
+#define STATS_DEC(f, n)	do { if (vd.stats != NULL) vd.stats->f -= (n); } while (0)
+
+#endif
