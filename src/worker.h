@@ -1,0 +1,32 @@
+/*
+ * worker.h — a worker process: what the master calls after fork().
+ *
+ * worker_main() never returns.  It sets up its own signal mask and signalfd,
+ * drops every capability (privdrop_worker), watches master_fd for EOF (the
+ * master died: exit), serves the listening sockets with the HTTP engine
+ * (conn.h) and bumps its stats slot's heartbeat every loop turn.
+ * Signals: TERM/INT graceful drain (bounded by shutdown-timeout), QUIT fast
+ * exit, USR1 reopen the error log, HUP ignored (the master reloads).
+ * Exit status: VD_EXIT_OK after a drain, VD_EXIT_FATAL when it can never
+ * work (the master must not respawn), VD_EXIT_CRASH otherwise.
+ */
+#ifndef VD_WORKER_H
+#define VD_WORKER_H
+
+#include "viaduct.h"
+
+struct stats_slot;
+
+struct worker_spec {
+	int			 id;		/* 0 .. workers-1 */
+	unsigned		 generation;
+	const struct vd_conf	*conf;
+	const int		*lfds;		/* listening sockets, non-blocking */
+	int			 nlfds;
+	int			 master_fd;	/* our end of a socketpair; EOF = master gone */
+	struct stats_slot	*slot;		/* this worker's stats slot (already zeroed) */
+};
+
+_Noreturn void	worker_main(const struct worker_spec *);
+
+#endif
