@@ -36,11 +36,44 @@ struct conf_listen {
 	socklen_t		 addrlen;
 };
 
+/* Sections of the file; the first two hold `set` properties (conf_tbl.h). */
+enum conf_section {
+	CONF_SEC_PROXY,		/* /ip proxy */
+	CONF_SEC_VIADUCT,	/* /viaduct */
+	CONF_SEC_ACCESS,	/* /ip proxy access */
+	CONF_SEC_CACHE,		/* /ip proxy cache */
+	CONF_SEC_DIRECT,	/* /ip proxy direct */
+};
+
+/* Value types of the property table (conf_tbl.h); viaduct.conf(5) "UNITS". */
+enum conf_type {
+	CONF_T_BOOL,		/* yes|no|true|false -> bool */
+	CONF_T_INT,		/* decimal -> int */
+	CONF_T_U16,		/* decimal -> uint16_t */
+	CONF_T_WORKERS,		/* auto|decimal -> int */
+	CONF_T_SIZE,		/* N[KiB|MiB|GiB|TiB], bare N = bytes -> int64_t */
+	CONF_T_KSIZE,		/* same, bare N = KiB (RouterOS) -> int64_t */
+	CONF_T_CACHESIZE,	/* none|unlimited|KSIZE -> int64_t */
+	CONF_T_TIME_S,		/* RouterOS time -> int64_t seconds */
+	CONF_T_TIME_MS,		/* RouterOS time -> int64_t milliseconds */
+	CONF_T_STR,		/* any text -> char * */
+	CONF_T_LOGLEVEL,	/* error|warn|notice|info|debug -> int (VD_LOG_*) */
+	CONF_T_LOGFMT,		/* squid|common|combined|json -> char * */
+	CONF_T_ADDR,		/* IPv4|IPv6, 0.0.0.0 and :: = unset -> sockaddr + len */
+	CONF_T_PORTS,		/* comma list of ports -> uint16_t[] + count */
+	CONF_T_ADDRLIST,	/* comma list of addresses -> conf_listen[] + count */
+	CONF_T_LISTEN,		/* comma list of ADDR:PORT -> conf_listen[] + count */
+};
+
 /* One `add` line of an /ip proxy access|cache|direct list, kept verbatim
- * as prop=value pairs for rules.c to compile (issue 5). */
+ * as prop=value pairs for rules.c to compile (issue 5).  Names are checked
+ * against RouterOS's rule properties, action is allow|deny, disabled a
+ * boolean; everything else is unchecked text.  line/col locate the value
+ * (a rule may span continuation lines) for rules.c's own messages. */
 struct conf_rule_prop {
 	char	*name;
 	char	*value;
+	int	 line;
 	int	 col;
 };
 struct conf_rule {
@@ -88,7 +121,7 @@ struct vd_conf {
 	int		 log_level;		/* log-level=notice */
 	char		*access_log;		/* access-log=LOCALSTATEDIR/log/viaduct/access.log; "none" */
 	char		*access_log_format;	/* access-log-format=squid */
-	struct conf_listen listen_address[CONF_MAX_LISTEN]; /* listen-address= (addresses for `port`; empty: 0.0.0.0 and ::) */
+	struct conf_listen listen_address[CONF_MAX_LISTEN]; /* listen-address=0.0.0.0,:: (addresses for `port`, port 0 in addr; empty: 0.0.0.0 and ::) */
 	int		 nlisten_address;
 	struct conf_listen listen[CONF_MAX_LISTEN];	/* listen=ADDR:PORT,... extra listeners */
 	int		 nlisten;
@@ -129,7 +162,10 @@ struct vd_conf	*conf_load_buf(const char *name, const char *buf, size_t len,
 void		 conf_free(struct vd_conf *);
 
 /* The number of `port` + `listen` sockets the conf asks for, expanded into
- * addrs (at most max); returns the count. */
+ * addrs (at most max); returns the count.  Every listen-address is paired
+ * with every port (an empty listen-address means 0.0.0.0 and ::), then the
+ * listen= entries follow; duplicates are dropped.  The wildcard pair needs
+ * IPV6_V6ONLY on the :: socket to bind both. */
 int		 conf_listeners(const struct vd_conf *, struct conf_listen *addrs, int max);
 
 #endif

@@ -35,6 +35,10 @@ int			 conn_accept(struct conn_table *, int lfd);
 void			 conn_shutdown(struct conn_table *);
 /* Connections still open (the worker exits when this reaches 0 after shutdown). */
 size_t			 conn_active(const struct conn_table *);
+/* Connections accepted since the table was created (for the worker's
+ * periodic re-arm of EPOLLEXCLUSIVE listeners) and the table's size. */
+unsigned long		 conn_accepted(const struct conn_table *);
+size_t			 conn_capacity(const struct conn_table *);
 /* Fast stop: close everything now. */
 void			 conn_close_all(struct conn_table *);
 

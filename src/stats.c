@@ -1,4 +1,126 @@
-/* stats.c — placeholder until the process model lands. */
+/* stats.c — the shared statistics segment: create, map, fold, sum. */
 #include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "viaduct.h"
 #include "stats.h"
+
+static size_t
+stats_size(uint32_t nslots)
+{
+	return sizeof(struct stats_hdr) + (size_t)nslots * sizeof(struct stats_slot);
+}
+
+struct stats_hdr *
+stats_create(const char *path, uint32_t nslots, size_t *maplen)
+{
+	struct stats_hdr *h;
+	size_t len = stats_size(nslots);
+	int fd, saved;
+
+	/* A fresh file each start: a viaductctl still mapping the old one
+	 * keeps reading it, never a half-initialised header. */
+	if (unlink(path) == -1 && errno != ENOENT)
+		return NULL;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return NULL;
+	if (ftruncate(fd, (off_t)len) == -1)
+		goto fail;
+	h = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED)
+		goto fail;
+	close(fd);
+	memset(h, 0, len);
+	h->version = STATS_VERSION;
+	h->nslots = nslots;
+	h->master_pid = getpid();
+	h->started = time(NULL);
+	h->magic = STATS_MAGIC;		/* last: readers check it first */
+	*maplen = len;
+	return h;
+fail:
+	saved = errno;
+	close(fd);
+	unlink(path);
+	errno = saved;
+	return NULL;
+}
+
+const struct stats_hdr *
+stats_open_ro(const char *path, size_t *maplen)
+{
+	const struct stats_hdr *h;
+	struct stat st;
+	int fd, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if ((size_t)st.st_size < sizeof(struct stats_hdr)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	h = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED)
+		goto fail;
+	close(fd);
+	if (h->magic != STATS_MAGIC || h->version != STATS_VERSION ||
+	    stats_size(h->nslots) > (size_t)st.st_size) {
+		munmap((void *)h, (size_t)st.st_size);
+		errno = EINVAL;
+		return NULL;
+	}
+	*maplen = (size_t)st.st_size;
+	return h;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return NULL;
+}
+
+void
+stats_unmap(const void *map, size_t maplen)
+{
+	if (map != NULL)
+		munmap((void *)map, maplen);
+}
+
+void
+stats_retire(struct stats_hdr *h, struct stats_slot *s)
+{
+#define STATS_X(f, name, kind, help)	if (kind == COUNTER) h->retired.f += s->f;
+	STATS_FIELDS(STATS_X)
+#undef STATS_X
+	memset(s, 0, sizeof(*s));
+}
+
+static void
+add_slot(struct stats_slot *out, const struct stats_slot *s)
+{
+#define STATS_X(f, name, kind, help)	out->f += s->f;
+	STATS_FIELDS(STATS_X)
+#undef STATS_X
+}
+
+void
+stats_sum(const struct stats_hdr *h, struct stats_slot *out)
+{
+	memset(out, 0, sizeof(*out));
+	add_slot(out, &h->master);
+	add_slot(out, &h->cachemgr);
+	add_slot(out, &h->retired);
+	/* every slot, live or not: a free slot was zeroed by stats_retire */
+	for (uint32_t i = 0; i < h->nslots; i++)
+		add_slot(out, &h->slots[i]);
+}

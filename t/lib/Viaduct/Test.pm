@@ -12,13 +12,16 @@ use Time::HiRes qw(sleep time);
 use Test::More;
 
 our @EXPORT = qw(viaduct_bin viaductctl_bin free_port wait_port start_viaduct
-    http_raw http_get slurp spew tmpdir_keep);
+    http_raw http_get slurp spew tmpdir_keep run_cmd proc_status wait_until
+    default_conf src_dir alive);
 
 my $top = $ENV{VIADUCT_BUILD} // do {
 	my $d = __FILE__; $d =~ s{/t/lib/Viaduct/Test\.pm$}{}; $d eq __FILE__ ? '.' : $d;
 };
 
 sub viaduct_bin    { "$top/src/viaduct" }
+# The source tree (for contrib/ scripts), wherever the build is.
+sub src_dir { my $d = __FILE__; $d =~ s{/?t/lib/Viaduct/Test\.pm$}{}; $d eq '' ? '.' : $d }
 sub viaductctl_bin { "$top/src/viaductctl" }
 
 sub slurp { my ($f) = @_; open(my $fh, '<', $f) or return undef; local $/; my $s = <$fh>; $s }
@@ -99,6 +102,7 @@ sub start_viaduct {
 	my @args = (viaduct_bin(), ($o{daemon} ? () : ('-F')), '-f', $cf, @{ $o{args} // [] });
 	my $pid = fork // die "fork: $!";
 	if ($pid == 0) {
+		$ENV{$_} = $o{env}{$_} for keys %{ $o{env} // {} };
 		open(STDIN, '<', '/dev/null');
 		open(STDOUT, '>>', $log);
 		open(STDERR, '>>', $log);
@@ -136,7 +140,80 @@ set workers=2 listen-address=127.0.0.1 pid-file=@DIR@/viaduct.pid run-dir=@DIR@/
 CONF
 }
 
+# run_cmd([argv], env => {...}, timeout => s, as => 'nobody'): runs a command
+# with stdout and stderr captured separately; kills it after `timeout` s.
+# Returns (exit status as from wait, stdout, stderr).
+sub run_cmd {
+	my ($argv, %o) = @_;
+	my $d = tempdir('viaduct-cmd-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+	my @argv = @$argv;
+	@argv = ('setpriv', "--reuid=$o{as}", "--regid=" . ($o{group} // 'nogroup'),
+	    '--clear-groups', @argv) if $o{as};
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		$ENV{$_} = $o{env}{$_} for keys %{ $o{env} // {} };
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, '>', "$d/out");
+		open(STDERR, '>', "$d/err");
+		exec @argv or POSIX::_exit(127);
+	}
+	my $end = time + ($o{timeout} // 30);
+	my $st;
+	while (1) {
+		my $r = waitpid($pid, WNOHANG);
+		if ($r == $pid) { $st = $?; last }
+		if (time > $end) { kill 'KILL', $pid; waitpid($pid, 0); $st = -1; last }
+		sleep 0.02;
+	}
+	return ($st, slurp("$d/out") // '', slurp("$d/err") // '');
+}
+
+# The process exists and is not a zombie (a daemon may be reparented to a
+# subreaper that reaps it late).
+sub alive {
+	my ($pid) = @_;
+	return 0 unless $pid && kill(0, $pid);
+	my $st = proc_status($pid) // return 0;
+	return ($st->{State} // '') !~ /^Z/;
+}
+
+# /proc/PID/status as a hash (Uid, CapEff, NoNewPrivs ...), or undef.
+sub proc_status {
+	my ($pid) = @_;
+	my $s = slurp("/proc/$pid/status") // return undef;
+	my %h = $s =~ /^(\w+):\s*(.*?)\s*$/mg;
+	return \%h;
+}
+
+# Poll `cond` (a code ref) every 50 ms for up to `timeout` s; its last value.
+sub wait_until {
+	my ($cond, $timeout) = @_;
+	my $end = time + ($timeout // 10);
+	while (1) {
+		my $v = $cond->();
+		return $v if $v || time > $end;
+		sleep 0.05;
+	}
+}
+
 sub pid  { $_[0]{pid} }
+sub errlog { "$_[0]{dir}/error.log" }
+
+# Wait until the error log matches `re` (default 10 s); returns the log text or undef.
+sub wait_log {
+	my ($self, $re, $timeout) = @_;
+	return wait_until(sub { my $l = slurp($self->errlog) // ''; $l =~ $re ? $l : undef },
+	    $timeout);
+}
+
+# Rewrite the config (same @PORT@/@DIR@ substitution as at start).
+sub write_conf {
+	my ($self, $conf) = @_;
+	my ($port, $dir) = ($self->{port}, $self->{dir});
+	$conf =~ s/\@PORT\@/$port/g;
+	$conf =~ s/\@DIR\@/$dir/g;
+	spew($self->{conf}, $conf);
+}
 sub port { $_[0]{port} }
 sub dir  { $_[0]{dir} }
 
@@ -162,7 +239,7 @@ sub stop {
 	my $end = time + ($o{timeout} // 15);
 	while (time < $end) {
 		if ($self->{reaped}) {
-			if (!kill(0, $pid)) { $self->{status} = 0; last }
+			if (!alive($pid)) { $self->{status} = 0; last }
 		} else {
 			my $r = waitpid($pid, WNOHANG);
 			if ($r == $pid) { $self->{status} = $?; last }

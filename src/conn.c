@@ -1,0 +1,264 @@
+/*
+ * conn.c — the worker's connection table: preallocated slots on a free
+ * list, each with its fixed buffers; accept, per-connection timer, close.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "viaduct.h"
+#include "conf.h"
+#include "conn.h"
+#include "log.h"
+#include "stats.h"
+#include "proxy.h"
+#include "util.h"
+
+#define ACCEPT_BATCH	32
+#define BODY_ROOM	16384	/* buffer room beyond the largest head */
+
+static void
+conn_timer_cb(struct ev_loop *l, struct ev_timer *t)
+{
+	proxy_timeout(t->data);
+}
+
+static void
+cl_io_cb(struct ev_loop *l, struct ev_io *io, uint32_t ev)
+{
+	struct conn *c = io->data;
+
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+		c->cl.rd = true;
+	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		c->cl.wr = true;
+	proxy_run(c);
+}
+
+static void
+via_pseudonym(struct conn_table *t, const struct vd_conf *conf)
+{
+	if (conf->via_pseudonym != NULL && conf->via_pseudonym[0] != '\0')
+		vd_strlcpy(t->via, conf->via_pseudonym, sizeof(t->via));
+	else if (gethostname(t->via, sizeof(t->via) - 1) == -1 || t->via[0] == '\0')
+		vd_strlcpy(t->via, VD_NAME, sizeof(t->via));
+}
+
+struct conn_table *
+conn_table_create(struct ev_loop *loop, const struct vd_conf *conf)
+{
+	struct conn_table *t;
+	int workers = conf->workers > 0 ? conf->workers : 1;
+	size_t n, inlen, outlen, per, nf;
+	char *m;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->loop = loop;
+	t->conf = conf;
+	n = (size_t)((conf->max_client_connections + workers - 1) / workers);
+	t->n = n > 0 ? n : 1;
+	t->req_lim.max_line = (size_t)conf->max_request_line;
+	t->req_lim.max_head = (size_t)conf->max_header_size;
+	t->req_lim.max_fields = conf->max_headers;
+	t->resp_lim = t->req_lim;
+	t->resp_lim.max_line = t->req_lim.max_head;
+	via_pseudonym(t, conf);
+	t->admin = conf->cache_administrator ? conf->cache_administrator : "webmaster";
+
+	inlen = (size_t)conf->max_header_size + BODY_ROOM;
+	outlen = (size_t)conf->max_header_size + 8192;
+	nf = (size_t)conf->max_headers;
+	per = 2 * inlen + outlen + 2 * nf * sizeof(struct http_field);
+	t->conns = calloc(t->n, sizeof(*t->conns));
+	/* untouched pages of this block cost nothing until a connection uses them */
+	t->mem = calloc(t->n, per);
+	t->dns = dns_create(loop, (int)t->n * 2);
+	if (t->conns == NULL || t->mem == NULL || t->dns == NULL) {
+		conn_table_free(t);
+		return NULL;
+	}
+	m = t->mem;
+	for (size_t i = t->n; i-- > 0;) {
+		struct conn *c = &t->conns[i];
+		char *b = m + i * per;
+
+		c->t = t;
+		c->cl.fd = c->up.s.fd = -1;
+		c->cl.io.fd = c->up.s.io.fd = -1;
+		c->req.fields = (struct http_field *)(void *)b;
+		c->resp.fields = c->req.fields + nf;
+		b += 2 * nf * sizeof(struct http_field);
+		c->in = (struct buf){ b, inlen, 0, 0, 0 };
+		c->up.in = (struct buf){ b + inlen, inlen, 0, 0, 0 };
+		c->out = (struct http_out){ b + 2 * inlen, 0, outlen, false };
+		ev_timer_init(&c->timer, conn_timer_cb, c);
+		c->next_free = t->free;
+		t->free = c;
+	}
+	return t;
+}
+
+void
+conn_table_free(struct conn_table *t)
+{
+	if (t == NULL)
+		return;
+	if (t->conns != NULL)
+		conn_close_all(t);
+	dns_free(t->dns);
+	free(t->conns);
+	free(t->mem);
+	free(t);
+}
+
+void
+conn_timer(struct conn *c, int64_t ms)
+{
+	ev_timer_start(c->t->loop, &c->timer, ms);
+}
+
+/* The table is full: tell the client so, in one non-blocking write. */
+static void
+refuse(struct conn_table *t, int fd)
+{
+	char buf[2048];
+	struct http_out o = { buf, 0, sizeof(buf), false };
+
+	http_error_page(&o, 503, VD_STR(""), "too many client connections",
+	    t->admin, t->via, false);
+	if (!o.overflow)
+		(void)send(fd, o.p, o.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	STATS_INC(responses_5xx, 1);
+	shutdown(fd, SHUT_WR);
+	close(fd);
+}
+
+static void
+start(struct conn_table *t, int fd, const struct sockaddr_storage *ss)
+{
+	struct conn *c = t->free;
+
+	t->free = c->next_free;
+	t->active++;
+	STATS_INC(client_connections, 1);
+	c->cl = (struct side){ .fd = fd, .rd = true, .wr = true };
+	ev_io_init(&c->cl.io, fd, cl_io_cb, c);
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+		    c->peer, sizeof(c->peer));
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
+		    c->peer, sizeof(c->peer));
+	else
+		vd_strlcpy(c->peer, "unknown", sizeof(c->peer));
+	c->in.base = c->in.start = c->in.end = 0;
+	c->nreq = 0;
+	c->state = PX_HEAD;
+	if (ev_io_add(t->loop, &c->cl.io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) == -1) {
+		log_warn("epoll add client");
+		conn_close(c);
+		return;
+	}
+	proxy_start(c);
+}
+
+int
+conn_accept(struct conn_table *t, int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, one = 1;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		sl = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+			    errno == ECONNABORTED)
+				return VD_OK;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				log_warn("accept");
+				return VD_AGAIN;
+			}
+			log_warn("accept");
+			return VD_ERR;
+		}
+		STATS_INC(accepted, 1);
+		t->accepted++;
+		if (t->free == NULL || t->shutdown) {
+			refuse(t, fd);
+			continue;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		start(t, fd, &ss);
+	}
+	return VD_OK;
+}
+
+void
+conn_close(struct conn *c)
+{
+	struct conn_table *t = c->t;
+
+	if (c->state == PX_FREE)
+		return;
+	upstream_close(c);
+	ev_timer_stop(t->loop, &c->timer);
+	if (c->cl.fd >= 0) {
+		ev_io_del(t->loop, &c->cl.io);
+		close(c->cl.fd);
+		c->cl.fd = -1;
+		c->cl.io.fd = -1;
+	}
+	c->state = PX_FREE;
+	c->next_free = t->free;
+	t->free = c;
+	t->active--;
+	STATS_DEC(client_connections, 1);
+}
+
+void
+conn_shutdown(struct conn_table *t)
+{
+	t->shutdown = true;
+	for (size_t i = 0; i < t->n; i++) {
+		struct conn *c = &t->conns[i];
+		/* idle between requests: nothing is lost by closing now */
+		if (c->state == PX_HEAD && c->in.end == c->in.start)
+			conn_close(c);
+	}
+}
+
+unsigned long
+conn_accepted(const struct conn_table *t)
+{
+	return t->accepted;
+}
+
+size_t
+conn_capacity(const struct conn_table *t)
+{
+	return t->n;
+}
+
+size_t
+conn_active(const struct conn_table *t)
+{
+	return t->active;
+}
+
+void
+conn_close_all(struct conn_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		conn_close(&t->conns[i]);
+}

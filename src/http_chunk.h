@@ -1,0 +1,46 @@
+/*
+ * http_chunk.h — the chunked transfer coding (RFC 9112 §7.1): a strict,
+ * resumable decoder and the encoder's framing.
+ *
+ * The decoder never copies: it tells the caller how many input bytes it
+ * consumed and which of them (at most one span per call) are chunk data.
+ * A proxy relaying chunked-to-chunked forwards the consumed bytes verbatim
+ * (extensions and trailers included); one that de-chunks forwards only the
+ * data spans.  Chunk sizes are hex digits only (no sign, no spaces, no
+ * "0x"), at most 15 digits; extensions are tolerated but must contain no
+ * control bytes; trailer lines are checked like header lines and bounded.
+ */
+#ifndef VD_HTTP_CHUNK_H
+#define VD_HTTP_CHUNK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_CHUNK_MAX_LINE	4096	/* size line incl. extensions */
+#define HTTP_CHUNK_MAX_TRAILER	16384	/* all trailer lines together */
+
+struct http_chunk {
+	int		 state;		/* 0 at the start of a body */
+	uint64_t	 left;		/* data bytes left in this chunk */
+	size_t		 line;		/* bytes in the current size/trailer line */
+	size_t		 trailer;	/* trailer bytes so far */
+	int		 digits;
+	const char	*why;		/* on VD_ERR */
+};
+
+/*
+ * Consume input.  Returns VD_AGAIN (all of it consumed, the body goes on),
+ * VD_OK (stopped after a data span: call again with the rest),
+ * VD_DONE (the body ended; input beyond *consumed belongs to the next
+ * message), VD_ERR (why set).  *data_off and *data_len: the data span within
+ * the consumed bytes (len 0 when none).
+ */
+int	http_chunk_decode(struct http_chunk *, const char *in, size_t len,
+	    size_t *consumed, size_t *data_off, size_t *data_len);
+
+/* "<hex>\r\n" for a chunk of n > 0 bytes into buf (>= 20 bytes); its length. */
+size_t	http_chunk_header(char *buf, uint64_t n);
+
+#define HTTP_CHUNK_LAST	"0\r\n\r\n"
+
+#endif

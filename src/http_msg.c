@@ -1,0 +1,494 @@
+/* http_msg.c — framing decisions, hop-by-hop fields, Via, rewritten heads. */
+#include "config.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "viaduct.h"
+#include "http_msg.h"
+
+/* Iterate the comma-separated list elements of every field named `name`. */
+struct list_it {
+	const struct http_field	*f;
+	int			 n, i;
+	const char		*name;
+	const char		*p, *e;
+};
+
+static void
+list_init(struct list_it *it, const struct http_field *f, int n, const char *name)
+{
+	it->f = f;
+	it->n = n;
+	it->i = -1;
+	it->name = name;
+	it->p = it->e = NULL;
+}
+
+/* Next non-empty element, OWS trimmed; false at the end. */
+static bool
+list_next(struct list_it *it, struct vd_str *out)
+{
+	for (;;) {
+		const char *s, *t;
+
+		while (it->p == it->e) {
+			it->i = http_field_find(it->f, it->n, it->name, it->i + 1);
+			if (it->i < 0)
+				return false;
+			it->p = it->f[it->i].value.p;
+			it->e = it->p + it->f[it->i].value.len;
+		}
+		s = it->p;
+		t = memchr(s, ',', (size_t)(it->e - s));
+		it->p = t ? t + 1 : it->e;
+		if (t == NULL)
+			t = it->e;
+		while (s < t && (*s == ' ' || *s == '\t'))
+			s++;
+		while (t > s && (t[-1] == ' ' || t[-1] == '\t'))
+			t--;
+		if (t > s) {
+			*out = (struct vd_str){ s, (size_t)(t - s) };
+			return true;
+		}
+	}
+}
+
+bool
+http_conn_has(const struct http_field *f, int n, const char *token)
+{
+	struct list_it it;
+	struct vd_str s;
+
+	list_init(&it, f, n, "connection");
+	while (list_next(&it, &s))
+		if (http_str_ieq(s, token))
+			return true;
+	return false;
+}
+
+static const char *const hop_fields[] = {
+	"connection", "keep-alive", "te", "transfer-encoding", "trailer",
+	"upgrade", "proxy-connection", "proxy-authorization", "proxy-authenticate",
+};
+
+bool
+http_is_hop(const struct http_field *f, int n, struct vd_str name)
+{
+	struct list_it it;
+	struct vd_str s;
+
+	for (size_t i = 0; i < VD_ARRLEN(hop_fields); i++)
+		if (http_str_ieq(name, hop_fields[i]))
+			return true;
+	list_init(&it, f, n, "connection");
+	while (list_next(&it, &s))
+		if (s.len == name.len && strncasecmp(s.p, name.p, s.len) == 0)
+			return true;
+	return false;
+}
+
+/* Via = #( received-protocol RWS received-by [ RWS comment ] ) */
+bool
+http_via_has(const struct http_field *f, int n, const char *pseudonym)
+{
+	struct list_it it;
+	struct vd_str s;
+
+	list_init(&it, f, n, "via");
+	while (list_next(&it, &s)) {
+		const char *p = s.p, *e = s.p + s.len, *b;
+
+		while (p < e && *p != ' ' && *p != '\t')
+			p++;
+		while (p < e && (*p == ' ' || *p == '\t'))
+			p++;
+		for (b = p; p < e && *p != ' ' && *p != '\t'; p++)
+			;
+		if (http_str_ieq((struct vd_str){ b, (size_t)(p - b) }, pseudonym))
+			return true;
+	}
+	return false;
+}
+
+/* Content-Length: one value, or a list of identical ones (RFC 9112 §6.3 5). */
+static int
+content_length(const struct http_field *f, int n, bool *present, uint64_t *len)
+{
+	struct list_it it;
+	struct vd_str s;
+	uint64_t v;
+
+	*present = false;
+	list_init(&it, f, n, "content-length");
+	while (list_next(&it, &s)) {
+		if (s.len > 18)
+			return VD_ERR;
+		v = 0;
+		for (size_t i = 0; i < s.len; i++) {
+			if (s.p[i] < '0' || s.p[i] > '9')
+				return VD_ERR;
+			v = v * 10 + (uint64_t)(s.p[i] - '0');
+		}
+		if (*present && v != *len)
+			return VD_ERR;
+		*present = true;
+		*len = v;
+	}
+	/* a Content-Length field with an empty value is invalid too */
+	if (!*present && http_field_find(f, n, "content-length", 0) >= 0)
+		return VD_ERR;
+	return VD_OK;
+}
+
+/* Transfer-Encoding: 0 absent, 1 exactly "chunked", 2 other codings then
+ * chunked, -1 final coding is not chunked (or chunked twice). */
+static int
+transfer_encoding(const struct http_field *f, int n)
+{
+	struct list_it it;
+	struct vd_str s;
+	int count = 0, chunked_at = -1;
+
+	list_init(&it, f, n, "transfer-encoding");
+	while (list_next(&it, &s)) {
+		if (http_str_ieq(s, "chunked")) {
+			if (chunked_at >= 0)
+				return -1;
+			chunked_at = count;
+		}
+		count++;
+	}
+	if (count == 0)
+		return http_field_find(f, n, "transfer-encoding", 0) >= 0 ? -1 : 0;
+	if (chunked_at != count - 1)
+		return -1;
+	return count == 1 ? 1 : 2;
+}
+
+int
+http_req_framing(const struct http_req *r, struct http_framing *fr,
+    int *status, const char **why)
+{
+	bool has_cl;
+	int te;
+
+	memset(fr, 0, sizeof(*fr));
+	*status = 400;
+	if (content_length(r->fields, r->nfields, &has_cl, &fr->length) != VD_OK) {
+		*why = "invalid or conflicting Content-Length";
+		return VD_ERR;
+	}
+	te = transfer_encoding(r->fields, r->nfields);
+	if (te != 0 && r->version == 10) {
+		*why = "Transfer-Encoding in an HTTP/1.0 request";
+		return VD_ERR;
+	}
+	if (te < 0) {
+		*why = "request transfer coding does not end in chunked";
+		return VD_ERR;
+	}
+	if (te == 2) {
+		*status = 501;
+		*why = "transfer coding not implemented";
+		return VD_ERR;
+	}
+	if (te == 1) {
+		fr->kind = HTTP_BODY_CHUNKED;
+		fr->te_and_cl = has_cl;
+		fr->length = 0;
+	} else if (has_cl && fr->length > 0) {
+		fr->kind = HTTP_BODY_LENGTH;
+	} else {
+		fr->kind = HTTP_BODY_NONE;
+	}
+	return VD_OK;
+}
+
+int
+http_resp_framing(const struct http_resp *r, bool head_request,
+    struct http_framing *fr, const char **why)
+{
+	bool has_cl;
+	int te;
+
+	memset(fr, 0, sizeof(*fr));
+	te = transfer_encoding(r->fields, r->nfields);
+	if (content_length(r->fields, r->nfields, &has_cl, &fr->length) != VD_OK && te == 0) {
+		*why = "invalid or conflicting Content-Length from origin";
+		return VD_ERR;
+	}
+	if (head_request || r->status < 200 || r->status == 204 || r->status == 304) {
+		fr->kind = HTTP_BODY_NONE;
+		fr->length = 0;
+		return VD_OK;
+	}
+	if (te != 0 && te != 1) {
+		*why = "unsupported transfer coding from origin";
+		return VD_ERR;
+	}
+	if (te == 1) {
+		fr->kind = HTTP_BODY_CHUNKED;
+		fr->te_and_cl = has_cl;
+		fr->length = 0;
+	} else if (has_cl) {
+		fr->kind = fr->length > 0 ? HTTP_BODY_LENGTH : HTTP_BODY_NONE;
+	} else {
+		fr->kind = HTTP_BODY_EOF;
+	}
+	return VD_OK;
+}
+
+void
+http_out_add(struct http_out *o, const char *p, size_t n)
+{
+	if (o->overflow || n > o->cap - o->len) {
+		o->overflow = true;
+		return;
+	}
+	memcpy(o->p + o->len, p, n);
+	o->len += n;
+}
+
+void
+http_out_str(struct http_out *o, const char *s)
+{
+	http_out_add(o, s, strlen(s));
+}
+
+void
+http_out_vstr(struct http_out *o, struct vd_str s)
+{
+	http_out_add(o, s.p, s.len);
+}
+
+void
+http_out_uint(struct http_out *o, uint64_t v)
+{
+	char b[24];
+	size_t i = sizeof(b);
+
+	do {
+		b[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	http_out_add(o, b + i, sizeof(b) - i);
+}
+
+static void
+out_field(struct http_out *o, const struct http_field *f)
+{
+	http_out_vstr(o, f->name);
+	http_out_add(o, ": ", 2);
+	http_out_vstr(o, f->value);
+	http_out_add(o, "\r\n", 2);
+}
+
+static void
+out_host(struct http_out *o, const struct http_req *r)
+{
+	http_out_str(o, "Host: ");
+	http_out_vstr(o, r->authority);
+	http_out_add(o, "\r\n", 2);
+}
+
+/* Should the request field i be forwarded as it is? */
+static bool
+req_field_kept(const struct http_req *r, int i, const struct http_framing *fr,
+    const struct http_fwd *fw)
+{
+	struct vd_str name = r->fields[i].name;
+
+	if (http_is_hop(r->fields, r->nfields, name))
+		return false;
+	if (http_str_ieq(name, "content-length"))
+		return false;		/* written once, normalised */
+	if (fw->anonymous && (http_str_ieq(name, "from") || http_str_ieq(name, "referer")))
+		return false;
+	if (!fw->anonymous && http_str_ieq(name, "x-forwarded-for"))
+		return false;		/* merged with ours at the end */
+	return true;
+}
+
+int
+http_req_head(struct http_out *o, const struct http_req *r,
+    const struct http_framing *fr, const struct http_fwd *fw)
+{
+	bool absolute = r->form == HTTP_FORM_ABSOLUTE;
+	int xff;
+
+	http_out_vstr(o, r->method);
+	http_out_add(o, " ", 1);
+	if (absolute && (r->path.len == 0 || r->path.p[0] != '/'))
+		http_out_add(o, "/", 1);
+	http_out_vstr(o, absolute ? r->path : r->target);
+	http_out_str(o, " HTTP/1.1\r\n");
+	if (absolute && r->host_field < 0)
+		out_host(o, r);
+	for (int i = 0; i < r->nfields; i++) {
+		if (i == r->host_field) {
+			if (absolute)
+				out_host(o, r);		/* RFC 9112 §3.2.2: the target wins */
+			else
+				out_field(o, &r->fields[i]);
+		} else if (req_field_kept(r, i, fr, fw)) {
+			out_field(o, &r->fields[i]);
+		}
+	}
+	if (fr->kind == HTTP_BODY_LENGTH) {
+		http_out_str(o, "Content-Length: ");
+		http_out_uint(o, fr->length);
+		http_out_add(o, "\r\n", 2);
+	} else if (fr->kind == HTTP_BODY_CHUNKED) {
+		http_out_str(o, "Transfer-Encoding: chunked\r\n");
+	}
+	if (!fw->anonymous && fw->client_ip != NULL) {
+		http_out_str(o, "X-Forwarded-For: ");
+		for (xff = 0; (xff = http_field_find(r->fields, r->nfields,
+		    "x-forwarded-for", xff)) >= 0; xff++) {
+			if (r->fields[xff].value.len == 0)
+				continue;
+			http_out_vstr(o, r->fields[xff].value);
+			http_out_add(o, ", ", 2);
+		}
+		http_out_str(o, fw->client_ip);
+		http_out_add(o, "\r\n", 2);
+	}
+	http_out_str(o, "Via: 1.1 ");
+	http_out_str(o, fw->via);
+	http_out_str(o, "\r\n\r\n");
+	return o->overflow ? VD_ERR : VD_OK;
+}
+
+int
+http_resp_head(struct http_out *o, const struct http_resp *r,
+    const struct http_framing *fr, const struct http_resp_out *ro, const char *via)
+{
+	char st[4] = { (char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
+	    (char)('0' + r->status % 10), ' ' };
+
+	http_out_str(o, "HTTP/1.1 ");
+	http_out_add(o, st, 4);
+	http_out_vstr(o, r->reason);
+	http_out_add(o, "\r\n", 2);
+	for (int i = 0; i < r->nfields; i++) {
+		struct vd_str name = r->fields[i].name;
+		if (http_is_hop(r->fields, r->nfields, name))
+			continue;
+		if (http_str_ieq(name, "content-length")) {
+			/* keep it for HEAD/304 too; once, normalised; not with TE */
+			if (fr->te_and_cl || http_field_find(r->fields, r->nfields,
+			    "content-length", 0) != i)
+				continue;
+			if (fr->kind == HTTP_BODY_LENGTH) {
+				http_out_str(o, "Content-Length: ");
+				http_out_uint(o, fr->length);
+				http_out_add(o, "\r\n", 2);
+				continue;
+			}
+		}
+		out_field(o, &r->fields[i]);
+	}
+	if (ro->chunked)
+		http_out_str(o, "Transfer-Encoding: chunked\r\n");
+	if (ro->close)
+		http_out_str(o, "Connection: close\r\n");
+	else if (ro->keep_alive_10)
+		http_out_str(o, "Connection: keep-alive\r\n");
+	http_out_str(o, "Via: 1.1 ");
+	http_out_str(o, via);
+	http_out_str(o, "\r\n\r\n");
+	return o->overflow ? VD_ERR : VD_OK;
+}
+
+const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	case 508: return "Loop Detected";
+	}
+	return "Error";
+}
+
+static void
+out_html(struct http_out *o, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		switch (p[i]) {
+		case '<': http_out_str(o, "&lt;"); break;
+		case '>': http_out_str(o, "&gt;"); break;
+		case '&': http_out_str(o, "&amp;"); break;
+		case '"': http_out_str(o, "&quot;"); break;
+		case '\'': http_out_str(o, "&#39;"); break;
+		default:
+			if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] >= 0x7f)
+				http_out_str(o, "?");
+			else
+				http_out_add(o, p + i, 1);
+		}
+	}
+}
+
+static void
+error_body(struct http_out *o, int status, struct vd_str url, const char *reason,
+    const char *admin)
+{
+	const char *rp = http_reason(status);
+
+	http_out_str(o, "<!DOCTYPE html>\n<html><head><title>");
+	http_out_uint(o, (uint64_t)status);
+	http_out_add(o, " ", 1);
+	http_out_str(o, rp);
+	http_out_str(o, "</title></head>\n<body><h1>");
+	http_out_uint(o, (uint64_t)status);
+	http_out_add(o, " ", 1);
+	http_out_str(o, rp);
+	http_out_str(o, "</h1>\n<p>URL: <code>");
+	out_html(o, url.p, url.len > 1024 ? 1024 : url.len);
+	http_out_str(o, "</code></p>\n<p>Reason: ");
+	out_html(o, reason, strlen(reason));
+	http_out_str(o, "</p>\n<p>Cache administrator: <a href=\"mailto:");
+	out_html(o, admin, strlen(admin));
+	http_out_str(o, "\">");
+	out_html(o, admin, strlen(admin));
+	http_out_str(o, "</a></p>\n<hr><address>" VD_NAME "</address></body></html>\n");
+}
+
+void
+http_error_page(struct http_out *o, int status, struct vd_str url,
+    const char *reason, const char *admin, const char *via, bool keep_alive)
+{
+	char bodybuf[4096];
+	struct http_out b = { bodybuf, 0, sizeof(bodybuf), false };
+
+	error_body(&b, status, url, reason, admin);
+	http_out_str(o, "HTTP/1.1 ");
+	http_out_uint(o, (uint64_t)status);
+	http_out_add(o, " ", 1);
+	http_out_str(o, http_reason(status));
+	http_out_str(o, "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ");
+	http_out_uint(o, b.len);
+	http_out_str(o, keep_alive ? "\r\n" : "\r\nConnection: close\r\n");
+	http_out_str(o, "Cache-Control: no-store\r\nVia: 1.1 ");
+	http_out_str(o, via);
+	http_out_str(o, "\r\n\r\n");
+	http_out_add(o, b.p, b.len);
+}

@@ -1,0 +1,96 @@
+/*
+ * http_msg.h — what a proxy does to a message between parsing and sending:
+ * the framing decision (RFC 9112 §6.3), hop-by-hop fields (RFC 9110 §7.6.1),
+ * Via (RFC 9110 §7.6.3) and loop detection, X-Forwarded-For, the rewritten
+ * heads for the origin and for the client, and error pages.
+ *
+ * Pure functions: no I/O, no global state.  Output goes into a caller-owned
+ * fixed buffer (struct http_out); running out of room sets `overflow`
+ * instead of growing it.
+ */
+#ifndef VD_HTTP_MSG_H
+#define VD_HTTP_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http_parse.h"
+
+enum http_body {
+	HTTP_BODY_NONE,
+	HTTP_BODY_LENGTH,
+	HTTP_BODY_CHUNKED,
+	HTTP_BODY_EOF,		/* responses only: until the origin closes */
+};
+
+struct http_framing {
+	enum http_body	 kind;
+	uint64_t	 length;	/* HTTP_BODY_LENGTH */
+	bool		 te_and_cl;	/* both were present: TE governs, close after */
+};
+
+/* VD_OK, or VD_ERR with *status (400, 501) and *why. */
+int	http_req_framing(const struct http_req *, struct http_framing *,
+	    int *status, const char **why);
+/* VD_OK, or VD_ERR (*why): the proxy answers 502. */
+int	http_resp_framing(const struct http_resp *, bool head_request,
+	    struct http_framing *, const char **why);
+
+/* Is `token` among the Connection options (case-insensitive)? */
+bool	http_conn_has(const struct http_field *, int n, const char *token);
+/* A hop-by-hop field: the fixed list or named by Connection. */
+bool	http_is_hop(const struct http_field *, int n, struct vd_str name);
+/* Does any Via entry name `pseudonym` as received-by (a loop)? */
+bool	http_via_has(const struct http_field *, int n, const char *pseudonym);
+
+struct http_out {
+	char		*p;
+	size_t		 len;
+	size_t		 cap;
+	bool		 overflow;
+};
+
+void	http_out_add(struct http_out *, const char *, size_t);
+void	http_out_str(struct http_out *, const char *);
+void	http_out_vstr(struct http_out *, struct vd_str);
+void	http_out_uint(struct http_out *, uint64_t);
+
+struct http_fwd {
+	const char	*via;		/* pseudonym */
+	const char	*client_ip;	/* for X-Forwarded-For; NULL: none */
+	bool		 anonymous;	/* no X-Forwarded-For, From, Referer */
+};
+
+/*
+ * The head sent to the origin: origin-form target (empty path -> "/"),
+ * HTTP/1.1, Host from the target, hop-by-hop fields removed, Content-Length
+ * dropped when chunked, Via and X-Forwarded-For added.  VD_OK or VD_ERR
+ * (overflow).
+ */
+int	http_req_head(struct http_out *, const struct http_req *,
+	    const struct http_framing *, const struct http_fwd *);
+
+/* How the response body goes to the client. */
+struct http_resp_out {
+	bool		 chunked;	/* we send Transfer-Encoding: chunked */
+	bool		 close;		/* we close after it (Connection: close) */
+	bool		 keep_alive_10;	/* a 1.0 client keeps the connection */
+};
+
+int	http_resp_head(struct http_out *, const struct http_resp *,
+	    const struct http_framing *, const struct http_resp_out *,
+	    const char *via);
+
+const char	*http_reason(int status);
+
+/*
+ * A complete error response (head and small HTML body naming the status,
+ * the URL, the reason and the cache administrator), Connection: close
+ * unless keep_alive.
+ */
+void	http_error_page(struct http_out *, int status, struct vd_str url,
+	    const char *reason, const char *admin, const char *via,
+	    bool keep_alive);
+
+#endif

@@ -1,0 +1,697 @@
+/* master.c — start-up as root, then spawn, reap, respawn, reload, stop. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "viaduct.h"
+#include "conf.h"
+#include "listen.h"
+#include "log.h"
+#include "master.h"
+#include "pidfile.h"
+#include "privdrop.h"
+#include "signals.h"
+#include "stats.h"
+#include "util.h"
+#include "worker.h"
+
+#define BACKOFF_STEP_MS		100
+#define BACKOFF_MAX_MS		10000
+#define BACKOFF_RESET_MS	60000
+
+enum mw_state {
+	MW_FREE = 0,
+	MW_RUNNING,
+	MW_WAITING,		/* crashed; respawn at respawn_at */
+	MW_DRAINING,		/* old generation, TERM sent; KILL at kill_at */
+};
+
+/* One entry per stats slot: entry i always writes slots[i]. */
+struct mworker {
+	enum mw_state	 state;
+	pid_t		 pid;
+	int		 id;
+	unsigned	 gen;
+	int		 mfd;		/* our end of the socketpair */
+	unsigned	 crashes;	/* in a row, for the backoff */
+	int64_t		 started;	/* ms, monotonic */
+	int64_t		 respawn_at;
+	int64_t		 kill_at;
+};
+
+struct master {
+	struct vd_conf		*conf;
+	struct listen_set	*ls;
+	struct stats_hdr	*stats;
+	size_t			 statslen;
+	struct privdrop_ids	 ids;
+	int			 sfd;
+	int			 pidfd;
+	unsigned		 generation;
+	int			 stopping;	/* 0, SIGTERM or SIGQUIT */
+	int64_t			 stop_deadline;
+	bool			 killed;
+	struct mworker		 w[MASTER_SLOTS];
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+conf_nworkers(const struct vd_conf *conf)
+{
+	if (conf->workers < 1)
+		return 1;
+	if (conf->workers > MASTER_MAX_WORKERS) {
+		log_warnx("workers=%d is more than %d; using %d", conf->workers,
+		    MASTER_MAX_WORKERS, MASTER_MAX_WORKERS);
+		return MASTER_MAX_WORKERS;
+	}
+	return conf->workers;
+}
+
+static bool
+log_is_stderr(const char *path)
+{
+	return path == NULL || path[0] == '\0' || strcmp(path, "stderr") == 0;
+}
+
+static bool
+log_is_none(const char *path)
+{
+	return path == NULL || path[0] == '\0' || strcmp(path, "none") == 0;
+}
+
+/* ---------------------------------------------------------------- files */
+
+/*
+ * Open the error log (as root at start: then hand it to the user so that
+ * workers and the unprivileged master can reopen it on USR1) and create the
+ * access log for the workers.  Returns -1 with err set.
+ */
+static int
+open_logs(struct master *m, const struct vd_conf *conf, char *err, size_t errlen)
+{
+	int fd;
+
+	if (!log_is_stderr(conf->error_log)) {
+		if ((fd = log_open_file(conf->error_log)) == -1)
+			goto fail_err;
+		if (m->ids.switch_user && fchown(fd, m->ids.uid, m->ids.gid) == -1)
+			goto fail_err;
+		if (vd.log_fd != STDERR_FILENO) {
+			dup2(fd, vd.log_fd);	/* same number: children's copies stay valid */
+			close(fd);
+		} else {
+			vd.log_fd = fd;
+		}
+	}
+	if (!log_is_none(conf->access_log)) {
+		fd = open(conf->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd == -1) {
+			snprintf(err, errlen, "cannot open access log %s: %s",
+			    conf->access_log, strerror(errno));
+			return -1;
+		}
+		if (m->ids.switch_user && geteuid() == 0)
+			(void)fchown(fd, m->ids.uid, m->ids.gid);
+		close(fd);
+	}
+	return 0;
+fail_err:
+	snprintf(err, errlen, "cannot open error log %s: %s", conf->error_log,
+	    strerror(errno));
+	return -1;
+}
+
+/* mkdir -p one level, owned by the user when we create it as root. */
+static int
+make_dir(struct master *m, const char *path, mode_t mode, const char *what,
+    char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		errno = ENOTDIR;
+	} else if (errno == ENOENT && mkdir(path, mode) == 0) {
+		if (!m->ids.switch_user || chown(path, m->ids.uid, m->ids.gid) == 0)
+			return 0;
+	}
+	snprintf(err, errlen, "cannot create %s %s: %s", what, path, strerror(errno));
+	return -1;
+}
+
+static int
+open_stats(struct master *m, char *err, size_t errlen)
+{
+	char path[4096];
+
+	if (make_dir(m, m->conf->run_dir, 0755, "run directory", err, errlen) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/stats", m->conf->run_dir);
+	m->stats = stats_create(path, MASTER_SLOTS, &m->statslen);
+	if (m->stats == NULL) {
+		snprintf(err, errlen, "cannot create stats segment %.300s/stats: %s",
+		    m->conf->run_dir, strerror(errno));
+		return -1;
+	}
+	m->stats->master.pid = getpid();
+	m->stats->master.started = time(NULL);
+	vd.stats = &m->stats->master;
+	return 0;
+}
+
+/* ------------------------------------------------------------- children */
+
+/* In the child, before worker_main: shed everything that is the master's. */
+static _Noreturn void
+child_main(struct master *m, int i, int fd)
+{
+	struct mworker *w = &m->w[i];
+	struct stats_slot *slot = &m->stats->slots[i];
+	struct worker_spec spec;
+	int lfds[LISTEN_MAX];
+
+	close(m->sfd);
+	close(m->pidfd);	/* record locks are not inherited: nothing to lose */
+	for (int j = 0; j < MASTER_SLOTS; j++)
+		if (m->w[j].mfd != -1)
+			close(m->w[j].mfd);
+	vd.role = VD_ROLE_WORKER;
+	vd.worker_id = w->id;
+	vd.generation = w->gen;
+	vd.pid = getpid();
+	vd.conf = m->conf;
+	vd.stats = slot;
+	slot->pid = vd.pid;
+	slot->generation = w->gen;
+	slot->started = time(NULL);
+
+	if (getenv("VIADUCT_TEST_CHILD_ABORT") != NULL &&
+	    strcmp(getenv("VIADUCT_TEST_CHILD_ABORT"), "1") == 0) {
+		struct rlimit nocore = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &nocore);
+		abort();	/* test hook: a worker that crashes at start-up */
+	}
+
+	for (int j = 0; j < m->ls->n; j++)
+		lfds[j] = m->ls->socks[j].ls_fd;
+	memset(&spec, 0, sizeof(spec));
+	spec.id = w->id;
+	spec.generation = w->gen;
+	spec.conf = m->conf;
+	spec.lfds = lfds;
+	spec.nlfds = m->ls->n;
+	spec.master_fd = fd;
+	spec.slot = slot;
+	worker_main(&spec);
+}
+
+static void
+spawn(struct master *m, int i)
+{
+	struct mworker *w = &m->w[i];
+	int sp[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_err("socketpair");
+		goto later;
+	}
+	if ((pid = fork()) == -1) {
+		log_err("fork");
+		close(sp[0]);
+		close(sp[1]);
+		goto later;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		child_main(m, i, sp[1]);
+	}
+	close(sp[1]);
+	w->mfd = sp[0];
+	w->pid = pid;
+	w->state = MW_RUNNING;
+	w->started = now_ms();
+	log_debug("worker %d generation %u started, pid %d", w->id, w->gen, (int)pid);
+	return;
+later:
+	w->state = MW_WAITING;
+	w->respawn_at = now_ms() + BACKOFF_MAX_MS;
+}
+
+/* Fork `n` workers of the current generation into free entries; false if no room. */
+static bool
+spawn_generation(struct master *m, int n)
+{
+	int nfree = 0, id = 0;
+
+	for (int i = 0; i < MASTER_SLOTS; i++)
+		if (m->w[i].state == MW_FREE)
+			nfree++;
+	if (nfree < n)
+		return false;
+	for (int i = 0; i < MASTER_SLOTS && id < n; i++) {
+		if (m->w[i].state != MW_FREE)
+			continue;
+		m->w[i].id = id++;
+		m->w[i].gen = m->generation;
+		m->w[i].crashes = 0;
+		spawn(m, i);
+	}
+	return true;
+}
+
+static void
+signal_workers(struct master *m, int sig, bool old_only)
+{
+	for (int i = 0; i < MASTER_SLOTS; i++) {
+		struct mworker *w = &m->w[i];
+		if (w->state != MW_RUNNING && w->state != MW_DRAINING)
+			continue;
+		if (old_only && w->state != MW_DRAINING)
+			continue;
+		if (kill(w->pid, sig) == -1 && errno != ESRCH)
+			log_warn("kill(%d, %s)", (int)w->pid, signals_name(sig));
+	}
+}
+
+static int64_t
+backoff_ms(unsigned crashes)
+{
+	int64_t d;
+
+	if (crashes == 0)
+		return 0;
+	d = BACKOFF_STEP_MS;
+	while (--crashes > 0 && d < BACKOFF_MAX_MS)
+		d *= 2;
+	return d < BACKOFF_MAX_MS ? d : BACKOFF_MAX_MS;
+}
+
+static void
+describe(int st, char *buf, size_t size)
+{
+	if (WIFSIGNALED(st))
+		snprintf(buf, size, "killed by signal %d (%s)%s", WTERMSIG(st),
+		    signals_name(WTERMSIG(st)), WCOREDUMP(st) ? ", core dumped" : "");
+	else
+		snprintf(buf, size, "exited with status %d", WEXITSTATUS(st));
+}
+
+/* A current-generation worker died while we are not stopping. */
+static void
+child_lost(struct master *m, struct mworker *w, int st, const char *how)
+{
+	int64_t now = now_ms(), delay;
+
+	if (WIFEXITED(st) && WEXITSTATUS(st) == VD_EXIT_FATAL) {
+		log_errx("worker %d pid %d %s (fatal) and will not be respawned",
+		    w->id, (int)w->pid, how);
+		w->state = MW_FREE;
+		return;
+	}
+	if (now - w->started >= BACKOFF_RESET_MS)
+		w->crashes = 0;
+	delay = backoff_ms(w->crashes);
+	w->crashes++;
+	log_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? VD_LOG_WARN : VD_LOG_ERR, 0,
+	    "worker %d pid %d %s; respawning in %lld ms", w->id, (int)w->pid, how,
+	    (long long)delay);
+	w->state = MW_WAITING;
+	w->respawn_at = now + delay;
+	/* TODO(cache manager issue): tell the cache manager to run
+	 * mdb_reader_check() for the dead worker's stale LMDB reader slots. */
+}
+
+static void
+reap(struct master *m)
+{
+	char how[96];
+	pid_t pid;
+	int st, i;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (i = 0; i < MASTER_SLOTS; i++)
+			if (m->w[i].pid == pid && (m->w[i].state == MW_RUNNING ||
+			    m->w[i].state == MW_DRAINING))
+				break;
+		if (i == MASTER_SLOTS)
+			continue;
+		struct mworker *w = &m->w[i];
+		describe(st, how, sizeof(how));
+		close(w->mfd);
+		w->mfd = -1;
+		stats_retire(m->stats, &m->stats->slots[i]);
+		if (m->stopping || w->state == MW_DRAINING) {
+			log_msg(st == 0 ? VD_LOG_INFO : VD_LOG_WARN, 0,
+			    "worker %d pid %d generation %u %s", w->id, (int)pid,
+			    w->gen, how);
+			w->state = MW_FREE;
+		} else {
+			child_lost(m, w, st, how);
+		}
+		w->pid = 0;
+	}
+	if (pid == -1 && errno != ECHILD)
+		log_err("waitpid");
+}
+
+/* ---------------------------------------------------------------- reload */
+
+static void
+reload_diag(void *arg, bool is_error, const char *msg)
+{
+	log_msg(is_error ? VD_LOG_ERR : VD_LOG_WARN, 0, "%s", msg);
+}
+
+static bool
+str_differs(const char *a, const char *b)
+{
+	return strcmp(a != NULL ? a : "", b != NULL ? b : "") != 0;
+}
+
+/* What only a restart can change (the files we took as root). */
+static void
+warn_restart_only(const struct vd_conf *o, const struct vd_conf *n)
+{
+	if (str_differs(o->user, n->user) || str_differs(o->group, n->group))
+		log_warnx("reload: user/group changed: takes effect after a restart");
+	if (str_differs(o->pid_file, n->pid_file))
+		log_warnx("reload: pid-file changed: takes effect after a restart");
+	if (str_differs(o->run_dir, n->run_dir))
+		log_warnx("reload: run-dir changed: takes effect after a restart");
+}
+
+static void
+reload(struct master *m)
+{
+	struct vd_conf *nc;
+	struct listen_set *nls;
+	char err[512];
+	int n, nfree = 0;
+
+	log_notice("reloading %s", m->conf->file);
+	nc = conf_load(m->conf->file, reload_diag, NULL);
+	if (nc == NULL) {
+		log_errx("reload: %s has errors; keeping the running configuration",
+		    m->conf->file);
+		return;
+	}
+	n = conf_nworkers(nc);
+	for (int i = 0; i < MASTER_SLOTS; i++)
+		if (m->w[i].state == MW_FREE)
+			nfree++;
+	if (nfree < n) {
+		log_errx("reload: %d old workers are still draining; try again later",
+		    MASTER_SLOTS - nfree);
+		conf_free(nc);
+		return;
+	}
+	nls = vd_xcalloc(1, sizeof(*nls));
+	if (listen_open(nls, nc, m->ls, err, sizeof(err)) == -1) {
+		log_errx("reload: %s; keeping the running configuration", err);
+		conf_free(nc);
+		free(nls);
+		return;
+	}
+	warn_restart_only(m->conf, nc);
+	if (str_differs(m->conf->error_log, nc->error_log) ||
+	    str_differs(m->conf->access_log, nc->access_log)) {
+		if (open_logs(m, nc, err, sizeof(err)) == -1)
+			log_errx("reload: %s", err);
+	}
+	vd.log_level = nc->log_level;
+
+	/* Commit.  Old workers keep their own copies of conf and sockets. */
+	listen_close_unused(m->ls, nls);
+	free(m->ls);
+	m->ls = nls;
+	conf_free(m->conf);
+	m->conf = nc;
+	vd.conf = nc;
+	for (int i = 0; i < MASTER_SLOTS; i++) {
+		struct mworker *w = &m->w[i];
+		if (w->state == MW_WAITING)
+			w->state = MW_FREE;
+		else if (w->state == MW_RUNNING) {
+			w->state = MW_DRAINING;
+			w->kill_at = now_ms() + nc->shutdown_timeout;
+		}
+	}
+	m->generation++;
+	m->stats->reloads++;
+	spawn_generation(m, n);	/* first the new, so someone always accepts */
+	signal_workers(m, SIGTERM, true);
+	log_notice("reloaded: generation %u, %d workers, %d listeners",
+	    m->generation, n, m->ls->n);
+}
+
+/* ------------------------------------------------------------- signals */
+
+static void
+reopen_logs(struct master *m)
+{
+	char err[512];
+
+	if (open_logs(m, m->conf, err, sizeof(err)) == -1)
+		log_errx("%s", err);
+	else
+		log_notice("reopened log files");
+	signal_workers(m, SIGUSR1, false);
+}
+
+static void
+begin_stop(struct master *m, int sig)
+{
+	int64_t t = m->conf->shutdown_timeout;
+
+	if (m->stopping == SIGQUIT || m->stopping == sig)
+		return;
+	log_notice("%s: %s stop", signals_name(sig),
+	    sig == SIGQUIT ? "fast" : "graceful");
+	m->stopping = sig == SIGQUIT ? SIGQUIT : SIGTERM;
+	m->stop_deadline = now_ms() + (t > 0 ? t : 0);
+	for (int i = 0; i < MASTER_SLOTS; i++)
+		if (m->w[i].state == MW_WAITING)
+			m->w[i].state = MW_FREE;
+	signal_workers(m, m->stopping, false);
+	/* Workers hold their own copies until they stop accepting; once the
+	 * last copy is closed new clients are refused instead of queued. */
+	listen_close_all(m->ls);
+}
+
+static void
+handle_signals(struct master *m)
+{
+	struct signalfd_siginfo si;
+	int sig;
+
+	while ((sig = signals_read(m->sfd, &si)) > 0) {
+		switch (sig) {
+		case SIGCHLD:
+			reap(m);
+			break;
+		case SIGHUP:
+			if (!m->stopping)
+				reload(m);
+			break;
+		case SIGUSR1:
+			reopen_logs(m);
+			break;
+		case SIGTERM:
+		case SIGINT:
+		case SIGQUIT:
+			begin_stop(m, sig);
+			break;
+		default:
+			break;
+		}
+	}
+	if (sig == -1)
+		log_err("signalfd read");
+}
+
+/* ---------------------------------------------------------------- timers */
+
+/* Respawns and kills that are due; returns ms until the next one (-1: none). */
+static int
+run_timers(struct master *m)
+{
+	int64_t now = now_ms(), next = -1, when;
+
+	for (int i = 0; i < MASTER_SLOTS; i++) {
+		struct mworker *w = &m->w[i];
+		if (w->state == MW_WAITING)
+			when = w->respawn_at;
+		else if (w->state == MW_DRAINING && w->kill_at != 0)
+			when = w->kill_at;
+		else
+			continue;
+		if (when <= now) {
+			if (w->state == MW_WAITING) {
+				spawn(m, i);
+			} else {
+				log_warnx("worker %d pid %d generation %u still busy "
+				    "after shutdown-timeout: killing it", w->id,
+				    (int)w->pid, w->gen);
+				kill(w->pid, SIGKILL);
+				w->kill_at = 0;
+			}
+			continue;
+		}
+		if (next == -1 || when - now < next)
+			next = when - now;
+	}
+	if (m->stopping && !m->killed) {
+		if (m->stop_deadline <= now) {
+			log_warnx("workers still busy after shutdown-timeout: killing them");
+			signal_workers(m, SIGKILL, false);
+			m->killed = true;
+		} else if (next == -1 || m->stop_deadline - now < next) {
+			next = m->stop_deadline - now;
+		}
+	}
+	return next > 60000 ? 60000 : (int)next;
+}
+
+static bool
+anyone_alive(const struct master *m)
+{
+	for (int i = 0; i < MASTER_SLOTS; i++)
+		if (m->w[i].state != MW_FREE)
+			return true;
+	return false;
+}
+
+/* ---------------------------------------------------------------- main */
+
+/* A fatal start-up error must not leave our pid file behind. */
+static void
+release_at_exit(void)
+{
+	struct master *m = vd.role_state;
+
+	if (vd.role == VD_ROLE_MASTER && m != NULL && m->pidfd != -1 &&
+	    getpid() == vd.pid) {
+		pidfile_release(m->conf->pid_file, m->pidfd);
+		m->pidfd = -1;
+	}
+}
+
+/* A daemon, once its start-up errors were seen: no terminal any more. */
+static void
+detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd == -1)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	if (vd.log_fd != STDERR_FILENO)
+		dup2(fd, STDERR_FILENO);
+	close(fd);
+	vd.stderr_is_tty_or_pipe = false;
+}
+
+static void
+startup(struct master *m, int ready_fd)
+{
+	char err[512];
+
+	if (privdrop_resolve(m->conf, &m->ids, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if ((m->sfd = signals_setup()) == -1)
+		fatal("signalfd");
+	/* the lock first: a second instance must not touch the first one's files */
+	if ((m->pidfd = pidfile_acquire(m->conf->pid_file, err, sizeof(err))) == -1)
+		fatalx("%s", err);
+	atexit(release_at_exit);
+	if (open_logs(m, m->conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	vd.log_level = m->conf->log_level;
+	if (open_stats(m, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (m->conf->cache_path != NULL &&
+	    make_dir(m, m->conf->cache_path, 0750, "cache path", err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	m->ls = vd_xcalloc(1, sizeof(*m->ls));
+	if (listen_open(m->ls, m->conf, NULL, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (privdrop_master(&m->ids, listen_needs_privileged(m->conf), err,
+	    sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (m->conf->cache_path != NULL && access(m->conf->cache_path, W_OK | X_OK) == -1)
+		fatal("cache path %s is not writable by %s", m->conf->cache_path,
+		    m->ids.user[0] != '\0' ? m->ids.user : "this user");
+	/* TODO(cache manager issue): fork the cache manager here. */
+	if (!spawn_generation(m, conf_nworkers(m->conf)))
+		fatalx("no room for workers");
+	log_notice("started: %d workers, %d listeners, pid %d",
+	    conf_nworkers(m->conf), m->ls->n, (int)getpid());
+	if (ready_fd != -1) {
+		if (write(ready_fd, "1", 1) != 1) {
+			/* the parent is gone: nobody to tell */
+		}
+		close(ready_fd);
+		detach_stdio();
+	}
+}
+
+int
+master_run(struct vd_conf *conf, int ready_fd)
+{
+	struct master *m;
+	struct pollfd pfd;
+	int timeout, status = 0;
+
+	m = vd_xcalloc(1, sizeof(*m));
+	for (int i = 0; i < MASTER_SLOTS; i++)
+		m->w[i].mfd = -1;
+	m->conf = conf;
+	m->pidfd = -1;
+	vd.role = VD_ROLE_MASTER;
+	vd.pid = getpid();
+	vd.conf = conf;
+	vd.role_state = m;
+	startup(m, ready_fd);
+
+	while (!m->stopping || anyone_alive(m)) {
+		timeout = run_timers(m);
+		pfd.fd = m->sfd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, timeout) == -1 && errno != EINTR)
+			fatal("poll");
+		handle_signals(m);
+		if (!m->stopping && !anyone_alive(m)) {
+			log_errx("no worker left that can be respawned: exiting");
+			status = 1;
+			break;
+		}
+	}
+	log_notice("exiting");
+	pidfile_release(m->conf->pid_file, m->pidfd);
+	m->pidfd = -1;
+	return status;
+}

@@ -1,0 +1,772 @@
+/*
+ * proxy.c — the request flow of one client connection, as a state machine
+ * driven by readiness (see proxy.h).  One request at a time; bodies move
+ * through fixed buffers with back-pressure both ways (relay_run).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "viaduct.h"
+#include "conf.h"
+#include "log.h"
+#include "stats.h"
+#include "proxy.h"
+
+#define LINGER_MS	2000
+
+/* ------------------------------------------------------------ the relay */
+
+static void
+queue(struct relay *r, const char *p, size_t n, size_t consume)
+{
+	r->iov[0] = (struct iovec){ (void *)(uintptr_t)p, n };
+	r->niov = n > 0 ? 1 : 0;
+	r->consume = consume;
+}
+
+static void
+queue_encoded(struct relay *r, const char *p, size_t n)
+{
+	size_t hl = http_chunk_header(r->chdr, n);
+
+	r->iov[0] = (struct iovec){ r->chdr, hl };
+	r->iov[1] = (struct iovec){ (void *)(uintptr_t)p, n };
+	r->iov[2] = (struct iovec){ (void *)(uintptr_t)"\r\n", 2 };
+	r->niov = 3;
+	r->consume = n;
+}
+
+/* Turn buffered source bytes into queued output.  VD_OK or RELAY_ESRC. */
+static int
+produce(struct relay *r, struct buf *b)
+{
+	const char *p = b->p + b->start;
+	size_t avail = b->end - b->start, cons, off, dl;
+	int rc;
+
+	switch (r->fr.kind) {
+	case HTTP_BODY_LENGTH:
+		if (avail > r->left)
+			avail = (size_t)r->left;
+		queue(r, p, avail, avail);
+		r->left -= avail;
+		r->ending = r->left == 0;
+		return VD_OK;
+	case HTTP_BODY_CHUNKED:
+		rc = http_chunk_decode(&r->ch, p, avail, &cons, &off, &dl);
+		if (rc == VD_ERR) {
+			r->why = r->ch.why;
+			return RELAY_ESRC;
+		}
+		if (r->out == RELAY_DECODE) {
+			queue(r, p + off, dl, cons);
+			if (dl == 0)
+				b->start += cons;
+		} else {
+			queue(r, p, cons, cons);
+		}
+		r->ending = rc == VD_DONE;
+		return VD_OK;
+	case HTTP_BODY_EOF:
+		if (r->out == RELAY_ENCODE)
+			queue_encoded(r, p, avail);
+		else
+			queue(r, p, avail, avail);
+		return VD_OK;
+	case HTTP_BODY_NONE:
+		break;
+	}
+	r->ending = true;
+	return VD_OK;
+}
+
+/* Write what is queued.  VD_OK all written, VD_AGAIN, RELAY_EDST. */
+static int
+flush(struct relay *r, struct side *to, uint64_t *count)
+{
+	struct msghdr mh;
+	ssize_t n;
+
+	while (r->niov > 0) {
+		if (!to->wr)
+			return VD_AGAIN;
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = r->iov;
+		mh.msg_iovlen = (size_t)r->niov;
+		n = sendmsg(to->fd, &mh, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				to->wr = false;
+				return VD_AGAIN;
+			}
+			r->why = strerror(errno);
+			return RELAY_EDST;
+		}
+		*count += (uint64_t)n;
+		for (int i = 0; i < r->niov && n > 0; i++) {
+			size_t k = (size_t)n < r->iov[i].iov_len ? (size_t)n : r->iov[i].iov_len;
+			r->iov[i].iov_base = (char *)r->iov[i].iov_base + k;
+			r->iov[i].iov_len -= k;
+			n -= (ssize_t)k;
+		}
+		while (r->niov > 0 && r->iov[0].iov_len == 0) {
+			memmove(r->iov, r->iov + 1, sizeof(r->iov[0]) * (size_t)(r->niov - 1));
+			r->niov--;
+		}
+	}
+	return VD_OK;
+}
+
+/* Read into the drained buffer.  VD_OK (bytes or EOF), VD_AGAIN, RELAY_ESRC. */
+static int
+fill(struct buf *b, struct side *from, uint64_t *count, const char **why)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (!from->rd)
+			return VD_AGAIN;
+		n = recv(from->fd, b->p + b->end, b->cap - b->end, 0);
+		if (n > 0) {
+			b->end += (size_t)n;
+			*count += (uint64_t)n;
+			return VD_OK;
+		}
+		if (n == 0) {
+			from->eof = true;
+			return VD_OK;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			from->rd = false;
+			return VD_AGAIN;
+		}
+		*why = strerror(errno);
+		return RELAY_ESRC;
+	}
+}
+
+int
+relay_run(struct relay *r, struct buf *b, struct side *from, struct side *to,
+    uint64_t *in_count, uint64_t *out_count)
+{
+	int rc;
+
+	for (;;) {
+		if (r->niov > 0) {
+			if ((rc = flush(r, to, out_count)) != VD_OK)
+				return rc;
+			b->start += r->consume;
+			r->consume = 0;
+		}
+		if (r->ending || r->fr.kind == HTTP_BODY_NONE)
+			return VD_DONE;
+		if (b->start < b->end) {
+			if ((rc = produce(r, b)) != VD_OK)
+				return rc;
+			continue;
+		}
+		b->start = b->end = b->base;
+		if (from->eof) {
+			if (r->fr.kind != HTTP_BODY_EOF) {
+				r->why = "closed before the end of the body";
+				return RELAY_ESRC;
+			}
+			r->ending = true;
+			if (r->out == RELAY_ENCODE)
+				queue(r, HTTP_CHUNK_LAST, sizeof(HTTP_CHUNK_LAST) - 1, 0);
+			continue;
+		}
+		if ((rc = fill(b, from, in_count, &r->why)) != VD_OK)
+			return rc;
+	}
+}
+
+/* ------------------------------------------------------------ helpers */
+
+/* Write c->out from out_off.  VD_OK done, VD_AGAIN, VD_ERR. */
+static int
+write_out(struct conn *c, struct side *s, uint64_t *count)
+{
+	ssize_t n;
+
+	while (c->out_off < c->out.len) {
+		if (!s->wr)
+			return VD_AGAIN;
+		n = send(s->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				s->wr = false;
+				return VD_AGAIN;
+			}
+			return VD_ERR;
+		}
+		c->out_off += (size_t)n;
+		*count += (uint64_t)n;
+	}
+	return VD_OK;
+}
+
+static void
+count_status(int status)
+{
+	if (status >= 500)
+		STATS_INC(responses_5xx, 1);
+	else if (status >= 400)
+		STATS_INC(responses_4xx, 1);
+}
+
+static void
+linger(struct conn *c)
+{
+	upstream_close(c);
+	shutdown(c->cl.fd, SHUT_WR);
+	c->state = PX_LINGER;
+	conn_timer(c, LINGER_MS);
+}
+
+void
+proxy_error(struct conn *c, int status, const char *why)
+{
+	struct vd_str url = c->req.target;
+
+	log_info("%s: %d %s: %.*s", c->peer, status, why,
+	    (int)(url.len > 200 ? 200 : url.len), url.p ? url.p : "");
+	count_status(status);
+	upstream_close(c);
+	if (c->resp_started) {
+		conn_close(c);
+		return;
+	}
+	c->out.len = 0;
+	c->out.overflow = false;
+	http_error_page(&c->out, status, url, why, c->t->admin, c->t->via, false);
+	c->out_off = 0;
+	c->keep_alive = false;
+	c->status = status;
+	c->state = PX_ERROR;
+	conn_timer(c, c->t->conf->idle_timeout);
+}
+
+/* Ready for the next request; bytes already read stay (pipelining). */
+static void
+next_request(struct conn *c)
+{
+	struct buf *b = &c->in;
+	struct http_field *f = c->req.fields;
+	size_t left = b->end - b->start;
+
+	if (left > 0 && b->start > 0)
+		memmove(b->p, b->p + b->start, left);
+	b->base = b->start = 0;
+	b->end = left;
+	memset(&c->req, 0, sizeof(c->req));
+	c->req.fields = f;
+	c->resp_started = false;
+	c->status = 0;
+	c->state = PX_HEAD;
+	conn_timer(c, left > 0 ? c->t->conf->request_header_timeout :
+	    (c->nreq == 0 ? c->t->conf->request_header_timeout : c->t->conf->keepalive_timeout));
+}
+
+void
+proxy_start(struct conn *c)
+{
+	c->in.start = c->in.end = 0;
+	next_request(c);
+	proxy_run(c);
+}
+
+/* ------------------------------------------------------------ the request */
+
+static void
+dns_done(void *arg, const struct dns_result *r)
+{
+	struct conn *c = arg;
+	struct upstream *u = &c->up;
+
+	u->dnsq = NULL;
+	if (c->state != PX_RESOLVE)
+		return;
+	if (r->naddrs == 0) {
+		STATS_INC(upstream_errors, 1);
+		proxy_error(c, 502, r->error);
+	} else {
+		memcpy(u->addrs, r->addrs, sizeof(u->addrs));
+		memcpy(u->lens, r->lens, sizeof(u->lens));
+		u->naddrs = r->naddrs;
+		u->cur = 0;
+		c->state = PX_CONNECT;
+	}
+	if (!c->running)
+		proxy_run(c);
+}
+
+/* A literal address skips the resolver. */
+static bool
+numeric_host(struct upstream *u)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&u->addrs[0];
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&u->addrs[0];
+
+	memset(&u->addrs[0], 0, sizeof(u->addrs[0]));
+	if (inet_pton(AF_INET, u->host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(u->port);
+		u->lens[0] = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, u->host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(u->port);
+		u->lens[0] = sizeof(*sin6);
+	} else {
+		return false;
+	}
+	u->naddrs = 1;
+	u->cur = 0;
+	return true;
+}
+
+static void
+start_upstream(struct conn *c)
+{
+	struct upstream *u = &c->up;
+	struct vd_str h = c->req.host;
+
+	if (h.len > 1 && h.p[0] == '[') {
+		h.p++;
+		h.len -= 2;
+	}
+	if (h.len >= sizeof(u->host)) {
+		proxy_error(c, 400, "host name too long");
+		return;
+	}
+	memcpy(u->host, h.p, h.len);
+	u->host[h.len] = '\0';
+	u->port = c->req.port;
+	u->naddrs = u->cur = 0;
+	u->error = NULL;
+	conn_timer(c, c->t->conf->connect_timeout);
+	if (numeric_host(u)) {
+		c->state = PX_CONNECT;
+		return;
+	}
+	c->state = PX_RESOLVE;
+	if (dns_resolve(c->t->dns, u->host, u->port, dns_done, c, &u->dnsq) != VD_OK)
+		proxy_error(c, 503, "resolver busy");
+}
+
+/* Which requests this stage forwards; VD_OK or an error page is set. */
+static int
+check_request(struct conn *c)
+{
+	struct http_req *r = &c->req;
+	int status;
+	const char *why;
+
+	if (http_req_framing(r, &c->req_fr, &status, &why) != VD_OK) {
+		proxy_error(c, status, why);
+		return VD_ERR;
+	}
+	if (http_via_has(r->fields, r->nfields, c->t->via)) {
+		proxy_error(c, 508, "forwarding loop: our Via is already in the request");
+		return VD_ERR;
+	}
+	if (r->form == HTTP_FORM_AUTHORITY) {
+		proxy_error(c, 501, "CONNECT is not supported yet");
+		return VD_ERR;
+	}
+	if (r->form != HTTP_FORM_ABSOLUTE) {
+		proxy_error(c, 400, "not a proxy request (absolute URL expected)");
+		return VD_ERR;
+	}
+	if (!http_str_ieq(r->scheme, "http")) {
+		proxy_error(c, 501, "unsupported URL scheme");
+		return VD_ERR;
+	}
+	return VD_OK;
+}
+
+static void
+on_request(struct conn *c)
+{
+	struct http_req *r = &c->req;
+	struct http_fwd fw = { c->t->via, c->peer, c->t->conf->anonymous };
+
+	STATS_INC(requests, 1);
+	c->nreq++;
+	c->keep_alive = r->version == 11 ?
+	    !http_conn_has(r->fields, r->nfields, "close") :
+	    http_conn_has(r->fields, r->nfields, "keep-alive");
+	c->head_method = http_str_ieq(r->method, "HEAD");
+	/* the head stays in front of the buffer while the body streams behind it */
+	c->in.base = c->in.start = r->head_len;
+	if (check_request(c) != VD_OK)
+		return;
+	if (c->req_fr.te_and_cl || c->t->shutdown)
+		c->keep_alive = false;	/* RFC 9112 §6.3: close after a TE+CL request */
+	c->out.len = 0;
+	c->out.overflow = false;
+	if (http_req_head(&c->out, r, &c->req_fr, &fw) != VD_OK) {
+		proxy_error(c, 431, "request header too large to forward");
+		return;
+	}
+	c->out_off = 0;
+	memset(&c->body, 0, sizeof(c->body));
+	c->body.fr = c->req_fr;
+	c->body.left = c->req_fr.length;
+	c->body.out = RELAY_RAW;
+	start_upstream(c);
+}
+
+/* ------------------------------------------------------------ states */
+
+static int
+st_head(struct conn *c)
+{
+	struct buf *b = &c->in;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		if (b->end > 0) {
+			rc = http_parse_request(&c->req, b->p, b->end, &c->t->req_lim);
+			if (rc == VD_OK) {
+				on_request(c);
+				return VD_OK;
+			}
+			if (rc == VD_ERR) {
+				proxy_error(c, c->req.status, c->req.why);
+				return VD_OK;
+			}
+		}
+		if (c->cl.eof || (c->t->shutdown && b->end == 0)) {
+			conn_close(c);
+			return VD_OK;
+		}
+		if (!c->cl.rd)
+			return VD_AGAIN;
+		n = recv(c->cl.fd, b->p + b->end, b->cap - b->end, 0);
+		if (n > 0) {
+			if (b->end == 0 && c->nreq > 0)
+				conn_timer(c, c->t->conf->request_header_timeout);
+			b->end += (size_t)n;
+		} else if (n == 0) {
+			c->cl.eof = true;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			c->cl.rd = false;
+			return VD_AGAIN;
+		} else if (errno != EINTR) {
+			conn_close(c);
+			return VD_OK;
+		}
+	}
+}
+
+static int
+st_connect(struct conn *c)
+{
+	int rc;
+
+	if (c->up.s.fd < 0)
+		rc = upstream_connect(c);
+	else if (!c->up.s.wr)
+		return VD_AGAIN;
+	else
+		rc = upstream_connected(c);
+	if (rc == VD_AGAIN)
+		return VD_AGAIN;
+	if (rc == VD_ERR) {
+		STATS_INC(upstream_errors, 1);
+		proxy_error(c, 502, c->up.error ? c->up.error : "cannot connect to origin");
+		return VD_OK;
+	}
+	c->state = PX_SEND;
+	conn_timer(c, c->t->conf->idle_timeout);
+	return VD_OK;
+}
+
+static int
+st_send(struct conn *c)
+{
+	uint64_t in = 0, out = 0;
+	int rc;
+
+	rc = write_out(c, &c->up.s, &out);
+	if (rc == VD_OK)
+		rc = relay_run(&c->body, &c->in, &c->cl, &c->up.s, &in, &out);
+	if (rc == VD_AGAIN) {
+		if (in + out > 0)
+			conn_timer(c, c->t->conf->idle_timeout);
+		return VD_AGAIN;
+	}
+	if (rc == RELAY_ESRC) {
+		if (c->cl.eof)
+			conn_close(c);
+		else
+			proxy_error(c, 400, c->body.why);
+		return VD_OK;
+	}
+	if (rc != VD_DONE) {
+		STATS_INC(upstream_errors, 1);
+		proxy_error(c, 502, "origin closed while receiving the request");
+		return VD_OK;
+	}
+	memset(&c->resp, 0, sizeof(c->resp));
+	c->resp.fields = c->req.fields + c->t->conf->max_headers;
+	c->up.in.base = c->up.in.start = c->up.in.end = 0;
+	c->state = PX_RESP_HEAD;
+	conn_timer(c, c->t->conf->response_timeout);
+	return VD_OK;
+}
+
+/* How the response body reaches this client (RFC 9112 §6.3, §7). */
+static void
+plan_response(struct conn *c)
+{
+	struct relay *r = &c->body;
+	bool v11 = c->req.version == 11;
+
+	c->ro = (struct http_resp_out){ 0 };
+	r->out = RELAY_RAW;
+	if (r->fr.kind == HTTP_BODY_EOF || r->fr.kind == HTTP_BODY_CHUNKED) {
+		if (v11) {
+			c->ro.chunked = true;
+			if (r->fr.kind == HTTP_BODY_EOF)
+				r->out = RELAY_ENCODE;
+		} else {
+			c->keep_alive = false;	/* close-delimited to a 1.0 client */
+			if (r->fr.kind == HTTP_BODY_CHUNKED)
+				r->out = RELAY_DECODE;
+		}
+	}
+	c->ro.close = !c->keep_alive;
+	c->ro.keep_alive_10 = !v11 && c->keep_alive;
+}
+
+static int
+on_response(struct conn *c)
+{
+	struct http_resp *rs = &c->resp;
+	struct buf *b = &c->up.in;
+	struct http_framing fr;
+	const char *why;
+
+	if (rs->status == 101) {
+		proxy_error(c, 502, "origin switched protocols without Upgrade");
+		return VD_OK;
+	}
+	if (rs->status < 200) {
+		/* interim: dropped for now; the final response follows */
+		memmove(b->p, b->p + rs->head_len, b->end - rs->head_len);
+		b->end -= rs->head_len;
+		memset(rs, 0, sizeof(*rs));
+		rs->fields = c->req.fields + c->t->conf->max_headers;
+		return VD_AGAIN;
+	}
+	if (http_resp_framing(rs, c->head_method, &fr, &why) != VD_OK) {
+		proxy_error(c, 502, why);
+		return VD_OK;
+	}
+	memset(&c->body, 0, sizeof(c->body));
+	c->body.fr = fr;
+	c->body.left = fr.length;
+	plan_response(c);
+	c->out.len = 0;
+	c->out.overflow = false;
+	if (http_resp_head(&c->out, rs, &fr, &c->ro, c->t->via) != VD_OK) {
+		proxy_error(c, 502, "response header too large");
+		return VD_OK;
+	}
+	c->status = rs->status;
+	c->out_off = 0;
+	b->base = b->start = rs->head_len;
+	c->state = PX_RESP_BODY;
+	conn_timer(c, c->t->conf->idle_timeout);
+	return VD_OK;
+}
+
+static int
+st_resp_head(struct conn *c)
+{
+	struct buf *b = &c->up.in;
+	uint64_t in = 0;
+	const char *why = "read error";
+	int rc;
+
+	for (;;) {
+		if (b->end > 0) {
+			rc = http_parse_response(&c->resp, b->p, b->end, &c->t->resp_lim);
+			if (rc == VD_OK) {
+				if (on_response(c) == VD_OK)
+					return VD_OK;
+				continue;
+			}
+			if (rc == VD_ERR) {
+				STATS_INC(upstream_errors, 1);
+				proxy_error(c, 502, c->resp.why);
+				return VD_OK;
+			}
+		}
+		if (c->up.s.eof) {
+			STATS_INC(upstream_errors, 1);
+			proxy_error(c, 502, "origin closed without a response");
+			return VD_OK;
+		}
+		rc = fill(b, &c->up.s, &in, &why);
+		STATS_INC(received_from_servers, in);
+		in = 0;
+		if (rc == VD_AGAIN)
+			return VD_AGAIN;
+		if (rc != VD_OK) {
+			STATS_INC(upstream_errors, 1);
+			proxy_error(c, 502, why);
+			return VD_OK;
+		}
+	}
+}
+
+static void
+finish_response(struct conn *c)
+{
+	count_status(c->status);
+	upstream_close(c);
+	if (!c->keep_alive || c->t->shutdown) {
+		linger(c);
+		return;
+	}
+	next_request(c);
+}
+
+static int
+st_resp_body(struct conn *c)
+{
+	uint64_t in = 0, out = 0;
+	int rc;
+
+	rc = write_out(c, &c->cl, &out);
+	if (out > 0)
+		c->resp_started = true;
+	if (rc == VD_OK)
+		rc = relay_run(&c->body, &c->up.in, &c->up.s, &c->cl, &in, &out);
+	STATS_INC(received_from_servers, in);
+	STATS_INC(sent_to_clients, out);
+	switch (rc) {
+	case VD_AGAIN:
+		if (in + out > 0)
+			conn_timer(c, c->t->conf->idle_timeout);
+		return VD_AGAIN;
+	case VD_DONE:
+		finish_response(c);
+		return VD_OK;
+	case RELAY_ESRC:
+		STATS_INC(upstream_errors, 1);
+		log_info("%s: origin %s: %s", c->peer, c->up.host, c->body.why);
+		conn_close(c);		/* a truncated body must look truncated */
+		return VD_OK;
+	default:
+		conn_close(c);		/* the client went away */
+		return VD_OK;
+	}
+}
+
+static int
+st_error(struct conn *c)
+{
+	uint64_t out = 0;
+	int rc = write_out(c, &c->cl, &out);
+
+	STATS_INC(sent_to_clients, out);
+	if (rc == VD_AGAIN)
+		return VD_AGAIN;
+	if (rc == VD_ERR)
+		conn_close(c);
+	else
+		linger(c);
+	return VD_OK;
+}
+
+/* Read and drop what the client still sends, so that close() does not
+ * turn into a reset that destroys the response in flight. */
+static int
+st_linger(struct conn *c)
+{
+	char junk[4096];
+	ssize_t n;
+
+	for (;;) {
+		if (!c->cl.rd)
+			return VD_AGAIN;
+		n = recv(c->cl.fd, junk, sizeof(junk), 0);
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->cl.rd = false;
+			return VD_AGAIN;
+		}
+		conn_close(c);		/* EOF or error: the client has it all */
+		return VD_OK;
+	}
+}
+
+void
+proxy_run(struct conn *c)
+{
+	int rc = VD_OK;
+
+	c->running = true;
+	while (rc == VD_OK) {
+		switch (c->state) {
+		case PX_HEAD:		rc = st_head(c); break;
+		case PX_CONNECT:	rc = st_connect(c); break;
+		case PX_SEND:		rc = st_send(c); break;
+		case PX_RESP_HEAD:	rc = st_resp_head(c); break;
+		case PX_RESP_BODY:	rc = st_resp_body(c); break;
+		case PX_ERROR:		rc = st_error(c); break;
+		case PX_LINGER:		rc = st_linger(c); break;
+		case PX_RESOLVE:
+		case PX_FREE:
+			rc = VD_AGAIN;
+			break;
+		}
+	}
+	c->running = false;
+}
+
+void
+proxy_timeout(struct conn *c)
+{
+	switch (c->state) {
+	case PX_HEAD:
+		if (c->in.end > 0) {
+			proxy_error(c, 408, "request header timed out");
+			break;
+		}
+		conn_close(c);
+		return;
+	case PX_RESOLVE:
+	case PX_CONNECT:
+		STATS_INC(upstream_errors, 1);
+		proxy_error(c, 504, "connecting to the origin timed out");
+		break;
+	case PX_SEND:
+	case PX_RESP_HEAD:
+		STATS_INC(upstream_errors, 1);
+		proxy_error(c, 504, "the origin did not answer in time");
+		break;
+	default:
+		conn_close(c);
+		return;
+	}
+	proxy_run(c);
+}

@@ -1,0 +1,159 @@
+/*
+ * proxy.h — inside the HTTP engine: one client connection and the request
+ * flow through it (read head -> resolve -> connect -> send -> relay the
+ * response -> next request or close).  Shared by conn.c (the table, accept,
+ * close), proxy.c (the flow) and upstream.c (the origin side).
+ *
+ * One request at a time per connection: a pipelined request waits in the
+ * client buffer until the response before it is complete, so responses
+ * leave in order.  Every buffer is fixed-size and allocated with the table.
+ * Descriptors are edge-triggered; `rd`/`wr` remember whether the last
+ * attempt stopped on EAGAIN, and proxy_run() makes progress until every
+ * side it needs is blocked.
+ */
+#ifndef VD_PROXY_H
+#define VD_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "viaduct.h"
+#include "event.h"
+#include "dns.h"
+#include "http_parse.h"
+#include "http_chunk.h"
+#include "http_msg.h"
+
+struct conn_table;
+
+/* A fixed buffer: bytes [start, end) are unconsumed; `base` is where reads
+ * restart when it drains (the bytes before it hold the message head). */
+struct buf {
+	char		*p;
+	size_t		 cap, base, start, end;
+};
+
+/* One side of the connection: a socket and what we know about it. */
+struct side {
+	int		 fd;
+	struct ev_io	 io;
+	bool		 rd;		/* may be readable */
+	bool		 wr;		/* may be writable */
+	bool		 eof;		/* read returned 0 */
+};
+
+enum relay_out {
+	RELAY_RAW,		/* forward the bytes as they are */
+	RELAY_ENCODE,		/* until-close body, sent chunked */
+	RELAY_DECODE,		/* chunked body, sent de-chunked (1.0 client) */
+};
+
+/* A body moving from one side's buffer to the other side, bounded. */
+struct relay {
+	struct http_framing fr;
+	enum relay_out	 out;
+	uint64_t	 left;		/* HTTP_BODY_LENGTH */
+	struct http_chunk ch;
+	bool		 ending;	/* the last output is queued */
+	struct iovec	 iov[3];
+	int		 niov;
+	size_t		 consume;	/* src bytes done once iov is written */
+	char		 chdr[24];
+	const char	*why;		/* on error */
+};
+
+/* relay_run: VD_DONE, VD_AGAIN (a side is blocked), or these: */
+#define RELAY_ESRC	(-10)	/* the source failed or broke the framing */
+#define RELAY_EDST	(-11)	/* the destination failed */
+
+enum px_state {
+	PX_FREE,
+	PX_HEAD,		/* reading the request head */
+	PX_RESOLVE,
+	PX_CONNECT,
+	PX_SEND,		/* request head + body to the origin */
+	PX_RESP_HEAD,		/* reading the response head */
+	PX_RESP_BODY,		/* response head + body to the client */
+	PX_ERROR,		/* writing an error page, then close */
+	PX_LINGER,		/* half-closed, draining the client before close */
+};
+
+struct upstream {
+	struct side	 s;
+	struct buf	 in;
+	char		 host[256];	/* for DNS, NUL-terminated */
+	uint16_t	 port;
+	struct dns_query *dnsq;
+	struct sockaddr_storage addrs[DNS_MAX_ADDRS];
+	socklen_t	 lens[DNS_MAX_ADDRS];
+	int		 naddrs, cur;
+	const char	*error;		/* why the last connect failed */
+	bool		 timed_out;
+};
+
+struct conn {
+	struct conn_table *t;
+	struct conn	*next_free;
+	enum px_state	 state;
+	struct side	 cl;
+	struct ev_timer	 timer;
+	char		 peer[64];	/* client IP, for X-Forwarded-For */
+	unsigned	 nreq;		/* requests on this connection */
+	bool		 running;	/* inside proxy_run (callbacks must not re-enter) */
+
+	struct buf	 in;		/* client bytes: head, then body */
+	struct http_out	 out;		/* head (or error page) being written */
+	size_t		 out_off;
+
+	struct http_req	 req;
+	struct http_framing req_fr;
+	bool		 keep_alive;	/* the client may send another request */
+	bool		 head_method;
+	bool		 resp_started;	/* response bytes reached the client */
+
+	struct upstream	 up;
+	struct relay	 body;		/* the body now moving (request, then response) */
+	struct http_resp resp;
+	struct http_resp_out ro;
+	int		 status;	/* of the response, for counters */
+	uint64_t	 sent;		/* bytes to the client for this response */
+};
+
+struct conn_table {
+	struct ev_loop	*loop;
+	const struct vd_conf *conf;
+	struct conn	*conns;
+	size_t		 n, active;
+	unsigned long	 accepted;
+	struct conn	*free;
+	struct dns	*dns;
+	bool		 shutdown;
+	struct http_limits req_lim, resp_lim;
+	char		 via[256];
+	const char	*admin;
+	void		*mem;
+};
+
+/* proxy.c */
+void	proxy_start(struct conn *);		/* a fresh connection */
+void	proxy_run(struct conn *);		/* make progress */
+void	proxy_timeout(struct conn *);
+void	proxy_error(struct conn *, int status, const char *why);
+
+/* conn.c */
+void	conn_close(struct conn *);
+void	conn_timer(struct conn *, int64_t ms);
+
+/* upstream.c: connect to up->addrs in turn.  VD_OK connected, VD_AGAIN in
+ * progress, VD_ERR every address failed (up->error). */
+int	upstream_connect(struct conn *);
+int	upstream_connected(struct conn *);	/* after writable: same codes */
+void	upstream_close(struct conn *);
+
+/* relay.c-like helpers in proxy.c */
+int	relay_run(struct relay *, struct buf *src, struct side *from,
+	    struct side *to, uint64_t *in_count, uint64_t *out_count);
+
+#endif

@@ -1,0 +1,259 @@
+/*
+ * worker.c — a worker process: its own signals, no privileges, the
+ * listening sockets shared with its siblings, the HTTP engine, and the
+ * drain on TERM.  See worker.h for the contract with the master.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "viaduct.h"
+#include "conf.h"
+#include "conn.h"
+#include "event.h"
+#include "log.h"
+#include "privdrop.h"
+#include "signals.h"
+#include "stats.h"
+#include "worker.h"
+
+#define WORKER_MAX_LISTEN	64
+#define REARM_EVERY		16	/* accepts between listener re-arms (nginx) */
+#define PAUSE_MS		50	/* accept pause when over our share */
+
+struct worker {
+	struct ev_loop		 loop;
+	struct conn_table	*t;
+	struct ev_io		 lio[WORKER_MAX_LISTEN];
+	int			 nl;
+	bool			 listening;
+	bool			 draining;
+	unsigned long		 rearm_at;
+	struct ev_timer		 pause;
+	struct ev_timer		 deadline;
+	struct ev_io		 sig;
+	struct ev_io		 master;
+};
+
+static void
+listeners_set(struct worker *w, bool on)
+{
+	if (w->listening == on)
+		return;
+	for (int i = 0; i < w->nl; i++) {
+		if (w->lio[i].fd < 0)
+			continue;
+		if (on) {
+			if (ev_io_add(&w->loop, &w->lio[i], EPOLLIN | EPOLLEXCLUSIVE) == -1)
+				log_warn("epoll add listener");
+		} else {
+			ev_io_del(&w->loop, &w->lio[i]);
+		}
+	}
+	w->listening = on;
+}
+
+/* Over our share of connections: let the siblings take the next ones. */
+static bool
+overloaded(const struct worker *w)
+{
+	size_t cap = conn_capacity(w->t);
+
+	if (vd.conf->workers <= 1)
+		return false;
+	return conn_active(w->t) >= cap - cap / 8;
+}
+
+static void
+pause_cb(struct ev_loop *l, struct ev_timer *t)
+{
+	struct worker *w = t->data;
+
+	if (w->draining)
+		return;
+	if (overloaded(w))
+		ev_timer_start(l, t, PAUSE_MS);
+	else
+		listeners_set(w, true);
+}
+
+static void
+accept_cb(struct ev_loop *l, struct ev_io *io, uint32_t ev)
+{
+	struct worker *w = io->data;
+	int rc = conn_accept(w->t, io->fd);
+
+	if (rc == VD_ERR)
+		log_warnx("accept failed on listener fd %d", io->fd);
+	if (rc == VD_AGAIN || overloaded(w)) {
+		listeners_set(w, false);
+		ev_timer_start(l, &w->pause, PAUSE_MS);
+		return;
+	}
+	/* EPOLLEXCLUSIVE wakes the most recent waiter first: re-add now and then
+	 * so that the siblings get their turn (STYLE.md pitfall 14) */
+	if (conn_accepted(w->t) >= w->rearm_at) {
+		w->rearm_at = conn_accepted(w->t) + REARM_EVERY;
+		listeners_set(w, false);
+		listeners_set(w, true);
+	}
+}
+
+static _Noreturn void
+worker_exit(struct worker *w, int status)
+{
+	conn_close_all(w->t);
+	exit(status);
+}
+
+static void
+drain_check(struct worker *w)
+{
+	if (w->draining && conn_active(w->t) == 0)
+		worker_exit(w, VD_EXIT_OK);
+}
+
+static void
+deadline_cb(struct ev_loop *l, struct ev_timer *t)
+{
+	struct worker *w = t->data;
+
+	log_notice("drain time is up with %zu connections open", conn_active(w->t));
+	worker_exit(w, VD_EXIT_OK);
+}
+
+static void
+graceful(struct worker *w)
+{
+	if (w->draining)
+		return;
+	w->draining = true;
+	listeners_set(w, false);
+	ev_timer_stop(&w->loop, &w->pause);
+	for (int i = 0; i < w->nl; i++) {
+		close(w->lio[i].fd);	/* our copy; the master keeps the socket */
+		w->lio[i].fd = -1;
+	}
+	conn_shutdown(w->t);
+	ev_timer_start(&w->loop, &w->deadline, vd.conf->shutdown_timeout);
+}
+
+static void
+signal_cb(struct ev_loop *l, struct ev_io *io, uint32_t ev)
+{
+	struct worker *w = io->data;
+	struct signalfd_siginfo si;
+	int s, fd;
+
+	while ((s = signals_read(io->fd, &si)) > 0) {
+		switch (s) {
+		case SIGTERM:
+		case SIGINT:
+			graceful(w);
+			break;
+		case SIGQUIT:
+			worker_exit(w, VD_EXIT_OK);
+		case SIGUSR1:
+			if (vd.conf->error_log == NULL || strcmp(vd.conf->error_log, "stderr") == 0)
+				break;
+			if ((fd = log_open_file(vd.conf->error_log)) == -1) {
+				log_warn("reopen %s", vd.conf->error_log);
+				break;
+			}
+			if (vd.log_fd > 2)
+				close(vd.log_fd);
+			vd.log_fd = fd;
+			break;
+		default:
+			break;		/* HUP: the master reloads; CHLD: not ours */
+		}
+	}
+}
+
+static void
+master_cb(struct ev_loop *l, struct ev_io *io, uint32_t ev)
+{
+	struct worker *w = io->data;
+	char buf[64];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		/* EOF or error: the master is gone, nobody would reap or respawn us */
+		log_warnx("master went away, exiting");
+		worker_exit(w, VD_EXIT_OK);
+	}
+}
+
+static void
+worker_init(struct worker *w, const struct worker_spec *spec)
+{
+	int sfd;
+
+	if ((sfd = signals_setup()) == -1)
+		fatal("worker: signalfd");
+	if (privdrop_worker() == -1) {
+		log_errx("worker: cannot drop privileges");
+		exit(VD_EXIT_FATAL);
+	}
+	if (ev_loop_init(&w->loop, 256, 64) == -1)
+		fatal("worker: event loop");
+	vd.loop = &w->loop;
+	if ((w->t = conn_table_create(&w->loop, spec->conf)) == NULL) {
+		log_errx("worker: cannot allocate the connection table");
+		exit(VD_EXIT_FATAL);
+	}
+	ev_timer_init(&w->pause, pause_cb, w);
+	ev_timer_init(&w->deadline, deadline_cb, w);
+	ev_io_init(&w->sig, sfd, signal_cb, w);
+	if (ev_io_add(&w->loop, &w->sig, EPOLLIN) == -1)
+		fatal("worker: epoll add signalfd");
+	if (spec->master_fd >= 0) {
+		ev_io_init(&w->master, spec->master_fd, master_cb, w);
+		if (ev_io_add(&w->loop, &w->master, EPOLLIN | EPOLLRDHUP) == -1)
+			fatal("worker: epoll add master fd");
+	}
+	w->nl = spec->nlfds < WORKER_MAX_LISTEN ? spec->nlfds : WORKER_MAX_LISTEN;
+	for (int i = 0; i < w->nl; i++)
+		ev_io_init(&w->lio[i], spec->lfds[i], accept_cb, w);
+	w->rearm_at = REARM_EVERY;
+	listeners_set(w, true);
+}
+
+_Noreturn void
+worker_main(const struct worker_spec *spec)
+{
+	struct worker w;
+
+	memset(&w, 0, sizeof(w));
+	vd.role = VD_ROLE_WORKER;
+	vd.worker_id = spec->id;
+	vd.generation = spec->generation;
+	vd.pid = getpid();
+	vd.conf = spec->conf;
+	vd.stats = spec->slot;
+	vd.role_state = &w;
+	worker_init(&w, spec);
+	log_info("worker %d serving %d listeners, %zu connection slots",
+	    spec->id, w.nl, conn_capacity(w.t));
+	for (;;) {
+		if (ev_run_once(&w.loop, 1000) == -1 && errno != EINTR) {
+			log_err("epoll_wait");
+			worker_exit(&w, VD_EXIT_CRASH);
+		}
+		if (vd.stats != NULL)
+			vd.stats->heartbeat++;
+		drain_check(&w);
+	}
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/perl
+# Privileges: started as root with user=nobody, the master keeps only
+# CAP_NET_BIND_SERVICE (and only when a port below 1024 is configured); the
+# workers keep nothing and have no_new_privs.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
+use Test::More;
+use Viaduct::Test;
+use Viaduct::Origin;
+
+ok($> == 0, 'the privilege tests run as root') or do { done_testing(); exit 1 };
+
+my ($nobody_uid, $nogroup_gid) = ((getpwnam 'nobody')[2], (getgrnam 'nogroup')[2]);
+my $origin = Viaduct::Origin->new;
+my $oport = $origin->port;
+
+sub conf_for {
+	my (%o) = @_;
+	return default_conf() . "/viaduct\nset user=nobody group=nogroup\n" .
+	    ($o{extra} // '');
+}
+
+# A low port (< 1024) nobody listens on now.
+sub free_low_port {
+	for my $p (81 .. 1023) {
+		my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+		    LocalPort => $p, Proto => 'tcp', ReuseAddr => 1) or next;
+		close $s;
+		return $p;
+	}
+	return undef;
+}
+
+sub check_procs {
+	my ($v, $what, $master_caps) = @_;
+	my $m = proc_status($v->pid);
+	ok($m, "$what: master status readable") or return;
+	is($m->{Uid}, join("\t", ($nobody_uid) x 4), "$what: master runs as nobody (all four uids)");
+	is($m->{Gid}, join("\t", ($nogroup_gid) x 4), "$what: master group nogroup");
+	is($m->{Groups}, "$nogroup_gid", "$what: master supplementary groups only nogroup");
+	is($m->{CapEff}, $master_caps, "$what: master effective caps");
+	is($m->{CapPrm}, $master_caps, "$what: master permitted caps");
+	is($m->{CapInh}, '0000000000000000', "$what: master inheritable caps none");
+	my @w = $v->children;
+	ok(@w >= 2, "$what: workers running") or return;
+	for my $pid (@w) {
+		my $s = proc_status($pid) or next;
+		is($s->{Uid}, join("\t", ($nobody_uid) x 4), "$what: worker $pid runs as nobody");
+		is($s->{CapEff}, '0000000000000000', "$what: worker $pid CapEff 0");
+		is($s->{CapPrm}, '0000000000000000', "$what: worker $pid CapPrm 0");
+		is($s->{NoNewPrivs}, 1, "$what: worker $pid NoNewPrivs 1");
+	}
+}
+
+{
+	my $dir = tmpdir_keep();
+	chmod 0755, $dir;
+	my $v = start_viaduct(dir => $dir, conf => conf_for());
+	ok(wait_until(sub { (() = $v->children) >= 2 }), 'high port: workers up');
+	check_procs($v, 'high port', '0000000000000000');
+	like(http_get($v->port, "http://127.0.0.1:$oport/p") // '',
+	    qr{hello from origin: /p\n\z}, 'high port: serves as nobody');
+
+	# a reload as nobody still works (config readable, no new port)
+	my @old = $v->children;
+	$v->signal('HUP');
+	ok($v->wait_log(qr/reloaded: generation 1/), 'reload as nobody succeeds');
+	ok(wait_until(sub { my %o = map { $_ => 1 } @old;
+	    my @n = $v->children; @n >= 2 && !grep { $o{$_} } @n }), 'new generation replaced the old');
+	check_procs($v, 'after reload', '0000000000000000');
+	is($v->stop, 0, 'high port: stops with 0');
+}
+
+SKIP: {
+	my $low = free_low_port();
+	ok(defined $low, 'a free port below 1024') or skip('no free low port', 1);
+	my $dir = tmpdir_keep();
+	chmod 0755, $dir;
+	my $v = start_viaduct(dir => $dir, port => $low, conf => conf_for());
+	ok(wait_until(sub { (() = $v->children) >= 2 }), 'low port: workers up');
+	check_procs($v, 'low port', '0000000000000400');
+	like(http_get($low, "http://127.0.0.1:$oport/low") // '',
+	    qr{hello from origin: /low\n\z}, "low port $low: serves");
+
+	# the kept capability lets a reload bind another low port
+	my $low2 = free_low_port();
+	$low2 = undef if defined $low2 && $low2 == $low;
+	if (!defined $low2) {
+		for my $p ($low + 1 .. 1023) {
+			my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+			    LocalPort => $p, Proto => 'tcp', ReuseAddr => 1) or next;
+			close $s; $low2 = $p; last;
+		}
+	}
+	$v->write_conf(conf_for(extra => "set listen=127.0.0.1:$low2\n"));
+	$v->signal('HUP');
+	ok($v->wait_log(qr/reloaded: generation 1/), 'reload adding a low port as nobody');
+	ok(wait_port($low2), "the new low port $low2 accepts");
+	like(http_get($low2, "http://127.0.0.1:$oport/low2") // '',
+	    qr{hello from origin: /low2\n\z}, 'and serves');
+	is($v->stop, 0, 'low port: stops with 0');
+}
+
+done_testing();

@@ -1,0 +1,375 @@
+/* t/unit/http_parse.c — the parser, the chunked decoder and the framing rules, by rule. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "viaduct.h"
+#include "http_parse.h"
+#include "http_chunk.h"
+#include "http_msg.h"
+#include "tap.h"
+
+static const struct http_limits lim = { 200, 400, 8 };
+static struct http_field fields[64];
+
+static const struct http_limits big = { 1000, 4000, 64 };
+static const struct http_limits *curlim = &lim;
+
+static int
+req(const char *s, struct http_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->fields = fields;
+	return http_parse_request(r, s, strlen(s), curlim);
+}
+
+struct req_case {
+	const char	*name;
+	const char	*in;
+	int		 rc;
+	int		 status;
+};
+
+static const struct req_case req_cases[] = {
+	{ "origin-form GET", "GET /a?b HTTP/1.1\r\nHost: x\r\n\r\n", VD_OK, 0 },
+	{ "absolute-form GET", "GET http://h.example:81/p HTTP/1.1\r\nHost: h.example:81\r\n\r\n", VD_OK, 0 },
+	{ "authority-form CONNECT", "CONNECT h.example:443 HTTP/1.1\r\nHost: h.example:443\r\n\r\n", VD_OK, 0 },
+	{ "asterisk-form OPTIONS", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", VD_OK, 0 },
+	{ "RFC 9112 §2.2: leading empty line ignored", "\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", VD_OK, 0 },
+	{ "HTTP/1.0 without Host", "GET http://x/ HTTP/1.0\r\n\r\n", VD_OK, 0 },
+	{ "incomplete head", "GET / HTTP/1.1\r\nHost: x\r\n", VD_AGAIN, 0 },
+	{ "RFC 9112 §5.1: whitespace between field name and colon -> 400", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", VD_ERR, 400 },
+	{ "RFC 9112 §5.2: obs-fold -> 400", "GET / HTTP/1.1\r\nHost: x\r\nA: b\r\n c\r\n\r\n", VD_ERR, 400 },
+	{ "RFC 9112 §2.2: bare CR -> 400", "GET / HTTP/1.1\r\nHost: x\r\nA: b\rc\r\n\r\n", VD_ERR, 400 },
+	{ "bare LF -> 400", "GET / HTTP/1.1\nHost: x\r\n\r\n", VD_ERR, 400 },
+	{ "RFC 9110 §5.5: NUL in a field -> 400", "GET / HTTP/1.1\r\nHost: x\r\nA: b\001c\r\n\r\n", VD_ERR, 400 },
+	{ "RFC 9110 §5.5: DEL in a field -> 400", "GET / HTTP/1.1\r\nHost: x\r\nA: \177\r\n\r\n", VD_ERR, 400 },
+	{ "RFC 9110 §9.1: invalid method token -> 400", "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", VD_ERR, 400 },
+	{ "empty method -> 400", " / HTTP/1.1\r\nHost: x\r\n\r\n", VD_ERR, 400 },
+	{ "two spaces in request line -> 400", "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", VD_ERR, 400 },
+	{ "RFC 9112 §3.2: missing Host in 1.1 -> 400", "GET / HTTP/1.1\r\nA: b\r\n\r\n", VD_ERR, 400 },
+	{ "RFC 9112 §3.2: duplicate Host -> 400", "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", VD_ERR, 400 },
+	{ "duplicate Host in 1.0 -> 400", "GET / HTTP/1.0\r\nHost: x\r\nhost: x\r\n\r\n", VD_ERR, 400 },
+	{ "invalid Host -> 400", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", VD_ERR, 400 },
+	{ "malformed version -> 400", "GET / HTTP/1\r\nHost: x\r\n\r\n", VD_ERR, 400 },
+	{ "HTTP/2.0 -> 505", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", VD_ERR, 505 },
+	{ "userinfo in absolute-form -> 400", "GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n", VD_ERR, 400 },
+	{ "port out of range -> 400", "GET http://h:65536/ HTTP/1.1\r\nHost: h\r\n\r\n", VD_ERR, 400 },
+	{ "asterisk-form outside OPTIONS -> 400", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", VD_ERR, 400 },
+	{ "CONNECT without port -> 400", "CONNECT h HTTP/1.1\r\nHost: h\r\n\r\n", VD_ERR, 400 },
+	{ "control byte in target -> 400", "GET /a\001 HTTP/1.1\r\nHost: x\r\n\r\n", VD_ERR, 400 },
+	{ "fragment in target -> 400", "GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n", VD_ERR, 400 },
+	{ "empty field name -> 400", "GET / HTTP/1.1\r\nHost: x\r\n: v\r\n\r\n", VD_ERR, 400 },
+	{ "limit: request line beyond max_request_line -> 414",
+	  "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\nHost: x\r\n\r\n", VD_ERR, 414 },
+	{ "limit: incomplete request line beyond max_request_line -> 414",
+	  "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", VD_ERR, 414 },
+	{ "limit: more than max_headers fields -> 431",
+	  "GET / HTTP/1.1\r\nHost: x\r\na: 1\r\nb: 1\r\nc: 1\r\nd: 1\r\ne: 1\r\nf: 1\r\ng: 1\r\nh: 1\r\n\r\n", VD_ERR, 431 },
+	{ "limit: head beyond max_header_size -> 431",
+	  "GET / HTTP/1.1\r\nHost: x\r\na: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n"
+	  "b: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n"
+	  "c: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n"
+	  "d: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n\r\n", VD_ERR, 431 },
+	{ "limit: incomplete head beyond max_header_size -> 431",
+	  "GET / HTTP/1.1\r\nHost: x\r\na: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n"
+	  "b: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n"
+	  "c: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n"
+	  "d: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n", VD_ERR, 431 },
+};
+
+static void
+test_request_table(void)
+{
+	struct http_req r;
+	char name[256];
+
+	for (size_t i = 0; i < VD_ARRLEN(req_cases); i++) {
+		const struct req_case *c = &req_cases[i];
+		int rc = req(c->in, &r);
+		snprintf(name, sizeof(name), "%s (rc)", c->name);
+		is_int(rc, c->rc, name);
+		if (c->rc == VD_ERR) {
+			snprintf(name, sizeof(name), "%s (status)", c->name);
+			is_int(r.status, c->status, name);
+		}
+	}
+}
+
+static int
+vis(struct vd_str s, const char *want)
+{
+	return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
+}
+
+static void
+test_request_slices(void)
+{
+	struct http_req r;
+	const char *s = "POST http://Example.COM:8080?q=1 HTTP/1.1\r\nHost: other\r\n"
+	    "X-A:  v1  \r\nx-a: v2\r\nEmpty:\r\n\r\nBODY";
+	size_t n = strlen(s);
+
+	is_int(req(s, &r), VD_OK, "absolute-form with query and no path parses");
+	ok(vis(r.method, "POST"), "method slice");
+	ok(r.form == HTTP_FORM_ABSOLUTE, "form is absolute");
+	ok(vis(r.scheme, "http"), "scheme slice");
+	ok(vis(r.host, "Example.COM"), "host slice");
+	is_int(r.port, 8080, "port from target");
+	ok(vis(r.path, "?q=1"), "path slice keeps the query byte for byte");
+	is_int(r.nfields, 4, "four fields, duplicates kept");
+	ok(vis(r.fields[1].value, "v1"), "OWS trimmed around a value");
+	ok(vis(r.fields[3].value, ""), "empty value allowed");
+	is_int(r.head_len, n - 4, "head_len stops before the body");
+	is_int(r.host_field, 0, "host_field index");
+
+	/* byte by byte: resumable, same result */
+	memset(&r, 0, sizeof(r));
+	r.fields = fields;
+	int rc = VD_AGAIN;
+	size_t i;
+	for (i = 1; i <= n && rc == VD_AGAIN; i++)
+		rc = http_parse_request(&r, s, i, &lim);
+	is_int(rc, VD_OK, "resumable: byte-by-byte feed completes");
+	is_int(i - 1, n - 4, "resumable: completes exactly at the blank line");
+
+	is_int(req("GET http://h HTTP/1.1\r\nHost: h\r\n\r\n", &r), VD_OK, "empty path parses");
+	is_int(r.path.len, 0, "empty path is empty (proxy sends /)");
+	is_int(r.port, 80, "http default port 80");
+	is_int(req("GET http://[::1]:8080/x HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", &r), VD_OK, "IPv6 literal authority");
+	ok(vis(r.host, "[::1]"), "IPv6 host slice keeps brackets");
+}
+
+static int
+resp(const char *s, struct http_resp *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->fields = fields;
+	return http_parse_response(r, s, strlen(s), &lim);
+}
+
+static void
+test_response(void)
+{
+	struct http_resp r;
+
+	is_int(resp("HTTP/1.1 200 OK\r\nA: b\r\n\r\n", &r), VD_OK, "status line parses");
+	is_int(r.status, 200, "status code");
+	ok(vis(r.reason, "OK"), "reason phrase");
+	is_int(resp("HTTP/1.1 204\r\n\r\n", &r), VD_OK, "status line without reason");
+	is_int(resp("HTTP/1.0 200 OK\r\n\r\n", &r), VD_OK, "HTTP/1.0 response");
+	is_int(r.version, 10, "response version 1.0");
+	is_int(resp("HTTP/1.1 20 OK\r\n\r\n", &r), VD_ERR, "two-digit status rejected");
+	is_int(resp("HTTP/1.1 200 OK\r\nA : b\r\n\r\n", &r), VD_ERR, "response: whitespace before colon rejected");
+	is_int(resp("HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n", &r), VD_ERR, "response: obs-fold rejected");
+	is_int(resp("ICY 200 OK\r\n\r\n", &r), VD_ERR, "non-HTTP status line rejected");
+	is_int(resp("HTTP/1.1 200 OK\r\n", &r), VD_AGAIN, "incomplete response head");
+}
+
+/* Decode all of `in` in pieces of `step` bytes; return data and rc. */
+static int
+chunk_all(const char *in, size_t step, char *data, size_t *dlen, size_t *used)
+{
+	struct http_chunk c = { 0 };
+	size_t n = strlen(in), pos = 0, lim_end;
+	int rc = VD_AGAIN;
+
+	*dlen = 0;
+	while (pos < n) {
+		size_t cons, off, len;
+		lim_end = pos + step < n ? pos + step : n;
+		rc = http_chunk_decode(&c, in + pos, lim_end - pos, &cons, &off, &len);
+		memcpy(data + *dlen, in + pos + off, len);
+		*dlen += len;
+		pos += cons;
+		if (rc == VD_DONE || rc == VD_ERR)
+			break;
+	}
+	*used = pos;
+	return rc == VD_OK ? VD_AGAIN : rc;	/* OK: a data span, body goes on */
+}
+
+struct chunk_case {
+	const char	*name;
+	const char	*in;
+	int		 rc;
+	const char	*data;
+};
+
+static const struct chunk_case chunk_cases[] = {
+	{ "RFC 9112 §7.1: simple chunks", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", VD_DONE, "hello world" },
+	{ "hex sizes, upper and lower case", "A\r\n0123456789\r\nb\r\nabcdefghijk\r\n0\r\n\r\n", VD_DONE, "0123456789abcdefghijk" },
+	{ "RFC 9112 §7.1.1: chunk extensions tolerated", "3;name=val\r\nabc\r\n0;x\r\n\r\n", VD_DONE, "abc" },
+	{ "extension with BWS and quoted value", "3 ;a=\"q v\"\r\nabc\r\n0\r\n\r\n", VD_DONE, "abc" },
+	{ "RFC 9112 §7.1.2: trailers kept", "3\r\nabc\r\n0\r\nX-T: 1\r\nY: 2\r\n\r\n", VD_DONE, "abc" },
+	{ "leading zeros allowed", "0003\r\nabc\r\n000\r\n\r\n", VD_DONE, "abc" },
+	{ "bad hex -> error", "g\r\nabc\r\n0\r\n\r\n", VD_ERR, "" },
+	{ "0x prefix -> error", "0x3\r\nabc\r\n0\r\n\r\n", VD_ERR, "" },
+	{ "negative size -> error", "-3\r\nabc\r\n0\r\n\r\n", VD_ERR, "" },
+	{ "empty size -> error", "\r\nabc\r\n0\r\n\r\n", VD_ERR, "" },
+	{ "size overflow (16 hex digits) -> error", "1000000000000000\r\n", VD_ERR, "" },
+	{ "data longer than size -> error", "3\r\nabcd\r\n0\r\n\r\n", VD_ERR, "abc" },
+	{ "bare LF after size -> error", "3\nabc\r\n0\r\n\r\n", VD_ERR, "" },
+	{ "bare CR in size line -> error", "3\rabc\r\n0\r\n\r\n", VD_ERR, "" },
+	{ "control byte in extension -> error", "3;a\001\r\nabc\r\n0\r\n\r\n", VD_ERR, "" },
+	{ "obs-fold in trailer -> error", "0\r\nA: b\r\n c\r\n\r\n", VD_ERR, "" },
+	{ "incomplete body -> again", "5\r\nhel", VD_AGAIN, "hel" },
+};
+
+static void
+test_chunked(void)
+{
+	char data[256], name[256];
+	size_t dlen, used;
+
+	for (size_t i = 0; i < VD_ARRLEN(chunk_cases); i++) {
+		const struct chunk_case *c = &chunk_cases[i];
+		for (size_t step = 1; step <= 64; step *= 64) {
+			int rc = chunk_all(c->in, step, data, &dlen, &used);
+			snprintf(name, sizeof(name), "%s (rc, step %zu)", c->name, step);
+			is_int(rc, c->rc, name);
+			if (c->rc != VD_ERR) {
+				snprintf(name, sizeof(name), "%s (data, step %zu)", c->name, step);
+				ok(dlen == strlen(c->data) && memcmp(data, c->data, dlen) == 0, name);
+			}
+		}
+	}
+	const char *two = "3\r\nabc\r\n0\r\n\r\nGET /next";
+	int rc = chunk_all(two, 100, data, &dlen, &used);
+	is_int(rc, VD_DONE, "done before pipelined bytes");
+	is_int(used, strlen(two) - 9, "decoder stops exactly at the end of the body");
+
+	char hb[20];
+	size_t hl = http_chunk_header(hb, 0x1a2b);
+	ok(hl == 6 && memcmp(hb, "1a2b\r\n", 6) == 0, "encoder: chunk header in hex");
+}
+
+static int
+req_framing(const char *s, struct http_framing *fr, int *status)
+{
+	struct http_req r;
+	const char *why;
+
+	if (req(s, &r) != VD_OK)
+		return 99;
+	return http_req_framing(&r, fr, status, &why);
+}
+
+static void
+test_framing(void)
+{
+	struct http_framing fr;
+	int st;
+	struct http_resp r;
+	const char *why;
+
+	is_int(req_framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n", &fr, &st), VD_OK, "CL request");
+	ok(fr.kind == HTTP_BODY_LENGTH && fr.length == 5, "CL: length body of 5");
+	is_int(req_framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", &fr, &st), VD_OK,
+	    "RFC 9110 §8.6: identical Content-Length values accepted");
+	is_int(req_framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\n", &fr, &st), VD_OK,
+	    "identical Content-Length list accepted");
+	is_int(req_framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", &fr, &st), VD_ERR,
+	    "RFC 9112 §6.3: differing Content-Length -> 400");
+	is_int(st, 400, "differing Content-Length status 400");
+	is_int(req_framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", &fr, &st), VD_ERR, "negative Content-Length -> 400");
+	is_int(req_framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1e3\r\n\r\n", &fr, &st), VD_ERR, "non-digit Content-Length -> 400");
+	is_int(req_framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", &fr, &st), VD_ERR,
+	    "overflowing Content-Length -> 400");
+	is_int(req_framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", &fr, &st), VD_OK,
+	    "RFC 9112 §6.3: TE and CL together -> TE governs");
+	ok(fr.kind == HTTP_BODY_CHUNKED && fr.te_and_cl, "TE and CL: chunked, flagged for close");
+	is_int(req_framing("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", &fr, &st), VD_ERR,
+	    "RFC 9112 §6.3: request TE not ending in chunked -> 400");
+	is_int(st, 400, "TE not chunked: status 400");
+	is_int(req_framing("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", &fr, &st), VD_ERR,
+	    "request TE chunked then gzip -> 400");
+	is_int(req_framing("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", &fr, &st), VD_ERR,
+	    "chunked applied twice -> 400");
+	is_int(req_framing("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", &fr, &st), VD_ERR,
+	    "other coding before chunked -> error");
+	is_int(st, 501, "other coding before chunked -> 501");
+	is_int(req_framing("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", &fr, &st), VD_ERR,
+	    "RFC 9112 §6.1: TE in an HTTP/1.0 request -> 400");
+	is_int(req_framing("GET / HTTP/1.1\r\nHost: x\r\n\r\n", &fr, &st), VD_OK, "no framing fields");
+	ok(fr.kind == HTTP_BODY_NONE, "no framing fields: no body");
+
+	resp("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", &r);
+	ok(http_resp_framing(&r, false, &fr, &why) == VD_OK && fr.kind == HTTP_BODY_LENGTH, "response CL");
+	ok(http_resp_framing(&r, true, &fr, &why) == VD_OK && fr.kind == HTTP_BODY_NONE, "RFC 9112 §6.3: HEAD response has no body");
+	resp("HTTP/1.1 304 Not Modified\r\nContent-Length: 3\r\n\r\n", &r);
+	ok(http_resp_framing(&r, false, &fr, &why) == VD_OK && fr.kind == HTTP_BODY_NONE, "304 has no body");
+	resp("HTTP/1.1 204 No Content\r\n\r\n", &r);
+	ok(http_resp_framing(&r, false, &fr, &why) == VD_OK && fr.kind == HTTP_BODY_NONE, "204 has no body");
+	resp("HTTP/1.1 100 Continue\r\n\r\n", &r);
+	ok(http_resp_framing(&r, false, &fr, &why) == VD_OK && fr.kind == HTTP_BODY_NONE, "1xx has no body");
+	resp("HTTP/1.1 200 OK\r\n\r\n", &r);
+	ok(http_resp_framing(&r, false, &fr, &why) == VD_OK && fr.kind == HTTP_BODY_EOF, "no length, no chunking: until close");
+	resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 30\r\n\r\n", &r);
+	ok(http_resp_framing(&r, false, &fr, &why) == VD_OK && fr.kind == HTTP_BODY_CHUNKED && fr.te_and_cl,
+	    "response TE and CL: TE governs");
+	resp("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", &r);
+	ok(http_resp_framing(&r, false, &fr, &why) == VD_ERR, "response differing CL -> error (502)");
+	resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", &r);
+	ok(http_resp_framing(&r, false, &fr, &why) == VD_ERR, "response unknown transfer coding -> error (502)");
+}
+
+static void
+test_msg(void)
+{
+	struct http_req r;
+	struct http_framing fr;
+	char buf[2048];
+	struct http_out o = { buf, 0, sizeof(buf) - 1, false };
+	struct http_fwd fw = { "proxy.test", "10.0.0.1", false };
+	int st;
+	const char *why;
+
+	curlim = &big;
+	is_int(req("POST http://o.example:8080 HTTP/1.1\r\nHost: wrong\r\nConnection: keep-alive, X-Hop\r\n"
+	    "X-Hop: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nProxy-Connection: keep-alive\r\n"
+	    "Proxy-Authorization: Basic x\r\nUpgrade: h2c\r\nTrailer: X\r\nA: 1\r\nA: 2\r\n"
+	    "Content-Length: 4\r\nTransfer-Encoding: chunked\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n", &r), VD_OK, "rewrite case parses");
+	is_int(http_req_framing(&r, &fr, &st, &why), VD_OK, "framing of the rewrite case");
+	is_int(http_req_head(&o, &r, &fr, &fw), VD_OK, "request head builds");
+	buf[o.len] = '\0';
+	is_str(buf, "POST / HTTP/1.1\r\nHost: o.example:8080\r\nA: 1\r\nA: 2\r\n"
+	    "Transfer-Encoding: chunked\r\nX-Forwarded-For: 1.2.3.4, 10.0.0.1\r\nVia: 1.1 proxy.test\r\n\r\n",
+	    "RFC 9110 §7.6.1: hop-by-hop removed, Host from target, / for empty path, Via and XFF added");
+
+	req("GET http://h/p HTTP/1.1\r\nHost: h\r\nFrom: a@b\r\nReferer: http://r/\r\n\r\n", &r);
+	http_req_framing(&r, &fr, &st, &why);
+	fw.anonymous = true;
+	o.len = 0;
+	http_req_head(&o, &r, &fr, &fw);
+	buf[o.len] = '\0';
+	is_str(buf, "GET /p HTTP/1.1\r\nHost: h\r\nVia: 1.1 proxy.test\r\n\r\n", "anonymous drops From, Referer and XFF");
+
+	req("GET http://h/ HTTP/1.1\r\nHost: h\r\nVia: 1.0 a, 1.1 Proxy.Test (viaduct)\r\n\r\n", &r);
+	ok(http_via_has(r.fields, r.nfields, "proxy.test"), "RFC 9110 §7.6.3: our pseudonym in Via is a loop");
+	ok(!http_via_has(r.fields, r.nfields, "proxy"), "a prefix of our pseudonym is not a loop");
+
+	struct http_out small = { buf, 0, 10, false };
+	ok(http_req_head(&small, &r, &fr, &fw) == VD_ERR && small.overflow, "output overflow reported, not grown");
+
+	o.len = 0;
+	http_error_page(&o, 502, VD_STR("http://x/<script>"), "connection refused", "admin@example", "p", false);
+	buf[o.len] = '\0';
+	ok(strstr(buf, "HTTP/1.1 502 Bad Gateway\r\n") == buf, "error page status line");
+	ok(strstr(buf, "&lt;script&gt;") != NULL, "error page escapes the URL");
+	ok(strstr(buf, "mailto:admin@example") != NULL, "error page names the cache administrator");
+	ok(strstr(buf, "Connection: close\r\n") != NULL, "error page closes");
+}
+
+int
+main(void)
+{
+	test_request_table();
+	test_request_slices();
+	test_response();
+	test_chunked();
+	test_framing();
+	test_msg();
+	return done_testing();
+}
