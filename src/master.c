@@ -30,12 +30,14 @@
 #define BACKOFF_STEP_MS		100
 #define BACKOFF_MAX_MS		10000
 #define BACKOFF_RESET_MS	60000
+/* How long an old generation keeps accepting while the new one starts. */
+#define HANDOVER_MAX_MS		2000
 
 enum mw_state {
 	MW_FREE = 0,
 	MW_RUNNING,
 	MW_WAITING,		/* crashed; respawn at respawn_at */
-	MW_DRAINING,		/* old generation, TERM sent; KILL at kill_at */
+	MW_DRAINING,		/* old generation: TERM once the new one runs; KILL at kill_at */
 };
 
 /* One entry per stats slot: entry i always writes slots[i]. */
@@ -49,6 +51,7 @@ struct mworker {
 	int64_t		 started;	/* ms, monotonic */
 	int64_t		 respawn_at;
 	int64_t		 kill_at;
+	bool		 termed;	/* draining: TERM sent */
 };
 
 struct master {
@@ -62,6 +65,7 @@ struct master {
 	unsigned		 generation;
 	int			 stopping;	/* 0, SIGTERM or SIGQUIT */
 	int64_t			 stop_deadline;
+	int64_t			 handover_deadline;	/* 0: no old generation waiting */
 	bool			 killed;
 	struct mworker		 w[MASTER_SLOTS];
 };
@@ -252,6 +256,7 @@ spawn(struct master *m, int i)
 	w->mfd = sp[0];
 	w->pid = pid;
 	w->state = MW_RUNNING;
+	w->termed = false;
 	w->started = now_ms();
 	log_debug("worker %d generation %u started, pid %d", w->id, w->gen, (int)pid);
 	return;
@@ -291,8 +296,12 @@ signal_workers(struct master *m, int sig, bool old_only)
 			continue;
 		if (old_only && w->state != MW_DRAINING)
 			continue;
+		if (old_only && w->termed)
+			continue;
 		if (kill(w->pid, sig) == -1 && errno != ESRCH)
 			log_warn("kill(%d, %s)", (int)w->pid, signals_name(sig));
+		if (sig == SIGTERM || sig == SIGQUIT || sig == SIGKILL)
+			w->termed = true;
 	}
 }
 
@@ -456,13 +465,16 @@ reload(struct master *m)
 			w->state = MW_FREE;
 		else if (w->state == MW_RUNNING) {
 			w->state = MW_DRAINING;
-			w->kill_at = now_ms() + nc->shutdown_timeout;
+			w->termed = false;
+			w->kill_at = 0;
 		}
 	}
 	m->generation++;
 	m->stats->reloads++;
-	spawn_generation(m, n);	/* first the new, so someone always accepts */
-	signal_workers(m, SIGTERM, true);
+	/* First the new generation; the old one keeps accepting until the new
+	 * one is in its loop (handover()), so that someone always accepts. */
+	spawn_generation(m, n);
+	m->handover_deadline = now_ms() + HANDOVER_MAX_MS;
 	log_notice("reloaded: generation %u, %d workers, %d listeners",
 	    m->generation, n, m->ls->n);
 }
@@ -534,12 +546,42 @@ handle_signals(struct master *m)
 
 /* ---------------------------------------------------------------- timers */
 
+/*
+ * After a reload: TERM the old generation once every new worker has been
+ * through its loop once (its heartbeat moved) and at least one has, or
+ * after HANDOVER_MAX_MS.  Returns ms until the next check, or -1.
+ */
+static int
+handover(struct master *m, int64_t now)
+{
+	int ready = 0;
+
+	if (m->handover_deadline == 0)
+		return -1;
+	for (int i = 0; i < MASTER_SLOTS; i++) {
+		if (m->w[i].state != MW_RUNNING || m->w[i].gen != m->generation)
+			continue;
+		if (m->stats->slots[i].heartbeat == 0 && now < m->handover_deadline)
+			return 10;
+		ready++;
+	}
+	if (ready == 0 && now < m->handover_deadline)
+		return 10;
+	m->handover_deadline = 0;
+	for (int i = 0; i < MASTER_SLOTS; i++)
+		if (m->w[i].state == MW_DRAINING && !m->w[i].termed)
+			m->w[i].kill_at = now + m->conf->shutdown_timeout;
+	signal_workers(m, SIGTERM, true);
+	return -1;
+}
+
 /* Respawns and kills that are due; returns ms until the next one (-1: none). */
 static int
 run_timers(struct master *m)
 {
-	int64_t now = now_ms(), next = -1, when;
+	int64_t now = now_ms(), next, when;
 
+	next = m->stopping ? -1 : handover(m, now);
 	for (int i = 0; i < MASTER_SLOTS; i++) {
 		struct mworker *w = &m->w[i];
 		if (w->state == MW_WAITING)

@@ -10,8 +10,9 @@
  *   HUP   reload: conf_load() the same file again; invalid -> logged
  *         (FILE:LINE:COL) and ignored; valid -> unchanged sockets kept,
  *         new ones bound, removed ones closed, a new worker generation
- *         forked, then the old one sent TERM to drain (KILL at its
- *         shutdown-timeout).
+ *         forked; once each new worker's stats heartbeat has moved (it is
+ *         in its loop, accepting; at most 2 s) the old generation is sent
+ *         TERM to drain (KILL at its shutdown-timeout).
  *   TERM, INT   graceful stop: TERM to every worker, KILL after
  *         shutdown-timeout, exit 0.   QUIT  fast stop: QUIT to every worker.
  *   USR1  reopen the error log, create/reopen the access log, USR1 workers.

@@ -51,16 +51,18 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
+/* Errors always; warnings only for `check` (arg non-NULL). */
 static void
 diag(void *arg, bool is_error, const char *msg)
 {
-	fprintf(stderr, "%s: %s\n", CTL, msg);
+	if (is_error || arg != NULL)
+		fprintf(stderr, "%s: %s\n", CTL, msg);
 }
 
 static struct vd_conf *
-load(const char *file)
+load(const char *file, bool warnings)
 {
-	struct vd_conf *conf = conf_load(file, diag, NULL);
+	struct vd_conf *conf = conf_load(file, diag, warnings ? (void *)1 : NULL);
 
 	if (conf == NULL)
 		exit(1);
@@ -146,7 +148,7 @@ main(int argc, char **argv)
 	const char *file = DEFAULT_CONF, *cmd;
 	struct vd_conf *conf;
 	pid_t pid;
-	int ch;
+	int ch, ret = 0;
 
 	while ((ch = getopt(argc, argv, "+f:")) != -1) {
 		if (ch != 'f')
@@ -164,29 +166,32 @@ main(int argc, char **argv)
 			usage();
 		if (argc == 2)
 			file = argv[1];
-		conf_free(load(file));
+		conf_free(load(file, true));
 		printf("%s: configuration OK\n", file);
 		return 0;
 	}
 	if (strcmp(cmd, "monitor") == 0) {
 		if (argc > 2 || (argc == 2 && strcmp(argv[1], "--json") != 0))
 			usage();
-		return monitor(load(file), argc == 2);
+		conf = load(file, false);
+		ret = monitor(conf, argc == 2);
+		conf_free(conf);
+		return ret;
 	}
 	if (argc != 1)
 		usage();
-	conf = load(file);
+	conf = load(file, false);
 	if (strcmp(cmd, "reload") == 0)
 		signal_master(conf, SIGHUP);
 	else if (strcmp(cmd, "reopen") == 0)
 		signal_master(conf, SIGUSR1);
 	else if (strcmp(cmd, "stop") == 0)
-		return stop(conf);
+		ret = stop(conf);
 	else if (strcmp(cmd, "status") == 0) {
 		pid = master_pid(conf, 3);
 		printf("viaduct is running (pid %d)\n", (int)pid);
 	} else
 		usage();
 	conf_free(conf);
-	return 0;
+	return ret;
 }
