@@ -45,6 +45,7 @@
 #include "util.h"
 #include "conf.h"
 #include "conf_tbl.h"
+#include "rules.h"
 
 #define CONF_MAX_WORDS		256
 #define CONF_MAX_FILE		(16 * 1024 * 1024)
@@ -112,7 +113,6 @@ struct parser {
 	struct vd_conf	*conf;
 	struct vd_conf	*dflt;
 	int		 section;
-	struct pos	 first_rule[3];	/* per list, for the "not enforced" warning */
 
 	char		*lbuf;		/* the logical line; byte i came from lpos[i] */
 	struct pos	*lpos;
@@ -1124,8 +1124,6 @@ add_rule(struct parser *p, int i)
 	}
 	r = &rl->rules[rl->nrules++];
 	*r = (struct conf_rule){ .line = p->words[i - 1].at.line };
-	if (p->first_rule[p->section - CONF_SEC_ACCESS].line == 0)
-		p->first_rule[p->section - CONF_SEC_ACCESS] = p->words[i - 1].at;
 	if (p->nwords > i && (r->props = calloc((size_t)(p->nwords - i),
 	    sizeof(*r->props))) == NULL) {
 		nomem(p, p->words[i].at);
@@ -1258,6 +1256,7 @@ conf_free(struct vd_conf *c)
 	rules_free(&c->access);
 	rules_free(&c->cache);
 	rules_free(&c->direct);
+	rules_destroy(c->rules);
 	free(c->file);
 	free(c);
 }
@@ -1285,6 +1284,14 @@ conf_defaults(struct parser *p)
 }
 
 static void
+rules_diag(void *arg, int line, int col, const char *msg)
+{
+	struct parser *p = arg;
+
+	error(p, ((struct pos){ line, col }), "%s", msg);
+}
+
+static void
 parse_all(struct parser *p, const char *buf, size_t len)
 {
 	size_t off = 0;
@@ -1293,14 +1300,10 @@ parse_all(struct parser *p, const char *buf, size_t len)
 	while (!p->oom && next_line(p, buf, len, &off, &lineno))
 		if (split_words(p) && p->nwords > 0)
 			statement(p);
-	for (int s = 0; s < 3 && p->nerrors == 0; s++) {
-		int n = rules_of(p->conf, CONF_SEC_ACCESS + s)->nrules;
-
-		if (n > 0)
-			warning(p, p->first_rule[s], "%s: %d rule%s accepted but not"
-			    " enforced yet (rule lists are not implemented)",
-			    sec_names[CONF_SEC_ACCESS + s], n, n == 1 ? "" : "s");
-	}
+	/* rules.c checks what the lists' values mean (addresses, ports,
+	 * patterns) and compiles them into the immutable conf */
+	if (p->nerrors == 0 && !p->oom)
+		p->conf->rules = rules_compile(p->conf, rules_diag, p);
 }
 
 struct vd_conf *

@@ -135,11 +135,22 @@ struct vd_conf {
 	int64_t		 max_request_line;	/* bytes; 16KiB */
 	int64_t		 max_header_size;	/* bytes; 64KiB */
 	int		 max_headers;		/* count; 128 */
+	int64_t		 server_idle_timeout;	/* ms; idle pooled origin connection, 60s */
+	int		 max_idle_per_server;	/* pooled connections per origin; 16 */
+	int64_t		 max_request_body;	/* bytes; 0 = unlimited */
+	uint16_t	 connect_ports[CONF_MAX_PORTS];	/* connect-ports=443,563 */
+	int		 nconnect_ports;
+	int64_t		 tunnel_idle_timeout;	/* ms; CONNECT/Upgrade tunnel idle, 10m */
+	char		*transparent_ports;	/* local ports serving transparent mode, comma list */
+	char		*reverse_ports;		/* local ports serving reverse mode, comma list */
+	char		*reverse_origins;	/* HOST=ADDR:PORT,... for reverse mode */
+	char		*dns_servers;		/* c-ares servers ADDR[:PORT],...; empty: resolv.conf */
 
 	/* --- rule lists, verbatim (compiled by rules.c) --- */
 	struct conf_rules access;
 	struct conf_rules cache;
 	struct conf_rules direct;
+	struct rules	*rules;		/* the three lists compiled (rules.h) */
 };
 
 /*

@@ -40,7 +40,7 @@
 CONF_PROP("enabled", CONF_SEC_PROXY, CONF_T_BOOL, 0, 1, "no", \
     enabled, enabled, 1, "serve at all") \
 CONF_PROP("src-address", CONF_SEC_PROXY, CONF_T_ADDR, 0, 0, "::", \
-    src_address, src_address_len, 0, "source address towards origins and parents") \
+    src_address, src_address_len, 1, "source address towards origins and parents") \
 CONF_PROP("port", CONF_SEC_PROXY, CONF_T_PORTS, 1, 65535, "8080", \
     ports, nports, 1, "TCP ports to listen on, comma list") \
 CONF_PROP("anonymous", CONF_SEC_PROXY, CONF_T_BOOL, 0, 1, "no", \
@@ -113,7 +113,25 @@ CONF_PROP("max-request-line", CONF_SEC_VIADUCT, CONF_T_SIZE, 256, 1024 * CONF_KI
 CONF_PROP("max-header-size", CONF_SEC_VIADUCT, CONF_T_SIZE, 1024, 16 * 1024 * CONF_KIB, "64KiB", \
     max_header_size, max_header_size, 1, "largest header block") \
 CONF_PROP("max-headers", CONF_SEC_VIADUCT, CONF_T_INT, 8, 4096, "128", \
-    max_headers, max_headers, 1, "most header fields in one message")
+    max_headers, max_headers, 1, "most header fields in one message") \
+CONF_PROP("server-idle-timeout", CONF_SEC_VIADUCT, CONF_T_TIME_MS, 1, CONF_DAY * CONF_SEC, "60s", \
+    server_idle_timeout, server_idle_timeout, 1, "idle time of a pooled origin connection") \
+CONF_PROP("max-idle-per-server", CONF_SEC_VIADUCT, CONF_T_INT, 0, 1000000, "16", \
+    max_idle_per_server, max_idle_per_server, 1, "idle pooled connections per origin and worker") \
+CONF_PROP("max-request-body", CONF_SEC_VIADUCT, CONF_T_SIZE, 0, INT64_MAX, "0", \
+    max_request_body, max_request_body, 1, "largest request body (413 beyond); 0 = unlimited") \
+CONF_PROP("connect-ports", CONF_SEC_VIADUCT, CONF_T_PORTS, 1, 65535, "443,563", \
+    connect_ports, nconnect_ports, 1, "ports CONNECT may tunnel to") \
+CONF_PROP("tunnel-idle-timeout", CONF_SEC_VIADUCT, CONF_T_TIME_MS, 1, CONF_DAY * CONF_SEC, "10m", \
+    tunnel_idle_timeout, tunnel_idle_timeout, 1, "idle time of a CONNECT or Upgrade tunnel") \
+CONF_PROP("transparent-ports", CONF_SEC_VIADUCT, CONF_T_STR, 0, 255, "", \
+    transparent_ports, transparent_ports, 1, "local ports whose origin-form requests are transparent") \
+CONF_PROP("reverse-ports", CONF_SEC_VIADUCT, CONF_T_STR, 0, 255, "", \
+    reverse_ports, reverse_ports, 1, "local ports whose origin-form requests are reverse-proxied") \
+CONF_PROP("reverse-origins", CONF_SEC_VIADUCT, CONF_T_STR, 0, 4095, "", \
+    reverse_origins, reverse_origins, 1, "reverse mode: HOST=ORIGIN:PORT, comma list") \
+CONF_PROP("dns-servers", CONF_SEC_VIADUCT, CONF_T_STR, 0, 1023, "", \
+    dns_servers, dns_servers, 1, "name servers ADDR[:PORT], comma list; empty = resolv.conf")
 
 /*
  * The properties of an `add` line in the rule lists (RouterOS).  Only the

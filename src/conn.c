@@ -23,6 +23,7 @@
 
 #define ACCEPT_BATCH	32
 #define BODY_ROOM	16384	/* buffer room beyond the largest head */
+#define INTERIM_ROOM	8192	/* a relayed 1xx head; larger ones are dropped */
 
 static void
 conn_timer_cb(struct ev_loop *l, struct ev_timer *t)
@@ -76,12 +77,13 @@ conn_table_create(struct ev_loop *loop, const struct vd_conf *conf)
 	inlen = (size_t)conf->max_header_size + BODY_ROOM;
 	outlen = (size_t)conf->max_header_size + 8192;
 	nf = (size_t)conf->max_headers;
-	per = 2 * inlen + outlen + 2 * nf * sizeof(struct http_field);
+	per = 2 * inlen + outlen + INTERIM_ROOM + 2 * nf * sizeof(struct http_field);
 	t->conns = calloc(t->n, sizeof(*t->conns));
 	/* untouched pages of this block cost nothing until a connection uses them */
 	t->mem = calloc(t->n, per);
 	t->dns = dns_create(loop, (int)t->n * 2);
-	if (t->conns == NULL || t->mem == NULL || t->dns == NULL) {
+	if (t->conns == NULL || t->mem == NULL || t->dns == NULL ||
+	    upstream_pool_init(t) != VD_OK) {
 		conn_table_free(t);
 		return NULL;
 	}
@@ -99,6 +101,7 @@ conn_table_create(struct ev_loop *loop, const struct vd_conf *conf)
 		c->in = (struct buf){ b, inlen, 0, 0, 0 };
 		c->up.in = (struct buf){ b + inlen, inlen, 0, 0, 0 };
 		c->out = (struct http_out){ b + 2 * inlen, 0, outlen, false };
+		c->iout = (struct http_out){ b + 2 * inlen + outlen, 0, INTERIM_ROOM, false };
 		ev_timer_init(&c->timer, conn_timer_cb, c);
 		c->next_free = t->free;
 		t->free = c;
@@ -113,6 +116,8 @@ conn_table_free(struct conn_table *t)
 		return;
 	if (t->conns != NULL)
 		conn_close_all(t);
+	if (t->idle_slots != NULL)
+		upstream_pool_free(t);
 	dns_free(t->dns);
 	free(t->conns);
 	free(t->mem);
@@ -230,10 +235,16 @@ void
 conn_shutdown(struct conn_table *t)
 {
 	t->shutdown = true;
+	upstream_pool_drain(t);
 	for (size_t i = 0; i < t->n; i++) {
 		struct conn *c = &t->conns[i];
-		/* idle between requests: nothing is lost by closing now */
-		if (c->state == PX_HEAD && c->in.end == c->in.start)
+		/*
+		 * Idle between requests: nothing is lost by closing now.  A
+		 * connection that has not sent its first request yet is kept:
+		 * its client is about to send one and could not tell our close
+		 * from a failure (it is served, then closed, or times out).
+		 */
+		if (c->state == PX_HEAD && c->in.end == c->in.start && c->nreq > 0)
 			conn_close(c);
 	}
 }

@@ -474,7 +474,8 @@ reload(struct master *m)
 	/* First the new generation; the old one keeps accepting until the new
 	 * one is in its loop (handover()), so that someone always accepts. */
 	spawn_generation(m, n);
-	m->handover_deadline = now_ms() + HANDOVER_MAX_MS;
+	if (m->handover_deadline == 0)	/* reloads in a row do not postpone it */
+		m->handover_deadline = now_ms() + HANDOVER_MAX_MS;
 	log_notice("reloaded: generation %u, %d workers, %d listeners",
 	    m->generation, n, m->ls->n);
 }

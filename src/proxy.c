@@ -17,6 +17,7 @@
 #include "log.h"
 #include "stats.h"
 #include "proxy.h"
+#include "rules.h"
 
 #define LINGER_MS	2000
 
@@ -62,6 +63,12 @@ produce(struct relay *r, struct buf *b)
 		rc = http_chunk_decode(&r->ch, p, avail, &cons, &off, &dl);
 		if (rc == VD_ERR) {
 			r->why = r->ch.why;
+			return RELAY_ESRC;
+		}
+		r->total += dl;
+		if (r->limit > 0 && r->total > r->limit) {
+			r->why = "request body too large";
+			r->status = 413;
 			return RELAY_ESRC;
 		}
 		if (r->out == RELAY_DECODE) {
@@ -193,16 +200,16 @@ relay_run(struct relay *r, struct buf *b, struct side *from, struct side *to,
 
 /* ------------------------------------------------------------ helpers */
 
-/* Write c->out from out_off.  VD_OK done, VD_AGAIN, VD_ERR. */
+/* Write o from *off.  VD_OK done, VD_AGAIN, VD_ERR. */
 static int
-write_out(struct conn *c, struct side *s, uint64_t *count)
+write_buf(struct http_out *o, size_t *off, struct side *s, uint64_t *count)
 {
 	ssize_t n;
 
-	while (c->out_off < c->out.len) {
+	while (*off < o->len) {
 		if (!s->wr)
 			return VD_AGAIN;
-		n = send(s->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+		n = send(s->fd, o->p + *off, o->len - *off, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -212,10 +219,29 @@ write_out(struct conn *c, struct side *s, uint64_t *count)
 			}
 			return VD_ERR;
 		}
-		c->out_off += (size_t)n;
+		*off += (size_t)n;
 		*count += (uint64_t)n;
 	}
 	return VD_OK;
+}
+
+static int
+write_out(struct conn *c, struct side *s, uint64_t *count)
+{
+	return write_buf(&c->out, &c->out_off, s, count);
+}
+
+/* A queued interim response goes to the client before anything else. */
+static int
+flush_interim(struct conn *c)
+{
+	uint64_t out = 0;
+	int rc = write_buf(&c->iout, &c->iout_off, &c->cl, &out);
+
+	STATS_INC(sent_to_clients, out);
+	if (rc == VD_OK)
+		c->iout.len = c->iout_off = 0;
+	return rc;
 }
 
 static void
@@ -337,25 +363,26 @@ numeric_host(struct upstream *u)
 	return true;
 }
 
+/* Connect to u->host:u->port (set by the router): a pooled connection
+ * when one is idle, else resolve and connect. */
 static void
 start_upstream(struct conn *c)
 {
 	struct upstream *u = &c->up;
-	struct vd_str h = c->req.host;
 
-	if (h.len > 1 && h.p[0] == '[') {
-		h.p++;
-		h.len -= 2;
-	}
-	if (h.len >= sizeof(u->host)) {
-		proxy_error(c, 400, "host name too long");
-		return;
-	}
-	memcpy(u->host, h.p, h.len);
-	u->host[h.len] = '\0';
-	u->port = c->req.port;
 	u->naddrs = u->cur = 0;
 	u->error = NULL;
+	u->got = false;
+	c->up.in.base = c->up.in.start = c->up.in.end = 0;
+	memset(&c->resp, 0, sizeof(c->resp));
+	c->resp.fields = c->req.fields + c->t->conf->max_headers;
+	c->iout.len = c->iout_off = 0;
+	c->early = false;
+	if (upstream_pool_get(c) == VD_OK) {
+		c->state = PX_SEND;
+		conn_timer(c, c->t->conf->idle_timeout);
+		return;
+	}
 	conn_timer(c, c->t->conf->connect_timeout);
 	if (numeric_host(u)) {
 		c->state = PX_CONNECT;
@@ -364,6 +391,58 @@ start_upstream(struct conn *c)
 	c->state = PX_RESOLVE;
 	if (dns_resolve(c->t->dns, u->host, u->port, dns_done, c, &u->dnsq) != VD_OK)
 		proxy_error(c, 503, "resolver busy");
+}
+
+/* The origin is host (brackets allowed) and port; VD_OK or an error page. */
+static int
+set_origin(struct conn *c, struct vd_str h, uint16_t port)
+{
+	struct upstream *u = &c->up;
+
+	if (h.len > 1 && h.p[0] == '[') {
+		h.p++;
+		h.len -= 2;
+	}
+	if (h.len == 0 || h.len >= sizeof(u->host)) {
+		proxy_error(c, 400, "bad host name");
+		return VD_ERR;
+	}
+	memcpy(u->host, h.p, h.len);
+	u->host[h.len] = '\0';
+	u->port = port;
+	return VD_OK;
+}
+
+static bool
+idempotent(struct vd_str m)
+{
+	static const char *const ok[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE" };
+
+	for (size_t i = 0; i < VD_ARRLEN(ok); i++)
+		if (m.len == strlen(ok[i]) && memcmp(m.p, ok[i], m.len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A pooled connection failed before any byte of the response: the origin
+ * closed it while we were reusing it.  Send the request again on a new
+ * connection, but only where that is safe (RFC 9110 §9.2.2, RFC 9112 §9.3.1):
+ * an idempotent method whose whole request is still in our buffers.
+ */
+static bool
+retry_fresh(struct conn *c)
+{
+	if (!c->up.reused || c->up.got || c->req_fr.kind != HTTP_BODY_NONE ||
+	    !idempotent(c->req.method))
+		return false;
+	log_info("%s: pooled connection to %s:%u failed, retrying on a new one",
+	    c->peer, c->up.host, c->up.port);
+	upstream_close(c);
+	c->up.fresh_only = true;
+	c->out_off = 0;
+	start_upstream(c);
+	return true;
 }
 
 /* Which requests this stage forwards; VD_OK or an error page is set. */
@@ -397,6 +476,14 @@ check_request(struct conn *c)
 	return VD_OK;
 }
 
+static bool
+expects_continue(const struct http_req *r)
+{
+	int i = http_field_find(r->fields, r->nfields, "expect", 0);
+
+	return i >= 0 && http_str_ieq(r->fields[i].value, "100-continue");
+}
+
 static void
 on_request(struct conn *c)
 {
@@ -411,10 +498,19 @@ on_request(struct conn *c)
 	c->head_method = http_str_ieq(r->method, "HEAD");
 	/* the head stays in front of the buffer while the body streams behind it */
 	c->in.base = c->in.start = r->head_len;
+	if (rules_access(c) != VD_OK)	/* /ip proxy access: 403 or 302 queued */
+		return;
 	if (check_request(c) != VD_OK)
 		return;
 	if (c->req_fr.te_and_cl || c->t->shutdown)
 		c->keep_alive = false;	/* RFC 9112 §6.3: close after a TE+CL request */
+	if (c->t->conf->max_request_body > 0 && c->req_fr.kind == HTTP_BODY_LENGTH &&
+	    c->req_fr.length > (uint64_t)c->t->conf->max_request_body) {
+		proxy_error(c, 413, "request body larger than max-request-body");
+		return;
+	}
+	c->expect = r->version == 11 && c->req_fr.kind != HTTP_BODY_NONE &&
+	    expects_continue(r);
 	c->out.len = 0;
 	c->out.overflow = false;
 	if (http_req_head(&c->out, r, &c->req_fr, &fw) != VD_OK) {
@@ -426,6 +522,10 @@ on_request(struct conn *c)
 	c->body.fr = c->req_fr;
 	c->body.left = c->req_fr.length;
 	c->body.out = RELAY_RAW;
+	c->body.limit = (uint64_t)c->t->conf->max_request_body;
+	c->up.fresh_only = false;
+	if (set_origin(c, r->host, r->port) != VD_OK)
+		return;
 	start_upstream(c);
 }
 
@@ -496,6 +596,8 @@ st_connect(struct conn *c)
 	return VD_OK;
 }
 
+#define EXPECT_WAIT_MS	1000	/* then we send 100 (Continue) ourselves */
+
 static int
 st_send(struct conn *c)
 {
@@ -505,8 +607,18 @@ st_send(struct conn *c)
 	rc = write_out(c, &c->up.s, &out);
 	if (rc == VD_OK)
 		rc = relay_run(&c->body, &c->in, &c->cl, &c->up.s, &in, &out);
+	if (in > 0)
+		c->expect = false;	/* the client did not wait */
+	if ((rc == VD_AGAIN || rc == RELAY_EDST || rc == VD_ERR) &&
+	    c->out_off == c->out.len && c->req_fr.kind != HTTP_BODY_NONE) {
+		/* while the body goes up, the origin may answer: 100, or early */
+		if (read_resp(c) == VD_OK || c->state != PX_SEND)
+			return VD_OK;
+	}
 	if (rc == VD_AGAIN) {
-		if (in + out > 0)
+		if (c->expect)
+			conn_timer(c, EXPECT_WAIT_MS);
+		else if (in + out > 0)
 			conn_timer(c, c->t->conf->idle_timeout);
 		return VD_AGAIN;
 	}
@@ -514,17 +626,16 @@ st_send(struct conn *c)
 		if (c->cl.eof)
 			conn_close(c);
 		else
-			proxy_error(c, 400, c->body.why);
+			proxy_error(c, c->body.status ? c->body.status : 400, c->body.why);
 		return VD_OK;
 	}
 	if (rc != VD_DONE) {
+		if (retry_fresh(c))
+			return VD_OK;
 		STATS_INC(upstream_errors, 1);
 		proxy_error(c, 502, "origin closed while receiving the request");
 		return VD_OK;
 	}
-	memset(&c->resp, 0, sizeof(c->resp));
-	c->resp.fields = c->req.fields + c->t->conf->max_headers;
-	c->up.in.base = c->up.in.start = c->up.in.end = 0;
 	c->state = PX_RESP_HEAD;
 	conn_timer(c, c->t->conf->response_timeout);
 	return VD_OK;
@@ -567,7 +678,22 @@ on_response(struct conn *c)
 		return VD_OK;
 	}
 	if (rs->status < 200) {
-		/* interim: dropped for now; the final response follows */
+		/* RFC 9110 §15.2: relayed to a 1.1 client, never to a 1.0 one */
+		if (c->iout.len > 0)
+			return VD_DECLINED;	/* the previous one is still on its way */
+		if (c->req.version == 11) {
+			struct http_framing none = { .kind = HTTP_BODY_NONE };
+			struct http_resp_out ro = { 0 };
+
+			c->iout.overflow = false;
+			if (http_resp_head(&c->iout, rs, &none, &ro, c->t->via) != VD_OK) {
+				log_info("%s: %d interim response too large, dropped",
+				    c->peer, rs->status);
+				c->iout.len = 0;
+			}
+			c->iout_off = 0;
+			c->expect = false;
+		}
 		memmove(b->p, b->p + rs->head_len, b->end - rs->head_len);
 		b->end -= rs->head_len;
 		memset(rs, 0, sizeof(*rs));
@@ -581,6 +707,16 @@ on_response(struct conn *c)
 	memset(&c->body, 0, sizeof(c->body));
 	c->body.fr = fr;
 	c->body.left = fr.length;
+	/* the origin keeps the connection open for another request */
+	c->up.reusable = rs->version == 11 && fr.kind != HTTP_BODY_EOF &&
+	    !http_conn_has(rs->fields, rs->nfields, "close");
+	if (c->state == PX_SEND) {
+		/* RFC 9110 §10.1.1: answered before the body ended; the rest of
+		 * the body is not sent, so neither connection can carry on */
+		c->early = true;
+		c->up.reusable = false;
+		c->keep_alive = false;
+	}
 	plan_response(c);
 	c->out.len = 0;
 	c->out.overflow = false;
@@ -596,8 +732,10 @@ on_response(struct conn *c)
 	return VD_OK;
 }
 
+/* Read and parse the response head, relaying 1xx on the way.  VD_OK: the
+ * final response is accepted (or an error page set); VD_AGAIN. */
 static int
-st_resp_head(struct conn *c)
+read_resp(struct conn *c)
 {
 	struct buf *b = &c->up.in;
 	uint64_t in = 0;
@@ -605,10 +743,18 @@ st_resp_head(struct conn *c)
 	int rc;
 
 	for (;;) {
+		if (c->iout.len > 0) {
+			if ((rc = flush_interim(c)) == VD_AGAIN)
+				return VD_AGAIN;
+			if (rc == VD_ERR) {
+				conn_close(c);
+				return VD_OK;
+			}
+		}
 		if (b->end > 0) {
 			rc = http_parse_response(&c->resp, b->p, b->end, &c->t->resp_lim);
 			if (rc == VD_OK) {
-				if (on_response(c) == VD_OK)
+				if ((rc = on_response(c)) == VD_OK)
 					return VD_OK;
 				continue;
 			}
@@ -619,16 +765,22 @@ st_resp_head(struct conn *c)
 			}
 		}
 		if (c->up.s.eof) {
+			if (retry_fresh(c))
+				return VD_OK;
 			STATS_INC(upstream_errors, 1);
 			proxy_error(c, 502, "origin closed without a response");
 			return VD_OK;
 		}
 		rc = fill(b, &c->up.s, &in, &why);
 		STATS_INC(received_from_servers, in);
+		if (in > 0)
+			c->up.got = true;
 		in = 0;
 		if (rc == VD_AGAIN)
 			return VD_AGAIN;
 		if (rc != VD_OK) {
+			if (retry_fresh(c))
+				return VD_OK;
 			STATS_INC(upstream_errors, 1);
 			proxy_error(c, 502, why);
 			return VD_OK;
@@ -636,11 +788,17 @@ st_resp_head(struct conn *c)
 	}
 }
 
+static int
+st_resp_head(struct conn *c)
+{
+	return read_resp(c);
+}
+
 static void
 finish_response(struct conn *c)
 {
 	count_status(c->status);
-	upstream_close(c);
+	upstream_release(c);
 	if (!c->keep_alive || c->t->shutdown) {
 		linger(c);
 		return;
@@ -754,12 +912,35 @@ proxy_timeout(struct conn *c)
 		}
 		conn_close(c);
 		return;
-	case PX_RESOLVE:
 	case PX_CONNECT:
+		if (c->up.s.fd >= 0 && c->up.cur + 1 < c->up.naddrs) {
+			/* every address of the name gets its own chance */
+			log_info("%s: connect to %s:%u timed out, trying the next address",
+			    c->peer, c->up.host, c->up.port);
+			upstream_close(c);
+			c->up.cur++;
+			conn_timer(c, c->t->conf->connect_timeout);
+			break;
+		}
+		/* FALLTHROUGH */
+	case PX_RESOLVE:
 		STATS_INC(upstream_errors, 1);
 		proxy_error(c, 504, "connecting to the origin timed out");
 		break;
 	case PX_SEND:
+		if (c->expect) {
+			/* RFC 9110 §10.1.1: the origin is silent; do not let the
+			 * client wait for a 100 that may never come */
+			c->expect = false;
+			if (c->iout.len == 0) {
+				c->iout.overflow = false;
+				http_out_str(&c->iout, "HTTP/1.1 100 Continue\r\n\r\n");
+				c->iout_off = 0;
+			}
+			conn_timer(c, c->t->conf->idle_timeout);
+			break;
+		}
+		/* FALLTHROUGH */
 	case PX_RESP_HEAD:
 		STATS_INC(upstream_errors, 1);
 		proxy_error(c, 504, "the origin did not answer in time");

@@ -61,6 +61,9 @@ struct relay {
 	int		 niov;
 	size_t		 consume;	/* src bytes done once iov is written */
 	char		 chdr[24];
+	uint64_t	 limit;		/* chunked data allowed, 0 = unlimited */
+	uint64_t	 total;		/* chunked data so far */
+	int		 status;	/* on RELAY_ESRC: the answer, 0 = 400 */
 	const char	*why;		/* on error */
 };
 
@@ -82,6 +85,11 @@ enum px_state {
 
 struct upstream {
 	struct side	 s;
+	bool		 reused;	/* taken from the keep-alive pool */
+	bool		 fresh_only;	/* a retry: never take from the pool */
+	bool		 waiting;	/* queued for max-server-connections */
+	bool		 reusable;	/* may go back to the pool after this response */
+	struct conn	*wnext, *wprev;	/* the wait queue */
 	struct buf	 in;
 	char		 host[256];	/* for DNS, NUL-terminated */
 	uint16_t	 port;
@@ -90,6 +98,7 @@ struct upstream {
 	socklen_t	 lens[DNS_MAX_ADDRS];
 	int		 naddrs, cur;
 	const char	*error;		/* why the last connect failed */
+	bool		 got;		/* response bytes arrived on this connection */
 	bool		 timed_out;
 };
 
@@ -106,6 +115,10 @@ struct conn {
 	struct buf	 in;		/* client bytes: head, then body */
 	struct http_out	 out;		/* head (or error page) being written */
 	size_t		 out_off;
+	struct http_out	 iout;		/* an interim (1xx) response to the client */
+	size_t		 iout_off;
+	bool		 expect;	/* the client waits for 100 (Continue) */
+	bool		 early;		/* the final response came before the request body ended */
 
 	struct http_req	 req;
 	struct http_framing req_fr;
@@ -121,8 +134,25 @@ struct conn {
 	uint64_t	 sent;		/* bytes to the client for this response */
 };
 
+/* An idle origin connection kept for reuse (upstream.c). */
+struct up_idle {
+	struct up_idle	*next, *prev;	/* LRU: most recently used first */
+	struct conn_table *t;
+	int		 fd;
+	struct ev_io	 io;
+	struct ev_timer	 timer;
+	uint16_t	 port;
+	char		 host[256];
+};
+
 struct conn_table {
 	struct ev_loop	*loop;
+	/* origin connections of this worker: open (busy + idle), bound, pool */
+	int		 nserver, server_max;
+	struct up_idle	*idle_slots, *idle_free, *idle_lru;
+	int		 nidle;
+	struct conn	*wq_head, *wq_tail;	/* waiting for a server slot */
+	struct ev_timer	 wake;
 	const struct vd_conf *conf;
 	struct conn	*conns;
 	size_t		 n, active;
@@ -146,11 +176,19 @@ void	proxy_error(struct conn *, int status, const char *why);
 void	conn_close(struct conn *);
 void	conn_timer(struct conn *, int64_t ms);
 
-/* upstream.c: connect to up->addrs in turn.  VD_OK connected, VD_AGAIN in
- * progress, VD_ERR every address failed (up->error). */
+/* upstream.c: connect to up->addrs in turn (bound to src-address).  VD_OK
+ * connected, VD_AGAIN in progress or queued behind max-server-connections,
+ * VD_ERR every address failed (up->error). */
 int	upstream_connect(struct conn *);
 int	upstream_connected(struct conn *);	/* after writable: same codes */
 void	upstream_close(struct conn *);
+/* Take an idle connection to up->host:port from the pool: VD_OK or VD_DECLINED. */
+int	upstream_pool_get(struct conn *);
+/* Done with the origin connection: pooled when up->reusable, else closed. */
+void	upstream_release(struct conn *);
+int	upstream_pool_init(struct conn_table *);
+void	upstream_pool_free(struct conn_table *);
+void	upstream_pool_drain(struct conn_table *);	/* close every idle one */
 
 /* relay.c-like helpers in proxy.c */
 int	relay_run(struct relay *, struct buf *src, struct side *from,

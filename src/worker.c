@@ -248,12 +248,13 @@ worker_main(const struct worker_spec *spec)
 	log_info("worker %d serving %d listeners, %zu connection slots",
 	    spec->id, w.nl, conn_capacity(w.t));
 	for (;;) {
+		/* first, so that the master sees a new worker alive at once */
+		if (vd.stats != NULL)
+			vd.stats->heartbeat++;
 		if (ev_run_once(&w.loop, 1000) == -1 && errno != EINTR) {
 			log_err("epoll_wait");
 			worker_exit(&w, VD_EXIT_CRASH);
 		}
-		if (vd.stats != NULL)
-			vd.stats->heartbeat++;
 		drain_check(&w);
 	}
 }

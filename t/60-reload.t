@@ -94,7 +94,7 @@ waitpid($kid, 0);
 my ($good, $bad) = split ' ', slurp($res) // '0 -1';
 cmp_ok($good, '>', 20, "requests kept flowing during the reloads ($good)");
 is($bad, 0, 'no request failed during 20 reloads');
-ok(wait_until(sub { workers() == 2 }), 'only the last generation is left');
+ok(wait_until(sub { workers() == 2 }, 30), 'only the last generation is left');
 
 is($v->stop, 0, 'stops with 0');
 done_testing();

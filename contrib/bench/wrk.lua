@@ -6,7 +6,8 @@
 --   BENCH_CLOSE  1: "Connection: close", one new connection per request
 --   BENCH_KEYS   N > 0: each request asks for BENCH_PATH .. random(1..N)
 --   BENCH_FILL   "FIRST LAST": the threads together ask once for every key
---                FIRST..LAST (BENCH_PATH .. key) and then stop
+--                FIRST..LAST (BENCH_PATH .. key), then only for FIRST (a hit)
+--                until run, watching the origin's log, stops wrk
 --   BENCH_THREADS  number of wrk threads (to split the FILL range)
 --
 -- done() prints one line that run parses:
@@ -53,9 +54,9 @@ elseif fill then
 	function request()
 		local k = nextkey
 		if k > last then
-			-- This thread's share is done: stop it, and ask once more
-			-- for a key already loaded (wrk wants a request back).
-			wrk.thread:stop()
+			-- This thread's share is done.  wrk wants a request
+			-- back (thread:stop() does not end the run in wrk
+			-- 4.1), so ask for a key already loaded.
 			k = first
 		end
 		nextkey = nextkey + nthreads

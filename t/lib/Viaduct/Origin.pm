@@ -5,6 +5,10 @@ package Viaduct::Origin;
 #
 #   my $o = Viaduct::Origin->new(handler => sub { my ($req, $conn) = @_; return $bytes });
 #   $o->port; $o->requests  # list of raw requests received, in order
+#   $o->log                 # [peer "addr:port", raw request] pairs: which connection
+#
+# Options: port, addr (default 127.0.0.1), netns (listen inside that network
+# namespace: the origin's process enters it with setns(2) before binding).
 #
 # $req is the raw request (head + body as framed by Content-Length or chunked);
 # the handler may return undef to close without answering, or a code ref
@@ -18,12 +22,23 @@ use Time::HiRes qw(sleep);
 
 sub new {
 	my ($class, %o) = @_;
-	my $srv = IO::Socket::INET->new(Listen => 128, LocalAddr => '127.0.0.1',
-	    LocalPort => $o{port} // 0, Proto => 'tcp', ReuseAddr => 1) or die "origin: $!";
 	my (undef, $rec) = tempfile('viaduct-origin-XXXXXX', TMPDIR => 1, UNLINK => 1);
 	my $handler = $o{handler} // \&default_handler;
+	my $mk = sub {
+		IO::Socket::INET->new(Listen => 128, LocalAddr => $o{addr} // '127.0.0.1',
+		    LocalPort => $o{port} // 0, Proto => 'tcp', ReuseAddr => 1) or die "origin: $!";
+	};
+	my $srv = $o{netns} ? undef : $mk->();
+	pipe(my $rp, my $wp) or die "pipe: $!";
 	my $pid = fork // die "fork: $!";
 	if ($pid == 0) {
+		close $rp;
+		if ($o{netns}) {
+			setns_net($o{netns});
+			$srv = $mk->();
+		}
+		syswrite($wp, $srv->sockport . "\n");
+		close $wp;
 		$SIG{CHLD} = 'IGNORE';
 		while (my $c = $srv->accept) {
 			my $k = fork;
@@ -36,9 +51,24 @@ sub new {
 		}
 		POSIX::_exit(0);
 	}
-	my $self = bless { pid => $pid, port => $srv->sockport, rec => $rec }, $class;
-	close $srv;
+	close $wp;
+	my $port = <$rp>;
+	die "origin did not start" unless defined $port;
+	chomp $port;
+	my $self = bless { pid => $pid, port => $port, rec => $rec }, $class;
+	close $srv if $srv;
 	return $self;
+}
+
+# Enter the network namespace /run/netns/NAME (ip netns add NAME): this
+# process only.  setns(2) is syscall 308 on x86_64, 268 on aarch64.
+sub setns_net {
+	my ($name) = @_;
+	open(my $fh, '<', "/run/netns/$name") or die "netns $name: $!";
+	require Config;
+	my $nr = $Config::Config{archname} =~ /aarch64/ ? 268 : 308;
+	syscall($nr, fileno($fh), 0x40000000) == 0 or die "setns $name: $!";
+	close $fh;
 }
 
 sub port { $_[0]{port} }
@@ -95,11 +125,12 @@ sub read_request {
 sub serve {
 	my ($c, $handler, $rec) = @_;
 	$c->autoflush(1);
+	my $peer = $c->peerhost . ':' . $c->peerport;
 	my $buf = '';
 	while (defined(my $req = read_request($c, \$buf))) {
 		open(my $fh, '>>', $rec) or die;
 		flock($fh, 2);
-		print $fh pack('N', length $req), $req;
+		print $fh pack('N', length $req), $req, pack('N', length $peer), $peer;
 		close $fh;
 		my $resp = $handler->($req, $c);
 		last if !defined $resp;
@@ -111,7 +142,11 @@ sub serve {
 }
 
 # Every request received so far, raw, in arrival order.
-sub requests {
+sub requests { map { $_->[1] } $_[0]->log }
+
+# [peer, raw request] for every request so far; the peer ("addr:port" of
+# the connecting side) tells which requests shared a connection.
+sub log {
 	my ($self) = @_;
 	open(my $fh, '<', $self->{rec}) or return ();
 	local $/;
@@ -119,10 +154,14 @@ sub requests {
 	my @r;
 	while (length $all >= 4) {
 		my $n = unpack('N', substr($all, 0, 4, ''));
-		push @r, substr($all, 0, $n, '');
+		my $req = substr($all, 0, $n, '');
+		my $m = unpack('N', substr($all, 0, 4, ''));
+		push @r, [ substr($all, 0, $m, ''), $req ];
 	}
 	return @r;
 }
+
+sub clear { open(my $fh, '>', $_[0]{rec}) or die; close $fh }
 
 sub stop {
 	my ($self) = @_;

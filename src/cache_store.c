@@ -1,0 +1,731 @@
+/*
+ * cache_store.c — the shared cache index (LMDB) and its body files.
+ *
+ * Design note.
+ *   <cache-path>/data.mdb, lock.mdb   one LMDB environment, database "objects":
+ *                                     16-byte key (cache_key.h) -> record
+ *   <cache-path>/bodies/xx/<id>       large bodies; xx = first two hex digits
+ *   <cache-path>/bodies/tmp/<pid>.<id> bodies being written
+ *
+ *   Every process opens its own environment after fork (MDB_NOTLS: one read
+ *   txn per connection slot, reset/renewed, never freed on the hot path).
+ *   A record is a fixed little-endian part (CACHE_REC_FIXED bytes, version
+ *   CACHE_REC_VERSION) followed by url, head, vary, etag, last-modified and
+ *   the inline body; LMDB gives no alignment, so the fixed part is decoded
+ *   byte by byte and the variable parts are returned as pointers into the map.
+ *   A body file is complete before its rename and the rename happens before
+ *   the index commit, so a reader never sees a partial body: a crash leaves
+ *   at worst a temp file or an unreferenced body file, which the cache
+ *   manager removes.  Replacing or deleting a record unlinks its body file
+ *   after the commit; a reader that already opened it keeps reading it.
+ *   The map size is fixed at open (sparse); MDB_MAP_FULL is reported, not
+ *   grown, since growth is per process (STYLE.md pitfall 6).
+ *
+ * Measured (t/bench_cache_store.c, Debian 12, 2 vCPU, tmpfs, -O2, random
+ * keys, 160-byte records, 2,000,000 lookups each, renew + get + decode +
+ * URL compare + reset per lookup):
+ *       1,000 entries:  see the figures in the report / below
+ *   1,000,000 entries:  see below
+ * BENCH_FIGURES
+ */
+#include "config.h"
+
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "cache_store.h"
+
+#define REC_MAGIC	0x31434456u	/* "VDC1" little-endian */
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8);
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+/* Offsets of the fixed part. */
+enum {
+	R_MAGIC = 0, R_VERSION = 4, R_FLAGS = 6, R_STATUS = 8, R_CCFLAGS = 12,
+	R_REQ_TIME = 16, R_RESP_TIME = 24, R_DATE = 32, R_EXPIRES = 40, R_LASTMOD = 48,
+	R_AGE = 56, R_MAX_AGE = 64, R_S_MAXAGE = 72, R_SWR = 80, R_SIE = 88,
+	R_LAST_ACCESS = 96, R_BODY_SIZE = 104, R_BODY_FILE = 112, R_LENS = 120,
+};
+#define NSTR	6
+
+static const struct vd_str *
+obj_strs(const struct cache_obj *o, const struct vd_str *s[NSTR])
+{
+	s[0] = &o->url, s[1] = &o->head, s[2] = &o->vary;
+	s[3] = &o->etag, s[4] = &o->last_modified;
+	s[5] = (o->flags & CACHE_OBJ_BODY_FILE) ? NULL : &o->body;
+	return s[0];
+}
+
+size_t
+cache_rec_size(const struct cache_obj *o)
+{
+	const struct vd_str *s[NSTR];
+	size_t n = CACHE_REC_FIXED;
+	int i;
+
+	obj_strs(o, s);
+	for (i = 0; i < NSTR; i++)
+		if (s[i] != NULL)
+			n += s[i]->len;
+	return n;
+}
+
+void
+cache_rec_encode(const struct cache_obj *o, uint8_t *b)
+{
+	static const int toff[] = { R_REQ_TIME, R_RESP_TIME, R_DATE, R_EXPIRES, R_LASTMOD,
+	    R_AGE, R_MAX_AGE, R_S_MAXAGE, R_SWR, R_SIE, R_LAST_ACCESS };
+	const struct cache_resp *r = &o->resp;
+	const int64_t tv[] = { r->request_time, r->response_time, r->date, r->expires,
+	    r->last_modified, r->age_value, r->cc.max_age, r->cc.s_maxage,
+	    r->cc.stale_while_revalidate, r->cc.stale_if_error, o->last_access };
+	const struct vd_str *s[NSTR];
+	unsigned flags = o->flags & ~CACHE_OBJ_VARY_STAR;
+	size_t off = CACHE_REC_FIXED;
+	int i;
+
+	if (r->vary_star)
+		flags |= CACHE_OBJ_VARY_STAR;
+	memset(b, 0, CACHE_REC_FIXED);
+	put32(b + R_MAGIC, REC_MAGIC);
+	put16(b + R_VERSION, CACHE_REC_VERSION);
+	put16(b + R_FLAGS, (uint16_t)flags);
+	put16(b + R_STATUS, (uint16_t)r->status);
+	put32(b + R_CCFLAGS, r->cc.flags);
+	for (i = 0; i < (int)VD_ARRLEN(toff); i++)
+		put64(b + toff[i], (uint64_t)tv[i]);
+	put64(b + R_BODY_SIZE, o->body_size);
+	put64(b + R_BODY_FILE, (flags & CACHE_OBJ_BODY_FILE) ? o->body_file : 0);
+	obj_strs(o, s);
+	for (i = 0; i < NSTR; i++) {
+		size_t len = s[i] != NULL ? s[i]->len : 0;
+		put32(b + R_LENS + 4 * i, (uint32_t)len);
+		if (len > 0)
+			memcpy(b + off, s[i]->p, len);
+		off += len;
+	}
+}
+
+int
+cache_rec_decode(const uint8_t *b, size_t len, struct cache_obj *o)
+{
+	struct vd_str *s[NSTR] = { &o->url, &o->head, &o->vary, &o->etag,
+	    &o->last_modified, &o->body };
+	struct cache_resp *r = &o->resp;
+	uint64_t total = CACHE_REC_FIXED;
+	size_t off = CACHE_REC_FIXED;
+	int i;
+
+	if (len < CACHE_REC_FIXED || get32(b + R_MAGIC) != REC_MAGIC ||
+	    get16(b + R_VERSION) != CACHE_REC_VERSION)
+		return VD_ERR;
+	for (i = 0; i < NSTR; i++)
+		total += get32(b + R_LENS + 4 * i);
+	if (total != len)
+		return VD_ERR;
+	o->flags = get16(b + R_FLAGS);
+	r->status = get16(b + R_STATUS);
+	if ((o->flags & ~CACHE_OBJ_FLAGS) || r->status < 100 || r->status > 999)
+		return VD_ERR;
+	r->cc.flags = get32(b + R_CCFLAGS);
+	r->request_time = (int64_t)get64(b + R_REQ_TIME);
+	r->response_time = (int64_t)get64(b + R_RESP_TIME);
+	r->date = (int64_t)get64(b + R_DATE);
+	r->expires = (int64_t)get64(b + R_EXPIRES);
+	r->last_modified = (int64_t)get64(b + R_LASTMOD);
+	r->age_value = (int64_t)get64(b + R_AGE);
+	r->cc.max_age = (int64_t)get64(b + R_MAX_AGE);
+	r->cc.s_maxage = (int64_t)get64(b + R_S_MAXAGE);
+	r->cc.stale_while_revalidate = (int64_t)get64(b + R_SWR);
+	r->cc.stale_if_error = (int64_t)get64(b + R_SIE);
+	r->cc.max_stale = r->cc.min_fresh = -1;	/* request-only directives */
+	r->vary_star = (o->flags & CACHE_OBJ_VARY_STAR) != 0;
+	o->last_access = (int64_t)get64(b + R_LAST_ACCESS);
+	o->body_size = get64(b + R_BODY_SIZE);
+	o->body_file = get64(b + R_BODY_FILE);
+	for (i = 0; i < NSTR; i++) {
+		s[i]->len = get32(b + R_LENS + 4 * i);
+		s[i]->p = (const char *)b + off;
+		off += s[i]->len;
+	}
+	if (o->url.len == 0)
+		return VD_ERR;
+	if (o->flags & CACHE_OBJ_BODY_FILE) {
+		if (o->body.len != 0)
+			return VD_ERR;
+	} else if (o->body.len != o->body_size || o->body_file != 0)
+		return VD_ERR;
+	return VD_OK;
+}
+
+size_t
+cache_store_map_size(int64_t max_cache_size)
+{
+	const uint64_t lo = 16ULL << 20, hi = 1ULL << 40;
+	uint64_t m;
+
+	if (max_cache_size <= 0)
+		return 0;
+	if (max_cache_size == INT64_MAX)
+		return (size_t)(64ULL << 30);	/* sparse: costs address space only */
+	/* free pages kept by readers and half-full B-tree pages: twice the data */
+	m = (uint64_t)max_cache_size * 2 + lo;
+	return (size_t)(m > hi ? hi : m);
+}
+
+static int
+mkdir_p1(const char *path)
+{
+	if (mkdir(path, 0750) == -1 && errno != EEXIST) {
+		log_warn("cache: mkdir %s", path);
+		return VD_ERR;
+	}
+	return VD_OK;
+}
+
+static int
+store_dirs(struct cache_store *cs)
+{
+	char p[PATH_MAX + 16];
+
+	if (mkdir_p1(cs->path) != VD_OK)
+		return VD_ERR;
+	snprintf(p, sizeof(p), "%s/bodies", cs->path);
+	if (mkdir_p1(p) != VD_OK)
+		return VD_ERR;
+	snprintf(p, sizeof(p), "%s/bodies/tmp", cs->path);
+	return mkdir_p1(p);
+}
+
+static int
+env_setup(struct cache_store *cs, const struct cache_store_conf *c)
+{
+	unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_env_create(&cs->env)) != 0)
+		goto fail;
+	if ((rc = mdb_env_set_mapsize(cs->env, c->map_size)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(cs->env, c->max_readers ? c->max_readers : 126)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(cs->env, 4)) != 0)
+		goto fail;
+	if (c->read_only)
+		flags |= MDB_RDONLY;
+	else
+		flags |= c->no_sync ? MDB_NOSYNC : MDB_NOMETASYNC;
+	if ((rc = mdb_env_open(cs->env, cs->path, flags, 0640)) != 0)
+		goto fail;
+	if ((rc = mdb_txn_begin(cs->env, NULL, c->read_only ? MDB_RDONLY : 0, &txn)) != 0)
+		goto fail;
+	if ((rc = mdb_dbi_open(txn, "objects", c->read_only ? 0 : MDB_CREATE, &cs->dbi)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	return VD_OK;
+fail:
+	log_warnx("cache: %s: %s", cs->path, mdb_strerror(rc));
+	if (cs->env != NULL)
+		mdb_env_close(cs->env);
+	cs->env = NULL;
+	return VD_ERR;
+}
+
+int
+cache_store_open(struct cache_store *cs, const struct cache_store_conf *c)
+{
+	memset(cs, 0, sizeof(*cs));
+	if (strlen(c->path) >= sizeof(cs->path)) {
+		log_warnx("cache: path too long: %s", c->path);
+		return VD_ERR;
+	}
+	memcpy(cs->path, c->path, strlen(c->path) + 1);
+	cs->inline_max = c->inline_max;
+	cs->read_only = c->read_only;
+	if (!c->read_only && store_dirs(cs) != VD_OK)
+		return VD_ERR;
+	if (getrandom(&cs->next_file, sizeof(cs->next_file), 0) != sizeof(cs->next_file))
+		cs->next_file = ((uint64_t)getpid() << 40) ^ (uint64_t)time(NULL);
+	return env_setup(cs, c);
+}
+
+void
+cache_store_close(struct cache_store *cs)
+{
+	if (cs->env != NULL)
+		mdb_env_close(cs->env);
+	cs->env = NULL;
+}
+
+int
+cache_reader_init(struct cache_store *cs, struct cache_reader *r)
+{
+	int rc;
+
+	r->cs = cs;
+	r->active = false;
+	/* begin once to own a reader slot for good (MDB_NOTLS), then park it */
+	if ((rc = mdb_txn_begin(cs->env, NULL, MDB_RDONLY, &r->txn)) != 0) {
+		log_warnx("cache: read txn: %s", mdb_strerror(rc));
+		r->txn = NULL;
+		return rc == MDB_READERS_FULL ? VD_AGAIN : VD_ERR;
+	}
+	mdb_txn_reset(r->txn);
+	return VD_OK;
+}
+
+void
+cache_reader_reset(struct cache_reader *r)
+{
+	if (r->active) {
+		mdb_txn_reset(r->txn);
+		r->active = false;
+		r->cs->active--;
+	}
+}
+
+void
+cache_reader_free(struct cache_reader *r)
+{
+	cache_reader_reset(r);
+	if (r->txn != NULL)
+		mdb_txn_abort(r->txn);
+	r->txn = NULL;
+}
+
+/* Adopt a map grown by another process; only legal with no txn active here. */
+static bool
+adopt_mapsize(struct cache_store *cs)
+{
+	if (cs->active != 0)
+		return false;
+	return mdb_env_set_mapsize(cs->env, 0) == 0;
+}
+
+static int
+reader_renew(struct cache_reader *r)
+{
+	int rc;
+
+	if (r->active)
+		return VD_OK;
+	if (r->txn == NULL)
+		return VD_ERR;
+	rc = mdb_txn_renew(r->txn);
+	if (rc == MDB_MAP_RESIZED && adopt_mapsize(r->cs))
+		rc = mdb_txn_renew(r->txn);
+	if (rc != 0) {
+		if (rc != MDB_MAP_RESIZED)
+			log_warnx("cache: renew: %s", mdb_strerror(rc));
+		return rc == MDB_MAP_RESIZED || rc == MDB_READERS_FULL ? VD_AGAIN : VD_ERR;
+	}
+	r->active = true;
+	r->cs->active++;
+	return VD_OK;
+}
+
+static void
+key_val(const struct cache_key *k, MDB_val *v)
+{
+	v->mv_size = sizeof(k->b);
+	v->mv_data = (void *)(uintptr_t)k->b;
+}
+
+int
+cache_store_lookup(struct cache_reader *r, const struct cache_key *k, const char *url,
+    size_t ulen, struct cache_obj *o)
+{
+	MDB_val kv, dv;
+	int rc;
+
+	if ((rc = reader_renew(r)) != VD_OK)
+		return rc;
+	key_val(k, &kv);
+	rc = mdb_get(r->txn, r->cs->dbi, &kv, &dv);
+	if (rc == MDB_NOTFOUND)
+		return VD_DECLINED;
+	if (rc != 0) {
+		log_warnx("cache: get: %s", mdb_strerror(rc));
+		return VD_ERR;
+	}
+	if (cache_rec_decode(dv.mv_data, dv.mv_size, o) != VD_OK) {
+		char hex[CACHE_KEY_HEXLEN + 1];
+		log_warnx("cache: damaged record %s", cache_key_hex(k, hex));
+		return VD_ERR;
+	}
+	if (url != NULL && (o->url.len != ulen || memcmp(o->url.p, url, ulen) != 0))
+		return CACHE_STORE_COLLISION;
+	return VD_OK;
+}
+
+static int
+write_begin(struct cache_store *cs, MDB_txn **txn)
+{
+	int rc;
+
+	if (cs->read_only)
+		return VD_ERR;
+	rc = mdb_txn_begin(cs->env, NULL, 0, txn);
+	if (rc == MDB_MAP_RESIZED && adopt_mapsize(cs))
+		rc = mdb_txn_begin(cs->env, NULL, 0, txn);
+	if (rc == MDB_MAP_RESIZED)
+		return VD_AGAIN;
+	if (rc != 0) {
+		log_warnx("cache: write txn: %s", mdb_strerror(rc));
+		return VD_ERR;
+	}
+	return VD_OK;
+}
+
+static int
+mdb_status(int rc, const char *what)
+{
+	if (rc == MDB_MAP_FULL)
+		return CACHE_STORE_FULL;
+	log_warnx("cache: %s: %s", what, mdb_strerror(rc));
+	return VD_ERR;
+}
+
+static void
+unlink_body(const struct cache_store *cs, uint64_t id)
+{
+	char p[PATH_MAX];
+
+	cache_store_body_path(cs, id, p, sizeof(p));
+	if (unlink(p) == -1 && errno != ENOENT)
+		log_warn("cache: unlink %s", p);
+}
+
+/* The old record's body file, if any, to remove once the txn committed. */
+static uint64_t
+old_body_file(struct cache_store *cs, MDB_txn *txn, MDB_val *kv)
+{
+	struct cache_obj old;
+	MDB_val dv;
+
+	if (mdb_get(txn, cs->dbi, kv, &dv) != 0 ||
+	    cache_rec_decode(dv.mv_data, dv.mv_size, &old) != VD_OK ||
+	    !(old.flags & CACHE_OBJ_BODY_FILE))
+		return 0;
+	return old.body_file;
+}
+
+static int
+put_rec(struct cache_store *cs, const struct cache_key *k, const struct cache_obj *o)
+{
+	MDB_txn *txn;
+	MDB_val kv, dv;
+	uint64_t old;
+	int rc;
+
+	if ((rc = write_begin(cs, &txn)) != VD_OK)
+		return rc;
+	key_val(k, &kv);
+	old = old_body_file(cs, txn, &kv);
+	dv.mv_size = cache_rec_size(o);
+	dv.mv_data = NULL;
+	/* MDB_RESERVE: encode straight into the map, no intermediate copy */
+	if ((rc = mdb_put(txn, cs->dbi, &kv, &dv, MDB_RESERVE)) != 0) {
+		mdb_txn_abort(txn);
+		return mdb_status(rc, "put");
+	}
+	cache_rec_encode(o, dv.mv_data);
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return mdb_status(rc, "commit");
+	if (old != 0 && !((o->flags & CACHE_OBJ_BODY_FILE) && o->body_file == old))
+		unlink_body(cs, old);
+	return VD_OK;
+}
+
+int
+cache_store_put(struct cache_store *cs, const struct cache_key *k, const struct cache_obj *o)
+{
+	if ((o->flags & CACHE_OBJ_BODY_FILE) || o->url.len == 0)
+		return VD_ERR;
+	if (o->body.len != o->body_size)
+		return VD_ERR;
+	return put_rec(cs, k, o);
+}
+
+int
+cache_store_delete(struct cache_store *cs, const struct cache_key *k)
+{
+	MDB_txn *txn;
+	MDB_val kv;
+	uint64_t old;
+	int rc;
+
+	if ((rc = write_begin(cs, &txn)) != VD_OK)
+		return rc;
+	key_val(k, &kv);
+	old = old_body_file(cs, txn, &kv);
+	rc = mdb_del(txn, cs->dbi, &kv, NULL);
+	if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return VD_DECLINED;
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return mdb_status(rc, "del");
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return mdb_status(rc, "commit");
+	if (old != 0)
+		unlink_body(cs, old);
+	return VD_OK;
+}
+
+char *
+cache_store_body_path(const struct cache_store *cs, uint64_t id, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/bodies/%02x/%016llx", cs->path, (unsigned)(id >> 56),
+	    (unsigned long long)id);
+	return buf;
+}
+
+int
+cache_store_body_open(struct cache_store *cs, const struct cache_obj *o)
+{
+	char p[PATH_MAX];
+
+	if (!(o->flags & CACHE_OBJ_BODY_FILE)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return open(cache_store_body_path(cs, o->body_file, p, sizeof(p)),
+	    O_RDONLY | O_CLOEXEC | O_NOATIME);
+}
+
+static int
+errno_status(void)
+{
+	return errno == ENOSPC || errno == EDQUOT ? CACHE_STORE_FULL : VD_ERR;
+}
+
+int
+cache_body_begin(struct cache_store *cs, struct cache_body *b)
+{
+	b->id = cs->next_file++;
+	if (b->id == 0)
+		b->id = cs->next_file++;	/* 0 means "no body file" */
+	b->size = 0;
+	snprintf(b->tmp, sizeof(b->tmp), "%s/bodies/tmp/%ld.%016llx", cs->path,
+	    (long)getpid(), (unsigned long long)b->id);
+	b->fd = open(b->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (b->fd == -1) {
+		log_warn("cache: create %s", b->tmp);
+		return errno_status();
+	}
+	return VD_OK;
+}
+
+int
+cache_body_write(struct cache_body *b, const void *p, size_t n)
+{
+	const char *c = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(b->fd, c, n);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return errno_status();
+		}
+		c += w, n -= (size_t)w;
+		b->size += (uint64_t)w;
+	}
+	return VD_OK;
+}
+
+void
+cache_body_abort(struct cache_store *cs, struct cache_body *b)
+{
+	(void)cs;
+	if (b->fd != -1)
+		close(b->fd);
+	b->fd = -1;
+	unlink(b->tmp);
+}
+
+/* bodies/xx exists, or is made now. */
+static int
+body_dir(const struct cache_store *cs, uint64_t id)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/bodies/%02x", cs->path, (unsigned)(id >> 56));
+	return mkdir_p1(p);
+}
+
+int
+cache_body_commit(struct cache_store *cs, struct cache_body *b, const struct cache_key *k,
+    const struct cache_obj *o)
+{
+	struct cache_obj rec = *o;
+	char final[PATH_MAX];
+	int rc;
+
+	if (o->body_size != b->size || close(b->fd) == -1) {
+		b->fd = -1;
+		cache_body_abort(cs, b);
+		return VD_ERR;
+	}
+	b->fd = -1;
+	cache_store_body_path(cs, b->id, final, sizeof(final));
+	if (body_dir(cs, b->id) != VD_OK || rename(b->tmp, final) == -1) {
+		rc = errno_status();
+		cache_body_abort(cs, b);
+		return rc;
+	}
+	rec.flags |= CACHE_OBJ_BODY_FILE;
+	rec.body_file = b->id;
+	rec.body = (struct vd_str){ NULL, 0 };
+	if ((rc = put_rec(cs, k, &rec)) != VD_OK)
+		unlink(final);	/* never referenced: nobody can have it open */
+	return rc;
+}
+
+int
+cache_store_reader_check(struct cache_store *cs, int *dead)
+{
+	int rc;
+
+	*dead = 0;
+	if ((rc = mdb_reader_check(cs->env, dead)) != 0) {
+		log_warnx("cache: reader check: %s", mdb_strerror(rc));
+		return VD_ERR;
+	}
+	return VD_OK;
+}
+
+int
+cache_store_count(struct cache_store *cs, uint64_t *n)
+{
+	struct cache_reader r;
+	MDB_stat st;
+	int rc;
+
+	if ((rc = cache_reader_init(cs, &r)) != VD_OK)
+		return rc;
+	if ((rc = reader_renew(&r)) == VD_OK) {
+		rc = mdb_stat(r.txn, cs->dbi, &st) == 0 ? VD_OK : VD_ERR;
+		*n = st.ms_entries;
+	}
+	cache_reader_free(&r);
+	return rc;
+}
+
+int
+cache_store_iter(struct cache_reader *r,
+    int (*cb)(void *, const struct cache_key *, const struct cache_obj *), void *arg)
+{
+	struct cache_key k;
+	struct cache_obj o;
+	MDB_cursor *cur;
+	MDB_val kv, dv;
+	int rc, op = MDB_FIRST, st = VD_OK;
+
+	if ((rc = reader_renew(r)) != VD_OK)
+		return rc;
+	if (mdb_cursor_open(r->txn, r->cs->dbi, &cur) != 0) {
+		cache_reader_reset(r);
+		return VD_ERR;
+	}
+	while ((rc = mdb_cursor_get(cur, &kv, &dv, op)) == 0) {
+		op = MDB_NEXT;
+		if (kv.mv_size != sizeof(k.b) ||
+		    cache_rec_decode(dv.mv_data, dv.mv_size, &o) != VD_OK)
+			continue;
+		memcpy(k.b, kv.mv_data, sizeof(k.b));
+		if ((st = cb(arg, &k, &o)) != VD_OK)
+			break;
+	}
+	mdb_cursor_close(cur);
+	cache_reader_reset(r);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return VD_ERR;
+	return st;
+}
+
+int
+cache_store_tmp_sweep(struct cache_store *cs)
+{
+	char dir[PATH_MAX], p[PATH_MAX + 300];
+	struct dirent *de;
+	DIR *d;
+	long pid;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/bodies/tmp", cs->path);
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		pid = strtol(de->d_name, NULL, 10);
+		/* a live writer's file stays; pids are checked, not trusted */
+		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (unlink(p) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}

@@ -1,0 +1,186 @@
+/*
+ * cache_store.h — the LMDB index and the body files (see the note at the
+ * top of cache_store.c for the layout and the measurements).
+ *
+ * Contract:
+ *   - Each process that uses the cache (workers, the cache manager,
+ *     viaductctl) calls cache_store_open() itself, AFTER fork; the master
+ *     never does (STYLE.md pitfalls 1 and 2).  A struct cache_store is
+ *     never used across fork().
+ *   - Reads: one struct cache_reader per connection slot, made once at
+ *     worker start (cache_reader_init, it allocates), then
+ *     cache_store_lookup() / cache_reader_reset() per request: no
+ *     allocation, no write lock.  What a lookup returns points into the
+ *     map and stays valid until cache_reader_reset() on that reader.  A
+ *     reader held while a slow client drains a hit keeps old pages alive
+ *     (pitfall 5): the caller bounds that time and copies/switches to the
+ *     body file before resetting.
+ *   - Writes: short write transactions (one per insert/delete); bodies
+ *     larger than the inline threshold go to a temp file (cache_body_*),
+ *     renamed when complete, and the index entry is committed only after
+ *     that, so an interrupted insert is never visible.
+ *   - Errors on the request path are statuses, never fatal: CACHE_STORE_FULL
+ *     (MDB_MAP_FULL, ENOSPC, EDQUOT) means "evict and retry or skip the
+ *     insert" (the cache manager's job), VD_AGAIN "try later / treat as a
+ *     miss" (readers table full, map resized under active readers).
+ *
+ * How the request path is meant to call it (next session):
+ *   worker start:  cache_store_open(&w->cache, &conf); for each conn slot
+ *                  cache_reader_init(&w->cache, &c->cache_rd)
+ *   hit path:      rc = cache_store_lookup(&c->cache_rd, &key, url, ulen, &obj);
+ *                  VD_OK -> cache_policy.h decisions on obj.resp; inline body
+ *                  obj.body goes to writev(); a body file is opened with
+ *                  cache_store_body_open() and sent with sendfile(); ENOENT
+ *                  there (replaced meanwhile) is a miss;
+ *                  after the response: cache_reader_reset(&c->cache_rd)
+ *   miss path:     small body: buffer it, cache_store_put(); large body:
+ *                  cache_body_begin(), cache_body_write() per chunk as it
+ *                  streams, cache_body_commit() at the end of a complete
+ *                  body, cache_body_abort() if the origin fails
+ *   invalidation:  cache_store_delete()
+ *   cache manager: cache_store_reader_check() at start, per reaped worker and
+ *                  on VD_AGAIN from readers; cache_store_iter() for sweeps
+ *                  and `viaductctl cache-contents`; cache_store_tmp_sweep().
+ */
+#ifndef VD_CACHE_STORE_H
+#define VD_CACHE_STORE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "viaduct.h"
+#include "cache_key.h"
+#include "cache_policy.h"
+
+/* Statuses beyond viaduct.h's. */
+#define CACHE_STORE_FULL	(-16)	/* map full / disk full: evict and retry, or skip */
+#define CACHE_STORE_COLLISION	(-17)	/* same key, different URL: treat as a miss */
+
+#define CACHE_REC_VERSION	1
+#define CACHE_REC_FIXED		144	/* bytes of the fixed part of a record */
+
+/* struct cache_obj.flags */
+#define CACHE_OBJ_BODY_FILE	0x0001	/* body in bodies/xx/<body_file>, not inline */
+#define CACHE_OBJ_VARY		0x0002	/* Vary marker: look up cache_key_variant() */
+#define CACHE_OBJ_VARY_STAR	0x0004	/* resp.vary_star */
+#define CACHE_OBJ_FLAGS		0x0007
+
+/*
+ * A stored object.  For a lookup every vd_str points into the map (valid
+ * until the reader is reset); for a put the caller's buffers.  head: the
+ * stored header block, "Name: value\r\n" lines (cache_field_storable()
+ * only); vary: canonical names (cache_key_vary_names); etag and
+ * last_modified: the raw field values, for cache_conditional_fields().
+ */
+struct cache_obj {
+	struct cache_resp resp;
+	unsigned	 flags;
+	int64_t		 last_access;	/* approximate, written by the cache manager */
+	uint64_t	 body_size;
+	uint64_t	 body_file;	/* CACHE_OBJ_BODY_FILE */
+	struct vd_str	 url;		/* normalised; detects key collisions */
+	struct vd_str	 head;
+	struct vd_str	 vary;
+	struct vd_str	 etag;
+	struct vd_str	 last_modified;
+	struct vd_str	 body;		/* inline body */
+};
+
+/* Record codec (pure; the fuzzer's target).  encode: bytes needed. */
+size_t	cache_rec_size(const struct cache_obj *);
+void	cache_rec_encode(const struct cache_obj *, uint8_t *buf);
+/* VD_OK, or VD_ERR for anything that is not a whole, consistent record. */
+int	cache_rec_decode(const uint8_t *p, size_t len, struct cache_obj *);
+
+struct cache_store_conf {
+	const char	*path;		/* directory, created if missing (not read-only) */
+	size_t		 map_size;	/* cache_store_map_size() */
+	unsigned	 max_readers;	/* >= workers x readers per worker + manager + tools */
+	size_t		 inline_max;	/* bodies up to this size live in the index */
+	bool		 no_sync;	/* tmpfs (cache-on-disk=no): no fsync at all */
+	bool		 read_only;	/* viaductctl */
+};
+
+struct cache_store {
+	MDB_env		*env;
+	MDB_dbi		 dbi;
+	size_t		 inline_max;
+	unsigned	 active;	/* read txns in use: map resize needs 0 */
+	uint64_t	 next_file;
+	bool		 read_only;
+	char		 path[PATH_MAX - 64];	/* room for "/bodies/tmp/<pid>.<id>" */
+};
+
+struct cache_reader {
+	struct cache_store *cs;
+	MDB_txn		*txn;
+	bool		 active;
+};
+
+struct cache_body {
+	int		 fd;
+	uint64_t	 id;
+	uint64_t	 size;
+	char		 tmp[PATH_MAX];
+};
+
+/* Map size from max-cache-size (bytes; 0 none -> 0, INT64_MAX unlimited). */
+size_t	cache_store_map_size(int64_t max_cache_size);
+
+/* Logs the reason on failure; VD_OK / VD_ERR. */
+int	cache_store_open(struct cache_store *, const struct cache_store_conf *);
+void	cache_store_close(struct cache_store *);
+
+int	cache_reader_init(struct cache_store *, struct cache_reader *);
+void	cache_reader_reset(struct cache_reader *);
+void	cache_reader_free(struct cache_reader *);
+
+/*
+ * VD_OK with *obj filled (zero-copy); VD_DECLINED not found;
+ * CACHE_STORE_COLLISION the key holds another URL (url NULL: not checked);
+ * VD_AGAIN readers full / map resized; VD_ERR damaged record or LMDB error.
+ */
+int	cache_store_lookup(struct cache_reader *, const struct cache_key *,
+	    const char *url, size_t ulen, struct cache_obj *);
+
+/*
+ * Insert or replace (the replaced object's body file is removed after the
+ * commit).  obj->body inline; obj->flags must not have CACHE_OBJ_BODY_FILE
+ * (cache_body_commit does that).  VD_OK, CACHE_STORE_FULL, VD_AGAIN, VD_ERR.
+ */
+int	cache_store_put(struct cache_store *, const struct cache_key *, const struct cache_obj *);
+/* VD_OK, VD_DECLINED (nothing there), VD_AGAIN, VD_ERR. */
+int	cache_store_delete(struct cache_store *, const struct cache_key *);
+
+int	cache_body_begin(struct cache_store *, struct cache_body *);
+int	cache_body_write(struct cache_body *, const void *p, size_t n);
+/* Renames the file into place, then commits obj with body_file set. */
+int	cache_body_commit(struct cache_store *, struct cache_body *, const struct cache_key *,
+	    const struct cache_obj *);
+void	cache_body_abort(struct cache_store *, struct cache_body *);
+/* O_RDONLY|O_CLOEXEC fd of a stored body file, or -1 with errno. */
+int	cache_store_body_open(struct cache_store *, const struct cache_obj *);
+/* "<path>/bodies/xx/<16 hex>" into buf; returns buf. */
+char	*cache_store_body_path(const struct cache_store *, uint64_t id, char *buf, size_t size);
+
+/* mdb_reader_check: *dead slots cleared.  VD_OK / VD_ERR. */
+int	cache_store_reader_check(struct cache_store *, int *dead);
+/* Entries in the index. */
+int	cache_store_count(struct cache_store *, uint64_t *n);
+
+/*
+ * Walk the index in key order within one read snapshot; cb returns VD_OK
+ * to go on, anything else stops (and is returned).  Damaged records are
+ * skipped.  Pointers in obj are valid only during the callback.
+ */
+int	cache_store_iter(struct cache_reader *,
+	    int (*cb)(void *arg, const struct cache_key *, const struct cache_obj *), void *arg);
+
+/* Remove temp body files left by dead writers (cache manager start). Count or -1. */
+int	cache_store_tmp_sweep(struct cache_store *);
+
+#endif

@@ -1,0 +1,813 @@
+/*
+ * rules.c — compile the access, cache and direct lists of a loaded conf
+ * (conf.c keeps their `add` lines verbatim) and match requests against them.
+ *
+ * Design note.  Everything that can be decided at load is: addresses become
+ * inclusive [lo, hi] byte ranges, port lists become ranges, wildcard
+ * patterns become a direct comparison when they are a plain string,
+ * `*string` or `string*` (the common forms: `*.example.com`, `*.mp3`), and
+ * an anchored PCRE2 code otherwise.  `:regex` patterns are PCRE2 codes
+ * searched unanchored.  All codes are JIT-compiled.  Matching tries the
+ * cheap classifiers of a rule first and the patterns last, and allocates
+ * nothing: PCRE2 gets the one match block made at load (see rules.h for
+ * why that is per process).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "viaduct.h"
+#include "conf.h"
+#include "stats.h"
+#include "rules.h"
+
+#define MSG_MAX		512
+
+enum pat_kind { PAT_EXACT, PAT_PREFIX, PAT_SUFFIX, PAT_RE };
+
+struct pat {
+	bool		 set, neg, icase;
+	enum pat_kind	 kind;
+	char		*lit;		/* EXACT/PREFIX/SUFFIX; lower case when icase */
+	size_t		 len;
+	pcre2_code	*re;
+	char		*need;		/* PAT_RE: a substring every match contains */
+	size_t		 needlen;
+};
+
+struct addr {
+	bool		 set, neg;
+	int		 family;	/* AF_INET: the first 4 bytes count */
+	uint8_t		 lo[16], hi[16];
+};
+
+struct ports {
+	bool		 set, neg;
+	int		 n;
+	uint16_t	(*r)[2];	/* inclusive ranges */
+};
+
+struct methods {
+	bool		 set, neg, any;
+	int		 n;
+	char		**m;
+};
+
+struct rule {
+	int		 line;
+	bool		 disabled, deny;
+	char		*redirect;
+	struct addr	 src, dst;
+	struct ports	 dport, lport;
+	struct methods	 meth;
+	struct pat	 host, path;
+};
+
+struct rlist {
+	struct rule	*r;
+	int		 n;
+	bool		 uses_lport;
+};
+
+struct rules {
+	struct rlist	 l[RULES_NLISTS];
+	pcre2_match_data *md;	/* scratch; see rules.h */
+};
+
+struct cctx {
+	rules_diag_cb	*diag;
+	void		*arg;
+	int		 nerr;
+	struct rules	*rs;
+};
+
+static void __attribute__((format(printf, 4, 5)))
+err(struct cctx *cx, int line, int col, const char *fmt, ...)
+{
+	char msg[MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cx->nerr++;
+	if (cx->diag != NULL)
+		cx->diag(cx->arg, line, col, msg);
+}
+
+const char *
+rules_list_name(enum rules_list l)
+{
+	static const char *const names[] = { "access", "cache", "direct" };
+
+	return (unsigned)l < VD_ARRLEN(names) ? names[l] : "?";
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+/* Strip a leading `!` (RouterOS negation). */
+static const char *
+negation(const char *v, bool *neg)
+{
+	*neg = v[0] == '!';
+	return *neg ? v + 1 : v;
+}
+
+static int
+addr_pton(const char *s, size_t n, int *family, uint8_t out[16])
+{
+	char buf[INET6_ADDRSTRLEN + 1];
+
+	if (n == 0 || n >= sizeof(buf))
+		return VD_ERR;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	memset(out, 0, 16);
+	if (inet_pton(AF_INET, buf, out) == 1)
+		*family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, out) == 1)
+		*family = AF_INET6;
+	else
+		return VD_ERR;
+	return VD_OK;
+}
+
+/* ADDR, ADDR-ADDR or ADDR/PREFIX; host bits in ADDR/PREFIX are ignored, as
+ * RouterOS does. */
+static int
+addr_parse(struct addr *a, const char *v)
+{
+	const char *sep = strpbrk(v, "/-");
+	int fam2, bits, i;
+	char *end;
+	long pfx;
+
+	if (addr_pton(v, sep ? (size_t)(sep - v) : strlen(v), &a->family, a->lo) != VD_OK)
+		return VD_ERR;
+	bits = a->family == AF_INET ? 32 : 128;
+	memcpy(a->hi, a->lo, 16);
+	if (sep == NULL)
+		return VD_OK;
+	if (*sep == '-') {
+		if (addr_pton(sep + 1, strlen(sep + 1), &fam2, a->hi) != VD_OK ||
+		    fam2 != a->family || memcmp(a->lo, a->hi, (size_t)bits / 8) > 0)
+			return VD_ERR;
+		return VD_OK;
+	}
+	if (!isdigit((unsigned char)sep[1]))
+		return VD_ERR;
+	pfx = strtol(sep + 1, &end, 10);
+	if (*end != '\0' || pfx < 0 || pfx > bits)
+		return VD_ERR;
+	for (i = 0; i < bits / 8; i++) {
+		int keep = pfx >= (i + 1) * 8 ? 8 : pfx <= i * 8 ? 0 : (int)pfx - i * 8;
+		uint8_t mask = (uint8_t)(0xff00 >> keep);
+
+		a->lo[i] &= mask;
+		a->hi[i] = a->lo[i] | (uint8_t)~mask;
+	}
+	return VD_OK;
+}
+
+/* 80,8080-8090 */
+static int
+ports_parse(struct ports *p, const char *v)
+{
+	const char *s = v;
+	char *end;
+	long lo, hi;
+	int n = 1;
+
+	for (s = v; *s != '\0'; s++)
+		n += *s == ',';
+	if ((p->r = calloc((size_t)n, sizeof(*p->r))) == NULL)
+		return VD_ERR;
+	for (s = v;; s = end + 1) {
+		if (!isdigit((unsigned char)*s))
+			return VD_ERR;
+		lo = hi = strtol(s, &end, 10);
+		if (*end == '-') {
+			if (!isdigit((unsigned char)end[1]))
+				return VD_ERR;
+			hi = strtol(end + 1, &end, 10);
+		}
+		if (lo > 65535 || hi > 65535 || lo > hi || (*end != ',' && *end != '\0'))
+			return VD_ERR;
+		p->r[p->n][0] = (uint16_t)lo;
+		p->r[p->n][1] = (uint16_t)hi;
+		p->n++;
+		if (*end == '\0')
+			return VD_OK;
+	}
+}
+
+static bool
+is_tchar(int ch)
+{
+	return ch > 0x20 && ch < 0x7f && strchr("\"(),/:;<=>?@[\\]{}", ch) == NULL;
+}
+
+/* get,post or any token (RFC 9110 §9.1); `any` matches every method. */
+static int
+methods_parse(struct methods *m, const char *v)
+{
+	const char *s, *e;
+	int n = 1;
+
+	for (s = v; *s != '\0'; s++)
+		n += *s == ',';
+	if ((m->m = calloc((size_t)n, sizeof(*m->m))) == NULL)
+		return VD_ERR;
+	for (s = v;; s = e + 1) {
+		for (e = s; *e != ',' && *e != '\0'; e++)
+			if (!is_tchar((unsigned char)*e))
+				return VD_ERR;
+		if (e == s)
+			return VD_ERR;
+		if ((m->m[m->n] = strndup(s, (size_t)(e - s))) == NULL)
+			return VD_ERR;
+		if (strcasecmp(m->m[m->n], "any") == 0)
+			m->any = true;
+		m->n++;
+		if (*e == '\0')
+			return VD_OK;
+	}
+}
+
+/* ---------------------------------------------------------------- patterns */
+
+static pcre2_code *
+re_compile(struct cctx *cx, const struct conf_rule_prop *pp, int coloff,
+    const char *src, size_t len, uint32_t opts)
+{
+	PCRE2_UCHAR emsg[256];
+	PCRE2_SIZE eoff;
+	pcre2_code *re;
+	int ec;
+
+	re = pcre2_compile((PCRE2_SPTR)src, len, opts, &ec, &eoff, NULL);
+	if (re == NULL) {
+		pcre2_get_error_message(ec, emsg, sizeof(emsg));
+		err(cx, pp->line, pp->col + coloff, "%s at offset %zu", (char *)emsg,
+		    (size_t)eoff);
+		return NULL;
+	}
+	/* no JIT (disabled build, no executable memory): the interpreter still works */
+	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	return re;
+}
+
+/*
+ * A literal that every match must contain, so that most subjects are
+ * turned down by one memmem() instead of a PCRE2 call: the longest run of
+ * plain characters at the top level of the pattern.  Conservative: no
+ * prefilter at all with a top-level `|` or any `(?` (inline options such as
+ * (?i) change what a literal means); groups and classes are skipped, and a
+ * character followed by a quantifier does not count.
+ */
+static void
+re_need(const char *re, size_t n, char *best, size_t *bestlen, char *cur)
+{
+	size_t i = 0, run = 0;
+	int depth = 0;
+
+#define END_RUN() do {							\
+	if (run > *bestlen) {						\
+		memcpy(best, cur, run);					\
+		*bestlen = run;						\
+	}								\
+	run = 0;							\
+} while (0)
+	*bestlen = 0;
+	for (size_t k = 0; k + 1 < n; k++)
+		if (re[k] == '(' && re[k + 1] == '?')
+			return;
+	while (i < n) {
+		char c = re[i];
+
+		if (c == '\\') {		/* \. is a literal, \d and friends are not */
+			if (i + 1 < n && isalnum((unsigned char)re[i + 1]) &&
+			    strchr("dDwWsSbBAzZGhHvVRX", re[i + 1]) == NULL) {
+				*bestlen = 0;	/* \x41, \Q..\E, \p{..}: not worth it */
+				return;
+			}
+			if (depth == 0 && i + 1 < n && !isalnum((unsigned char)re[i + 1]))
+				cur[run++] = re[i + 1];
+			else
+				END_RUN();
+			i += 2;
+			continue;
+		}
+		if (c == '[') {
+			END_RUN();
+			i++;
+			if (i < n && re[i] == '^')
+				i++;
+			if (i < n && re[i] == ']')
+				i++;
+			for (; i < n && re[i] != ']'; i++)
+				if (re[i] == '\\')
+					i++;
+			i++;
+			continue;
+		}
+		if (c == '(' || c == ')') {
+			END_RUN();
+			depth += c == '(' ? 1 : -1;
+			i++;
+			continue;
+		}
+		if (c == '|' && depth == 0) {
+			*bestlen = 0;
+			return;
+		}
+		if (depth > 0 || c == '.' || c == '^' || c == '$' || c == '|') {
+			END_RUN();
+			i++;
+			continue;
+		}
+		if (c == '*' || c == '+' || c == '?' || c == '{') {
+			if (run > 0)
+				run--;	/* the quantified character is optional */
+			END_RUN();
+			i++;
+			continue;
+		}
+		cur[run++] = c;
+		i++;
+	}
+	END_RUN();
+#undef END_RUN
+}
+
+static int
+pat_need(struct pat *pt, const char *re, size_t n)
+{
+	size_t len;
+
+	char *cur;
+
+	if ((pt->need = malloc(n + 1)) == NULL || (cur = malloc(n + 1)) == NULL)
+		return VD_ERR;
+	re_need(re, n, pt->need, &len, cur);
+	free(cur);
+	pt->needlen = len;
+	for (size_t i = 0; pt->icase && i < len; i++)
+		pt->need[i] = (char)tolower((unsigned char)pt->need[i]);
+	return VD_OK;
+}
+
+/* A wildcard that is not a plain string, prefix or suffix: anchored PCRE2. */
+static int
+wild_to_re(struct cctx *cx, struct pat *pt, const struct conf_rule_prop *pp,
+    int coloff, const char *v)
+{
+	size_t n = strlen(v), o = 0;
+	char *re;
+	int rc;
+
+	if ((re = malloc(n * 2 + 1)) == NULL)
+		return VD_ERR;
+	for (const char *s = v; *s != '\0'; s++) {
+		if (*s == '*') {
+			if (s > v && s[-1] == '*')
+				continue;	/* a run of * is one */
+			re[o++] = '.';
+			re[o++] = '*';
+		} else if (*s == '?') {
+			re[o++] = '.';
+		} else {
+			if (!isalnum((unsigned char)*s) && (unsigned char)*s < 0x80)
+				re[o++] = '\\';
+			re[o++] = *s;
+		}
+	}
+	pt->kind = PAT_RE;
+	pt->re = re_compile(cx, pp, coloff, re, o, PCRE2_ANCHORED | PCRE2_ENDANCHORED |
+	    PCRE2_DOTALL | (pt->icase ? PCRE2_CASELESS : 0));
+	rc = pt->re != NULL ? pat_need(pt, re, o) : VD_OK;
+	free(re);
+	return rc;
+}
+
+static int
+pat_parse(struct cctx *cx, struct pat *pt, const struct conf_rule_prop *pp,
+    const char *v, bool icase)
+{
+	int coloff = pt->neg ? 1 : 0;
+	size_t n = strlen(v), stars = 0;
+
+	pt->icase = icase;
+	if (v[0] == ':') {
+		pt->kind = PAT_RE;
+		pt->re = re_compile(cx, pp, coloff + 1, v + 1, n - 1,
+		    PCRE2_DOTALL | (icase ? PCRE2_CASELESS : 0));
+		return pt->re != NULL ? pat_need(pt, v + 1, n - 1) : VD_OK;
+	}
+	for (size_t i = 0; i < n; i++)
+		stars += v[i] == '*';
+	if (strchr(v, '?') != NULL || stars > 1 ||
+	    (stars == 1 && v[0] != '*' && v[n - 1] != '*'))
+		return wild_to_re(cx, pt, pp, coloff, v);
+	pt->kind = stars == 0 ? PAT_EXACT : v[0] == '*' ? PAT_SUFFIX : PAT_PREFIX;
+	pt->len = n - stars;
+	if ((pt->lit = strndup(v[0] == '*' ? v + 1 : v, pt->len)) == NULL)
+		return VD_ERR;
+	for (size_t i = 0; icase && i < pt->len; i++)
+		pt->lit[i] = (char)tolower((unsigned char)pt->lit[i]);
+	return VD_OK;
+}
+
+/* ---------------------------------------------------------------- compile */
+
+static bool
+redirect_ok(const char *v)
+{
+	for (; *v != '\0'; v++)
+		if ((unsigned char)*v <= 0x20 || *v == 0x7f)
+			return false;
+	return true;
+}
+
+/* One classifier; VD_ERR only when out of memory (bad values are reported). */
+static int
+prop(struct cctx *cx, struct rule *r, const struct conf_rule_prop *pp)
+{
+	const char *n = pp->name, *v;
+	bool neg;
+	int rc = VD_OK;
+
+	if (strcmp(n, "action") == 0) {
+		r->deny = strcmp(pp->value, "deny") == 0;
+		return VD_OK;
+	}
+	if (strcmp(n, "disabled") == 0) {
+		r->disabled = strcmp(pp->value, "yes") == 0 || strcmp(pp->value, "true") == 0;
+		return VD_OK;
+	}
+	if (strcmp(n, "comment") == 0 || pp->value[0] == '\0')
+		return VD_OK;	/* an empty classifier is unset, as in RouterOS */
+	if (strcmp(n, "redirect-to") == 0) {
+		if (!redirect_ok(pp->value)) {
+			err(cx, pp->line, pp->col, "invalid redirect-to \"%s\" (expected a URL"
+			    " without blanks or control characters)", pp->value);
+			return VD_OK;
+		}
+		return (r->redirect = strdup(pp->value)) == NULL ? VD_ERR : VD_OK;
+	}
+	v = negation(pp->value, &neg);
+	if (v[0] == '\0') {
+		err(cx, pp->line, pp->col, "nothing after \"!\" in %s", n);
+		return VD_OK;
+	}
+	if (strcmp(n, "src-address") == 0 || strcmp(n, "dst-address") == 0) {
+		struct addr *a = n[0] == 's' ? &r->src : &r->dst;
+
+		a->set = true;
+		a->neg = neg;
+		if (addr_parse(a, v) != VD_OK)
+			err(cx, pp->line, pp->col, "invalid address \"%s\" for %s (expected"
+			    " ADDRESS, ADDRESS-ADDRESS or ADDRESS/PREFIX)", pp->value, n);
+	} else if (strcmp(n, "dst-port") == 0 || strcmp(n, "local-port") == 0) {
+		struct ports *p = n[0] == 'd' ? &r->dport : &r->lport;
+
+		p->set = true;
+		p->neg = neg;
+		if (ports_parse(p, v) != VD_OK) {
+			if (p->r == NULL)
+				return VD_ERR;
+			err(cx, pp->line, pp->col, "invalid port range \"%s\" for %s (expected"
+			    " a list of PORT or PORT-PORT, 0-65535, such as 80,8080-8090)",
+			    pp->value, n);
+		}
+	} else if (strcmp(n, "method") == 0) {
+		r->meth.set = true;
+		r->meth.neg = neg;
+		if (methods_parse(&r->meth, v) != VD_OK) {
+			if (r->meth.m == NULL)
+				return VD_ERR;
+			err(cx, pp->line, pp->col, "invalid method \"%s\" (expected a list of"
+			    " methods such as get,head or any)", pp->value);
+		}
+	} else if (strcmp(n, "dst-host") == 0 || strcmp(n, "path") == 0) {
+		struct pat *pt = n[0] == 'd' ? &r->host : &r->path;
+
+		pt->set = true;
+		pt->neg = neg;
+		rc = pat_parse(cx, pt, pp, v, pt == &r->host);
+	}
+	return rc;
+}
+
+static int
+compile_list(struct cctx *cx, struct rlist *l, const struct conf_rules *cr,
+    const char *section)
+{
+	if (cr->nrules > RULES_MAX) {
+		err(cx, cr->rules[RULES_MAX].line, 1, "too many rules in %s (at most %d)",
+		    section, RULES_MAX);
+		return VD_OK;
+	}
+	if (cr->nrules > 0 && (l->r = calloc((size_t)cr->nrules, sizeof(*l->r))) == NULL)
+		return VD_ERR;
+	for (int i = 0; i < cr->nrules; i++) {
+		struct rule *r = &l->r[l->n++];
+
+		r->line = cr->rules[i].line;
+		for (int j = 0; j < cr->rules[i].nprops; j++)
+			if (prop(cx, r, &cr->rules[i].props[j]) != VD_OK)
+				return VD_ERR;
+		if (!r->disabled && r->lport.set)
+			l->uses_lport = true;
+	}
+	return VD_OK;
+}
+
+struct rules *
+rules_compile(const struct vd_conf *conf, rules_diag_cb *diag, void *arg)
+{
+	const struct conf_rules *cr[RULES_NLISTS] = { &conf->access, &conf->cache,
+	    &conf->direct };
+	static const char *const sec[RULES_NLISTS] = { "/ip proxy access",
+	    "/ip proxy cache", "/ip proxy direct" };
+	struct cctx cx = { diag, arg, 0, NULL };
+	struct rules *rs;
+
+	if ((rs = calloc(1, sizeof(*rs))) == NULL)
+		goto nomem;
+	for (int i = 0; i < RULES_NLISTS; i++)
+		if (compile_list(&cx, &rs->l[i], cr[i], sec[i]) != VD_OK)
+			goto nomem;
+	/* one pair is all a yes/no match needs */
+	if ((rs->md = pcre2_match_data_create(1, NULL)) == NULL)
+		goto nomem;
+	if (cx.nerr > 0) {
+		rules_destroy(rs);
+		return NULL;
+	}
+	return rs;
+nomem:
+	rules_destroy(rs);
+	if (diag != NULL)
+		diag(arg, 0, 0, "out of memory compiling the rule lists");
+	return NULL;
+}
+
+static void
+rule_free(struct rule *r)
+{
+	free(r->redirect);
+	free(r->dport.r);
+	free(r->lport.r);
+	for (int i = 0; i < r->meth.n; i++)
+		free(r->meth.m[i]);
+	free(r->meth.m);
+	free(r->host.lit);
+	free(r->path.lit);
+	free(r->host.need);
+	free(r->path.need);
+	pcre2_code_free(r->host.re);
+	pcre2_code_free(r->path.re);
+}
+
+void
+rules_destroy(struct rules *rs)
+{
+	if (rs == NULL)
+		return;
+	for (int i = 0; i < RULES_NLISTS; i++) {
+		for (int j = 0; j < rs->l[i].n; j++)
+			rule_free(&rs->l[i].r[j]);
+		free(rs->l[i].r);
+	}
+	pcre2_match_data_free(rs->md);
+	free(rs);
+}
+
+int
+rules_count(const struct rules *rs, enum rules_list l)
+{
+	return rs != NULL ? rs->l[l].n : 0;
+}
+
+bool
+rules_uses_local_port(const struct rules *rs, enum rules_list l)
+{
+	return rs != NULL && rs->l[l].uses_lport;
+}
+
+/* ---------------------------------------------------------------- matching */
+
+static bool
+addr_in(const struct addr *a, const struct sockaddr *sa)
+{
+	const uint8_t *b;
+	int fam = sa->sa_family;
+	size_t n;
+
+	if (fam == AF_INET) {
+		b = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	} else if (fam == AF_INET6) {
+		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+		b = in6->s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(in6)) {	/* a v4 client on a :: socket */
+			fam = AF_INET;
+			b += 12;
+		}
+	} else {
+		return false;
+	}
+	if (fam != a->family)
+		return false;
+	n = fam == AF_INET ? 4 : 16;
+	return memcmp(a->lo, b, n) <= 0 && memcmp(b, a->hi, n) <= 0;
+}
+
+static bool
+port_in(const struct ports *p, uint16_t port)
+{
+	for (int i = 0; i < p->n; i++)
+		if (port >= p->r[i][0] && port <= p->r[i][1])
+			return true;
+	return false;
+}
+
+static bool
+method_in(const struct methods *m, struct vd_str s)
+{
+	if (m->any)
+		return true;
+	for (int i = 0; i < m->n; i++)
+		if (strlen(m->m[i]) == s.len && strncasecmp(m->m[i], s.p, s.len) == 0)
+			return true;
+	return false;
+}
+
+/* lit is already lower case when icase. */
+static bool
+lit_eq(const char *lit, const char *s, size_t n, bool icase)
+{
+	if (!icase)
+		return memcmp(lit, s, n) == 0;
+	for (size_t i = 0; i < n; i++)
+		if (lit[i] != tolower((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* Short needles in short subjects: memchr on the first byte beats the
+ * set-up of glibc's two-way memmem (measured: t/rules_bench). */
+static bool
+contains(const char *s, size_t n, const char *nd, size_t m)
+{
+	const char *p = s, *last;
+
+	if (m > n)
+		return false;
+	last = s + (n - m);
+	while (p <= last && (p = memchr(p, nd[0], (size_t)(last - p) + 1)) != NULL) {
+		if (p[m - 1] == nd[m - 1] && memcmp(p, nd, m) == 0)
+			return true;
+		p++;
+	}
+	return false;
+}
+
+/* lowered: s is already lower case (the host, folded once per match). */
+static bool
+pat_match(const struct pat *pt, struct vd_str s, bool lowered, pcre2_match_data *md)
+{
+	bool fold = pt->icase && !lowered;
+
+	switch (pt->kind) {
+	case PAT_EXACT:
+		return s.len == pt->len && lit_eq(pt->lit, s.p, s.len, fold);
+	case PAT_PREFIX:
+		return s.len >= pt->len && lit_eq(pt->lit, s.p, pt->len, fold);
+	case PAT_SUFFIX:
+		return s.len >= pt->len &&
+		    lit_eq(pt->lit, s.p + s.len - pt->len, pt->len, fold);
+	case PAT_RE:
+		break;
+	}
+	/* need is lower case when icase: usable only on a lowered subject */
+	if (pt->needlen > 0 && (lowered || !pt->icase) &&
+	    !contains(s.p, s.len, pt->need, pt->needlen))
+		return false;
+	return pcre2_match(pt->re, (PCRE2_SPTR)(s.p != NULL ? s.p : ""), s.len, 0, 0,
+	    md, NULL) >= 0;
+}
+
+/* Every classifier but dst-address: does the rule still match?  Unknown
+ * inputs (no client address, no local port) never match, negated or not. */
+static bool
+rule_pre(const struct rule *r, const struct rules_req *q, struct vd_str host,
+    bool lowered, pcre2_match_data *md)
+{
+	if (r->meth.set && method_in(&r->meth, q->method) == r->meth.neg)
+		return false;
+	if (r->dport.set && port_in(&r->dport, q->dst_port) == r->dport.neg)
+		return false;
+	if (r->lport.set && (q->local_port == 0 ||
+	    port_in(&r->lport, q->local_port) == r->lport.neg))
+		return false;
+	if (r->src.set && (q->src == NULL || addr_in(&r->src, q->src) == r->src.neg))
+		return false;
+	if (r->host.set && pat_match(&r->host, host, lowered, md) == r->host.neg)
+		return false;
+	if (r->path.set && pat_match(&r->path, q->path, false, md) == r->path.neg)
+		return false;
+	return true;
+}
+
+static void
+hit(enum rules_list l, int i)
+{
+#ifdef STATS_RULE_HITS
+	STATS_INC(rule_hits[l][i], 1);
+#else
+	(void)l;
+	(void)i;
+#endif
+}
+
+static enum rules_verdict
+match(const struct rules *rs, enum rules_list l, const struct rules_req *q,
+    struct rules_result *res, bool count)
+{
+	struct rules_result dummy;
+	const struct rlist *rl;
+	char lh[256];		/* host names are at most 253 bytes */
+	struct vd_str host = q->host;
+	bool lowered = false;
+
+	if (res == NULL)
+		res = &dummy;
+	*res = (struct rules_result){ l == RULES_DIRECT ? RULES_DENY : RULES_ALLOW,
+	    -1, 0, NULL };
+	if (rs == NULL)
+		return res->verdict;
+	rl = &rs->l[l];
+	if (host.len <= sizeof(lh)) {
+		for (size_t i = 0; i < host.len; i++)
+			lh[i] = (char)tolower((unsigned char)host.p[i]);
+		host.p = lh;
+		lowered = true;
+	}
+	for (int i = 0; i < rl->n; i++) {
+		const struct rule *r = &rl->r[i];
+
+		if (r->disabled || !rule_pre(r, q, host, lowered, rs->md))
+			continue;
+		if (r->dst.set) {
+			if (q->dst == NULL) {
+				res->verdict = RULES_NEED_ADDR;
+				return res->verdict;
+			}
+			if (addr_in(&r->dst, q->dst) == r->dst.neg)
+				continue;
+		}
+		*res = (struct rules_result){ r->deny ? RULES_DENY : RULES_ALLOW, i,
+		    r->line, r->deny ? r->redirect : NULL };
+		if (count)
+			hit(l, i);
+		return res->verdict;
+	}
+	return res->verdict;
+}
+
+enum rules_verdict
+rules_match(const struct rules *rs, enum rules_list l, const struct rules_req *q,
+    struct rules_result *res)
+{
+	return match(rs, l, q, res, true);
+}
+
+enum rules_verdict
+rules_peek(const struct rules *rs, enum rules_list l, const struct rules_req *q,
+    struct rules_result *res)
+{
+	return match(rs, l, q, res, false);
+}
+
+bool
+rules_cache_allowed(const struct rules *rs, const struct rules_req *q)
+{
+	return rules_match(rs, RULES_CACHE, q, NULL) == RULES_ALLOW;
+}
+
+bool
+rules_direct_allowed(const struct rules *rs, const struct rules_req *q)
+{
+	return rules_match(rs, RULES_DIRECT, q, NULL) == RULES_ALLOW;
+}

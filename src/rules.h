@@ -1,0 +1,133 @@
+/*
+ * rules.h — the /ip proxy access, cache and direct lists (RouterOS
+ * semantics), compiled once at load and matched per request.
+ *
+ * Lists are read top to bottom and the first matching enabled rule decides
+ * with its action; no match gives the list's default: access allows, cache
+ * caches, direct denies ("through the parent", when one is configured).
+ * Classifiers are ANDed; a rule without any matches every request.  `!`
+ * before a value negates that classifier.
+ *
+ * Patterns (dst-host, path): a wildcard pattern (`*` any run, `?` one
+ * character) matches the whole string, dst-host case-insensitively; a
+ * pattern that starts with `:` is a PCRE2 regular expression searched
+ * anywhere in the string (dst-host caseless too).  Wildcards that are a
+ * plain string, `*string` or `string*` are compared directly; every other
+ * pattern becomes an anchored PCRE2 code, JIT-compiled at load.
+ *
+ * Ownership and processes: rules_compile() runs in whichever process loads
+ * the configuration (the master, viaduct -t, viaductctl) and the result is
+ * part of the immutable struct vd_conf; workers inherit it over fork().  The
+ * one mutable piece is the PCRE2 match block: scratch space that is only
+ * used inside rules_match(), so each single-threaded process uses its own
+ * copy-on-write copy of it, with no allocation per request.  Nothing here
+ * blocks, logs or exits.
+ *
+ * Hits: rules_match() counts the deciding rule in this process's stats
+ * slot (rule_hits[list][index], when stats.h defines STATS_RULE_HITS);
+ * readers sum the slots like every other counter and the master folds a
+ * dead worker's into `retired`.
+ */
+#ifndef VD_RULES_H
+#define VD_RULES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "viaduct.h"
+
+struct vd_conf;
+struct rules;
+
+enum rules_list {
+	RULES_ACCESS,
+	RULES_CACHE,
+	RULES_DIRECT,
+	RULES_NLISTS
+};
+
+/* At most this many rules per list: the hit counters are a fixed array per
+ * stats slot, so that slots stay fixed-size. */
+#define RULES_MAX		4096
+
+enum rules_verdict {
+	RULES_ALLOW,
+	RULES_DENY,
+	RULES_NEED_ADDR,	/* a rule needs dst-address: ask again with req->dst */
+};
+
+/* What a request looks like to the rules; every slice borrowed. */
+struct rules_req {
+	struct vd_str		 method;
+	struct vd_str		 host;		/* no brackets around IPv6 literals */
+	struct vd_str		 path;		/* path and query as requested, "/" if empty */
+	uint16_t		 dst_port;
+	uint16_t		 local_port;	/* the listener's port; 0 unknown */
+	const struct sockaddr	*src;		/* the client; NULL unknown */
+	const struct sockaddr	*dst;		/* what we connect to; NULL not yet known */
+};
+
+struct rules_result {
+	enum rules_verdict	 verdict;
+	int			 index;		/* deciding rule (0-based), -1: the default */
+	int			 line;		/* its config line, 0 for the default */
+	const char		*redirect;	/* access deny: redirect-to, or NULL */
+};
+
+/*
+ * Compile the three lists of a loaded conf.  On a problem, diag is called
+ * once per error with the config line and column of the offending value and
+ * a message such as "missing ) at offset 4" (PCRE2's own text for a regex);
+ * every error is reported, then NULL is returned.  NULL with no diag call
+ * means out of memory (reported as such through diag with line 0).
+ */
+typedef void rules_diag_cb(void *arg, int line, int col, const char *msg);
+struct rules	*rules_compile(const struct vd_conf *, rules_diag_cb *, void *arg);
+void		 rules_destroy(struct rules *);
+
+/* Rules in a list, disabled ones included (hit indexes run over these). */
+int		 rules_count(const struct rules *, enum rules_list);
+/* Does any enabled rule of the list look at the local port / client address?
+ * (lets the caller skip a getsockname() per request). */
+bool		 rules_uses_local_port(const struct rules *, enum rules_list);
+
+/*
+ * Evaluate a list.  Returns the verdict (also in *res when res is not NULL).
+ * RULES_NEED_ADDR when the first rule that could still match has dst-address
+ * and req->dst is NULL: no later rule was looked at, so a request that an
+ * earlier rule decided is never resolved for nothing.  Counts a hit for the
+ * deciding rule (not for the default, not for RULES_NEED_ADDR).
+ * A NULL rules (no conf) gives the defaults.
+ */
+enum rules_verdict rules_match(const struct rules *, enum rules_list,
+		    const struct rules_req *, struct rules_result *res);
+
+/* The same without counting a hit (a decision already counted, viaductctl). */
+enum rules_verdict rules_peek(const struct rules *, enum rules_list,
+		    const struct rules_req *, struct rules_result *res);
+
+/* The cache and direct decisions, as booleans.  RULES_NEED_ADDR counts as
+ * "no" for both (not cached; through the parent): pass req->dst when a list
+ * uses dst-address and the address is known. */
+bool		 rules_cache_allowed(const struct rules *, const struct rules_req *);
+bool		 rules_direct_allowed(const struct rules *, const struct rules_req *);
+
+/* "access", "cache", "direct" */
+const char	*rules_list_name(enum rules_list);
+
+/*
+ * The request path (rules_proxy.c), for proxy.c.  rules_access() runs the
+ * access list on a parsed request before any upstream work: VD_OK go on;
+ * VD_DECLINED an answer (403 page or 302 to redirect-to) is already queued
+ * and the caller must return.  A rule that needs dst-address is evaluated
+ * at once for a literal address; for a name it is left to
+ * rules_access_resolved(), which proxy.c calls once the address is known.
+ */
+struct conn;
+int		 rules_access(struct conn *);
+int		 rules_access_resolved(struct conn *, const struct sockaddr *dst);
+bool		 rules_conn_cache_allowed(struct conn *);
+bool		 rules_conn_direct_allowed(struct conn *, const struct sockaddr *dst);
+
+#endif

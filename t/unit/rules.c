@@ -1,0 +1,497 @@
+/*
+ * t/unit/rules.c — src/rules.c: every classifier, both pattern forms,
+ * negation, disabled rules, list defaults, the two-phase dst-address
+ * evaluation and the compile errors, through conf_load_buf() as the daemon
+ * loads them.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "viaduct.h"
+#include "conf.h"
+#include "rules.h"
+#include "tap.h"
+
+static struct {
+	int	 nerr;
+	char	 msg[8][512];
+} d;
+
+static void
+diag(void *arg, bool is_error, const char *msg)
+{
+	(void)arg;
+	if (!is_error)
+		return;
+	if (d.nerr < 8)
+		snprintf(d.msg[d.nerr], sizeof(d.msg[0]), "%s", msg);
+	d.nerr++;
+}
+
+static struct vd_conf *
+load(const char *text)
+{
+	memset(&d, 0, sizeof(d));
+	return conf_load_buf("t.conf", text, strlen(text), diag, NULL);
+}
+
+static struct sockaddr_storage src_ss, dst_ss;
+
+static const struct sockaddr *
+sa(struct sockaddr_storage *ss, const char *a)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a == NULL)
+		return NULL;
+	if (inet_pton(AF_INET, a, &((struct sockaddr_in *)ss)->sin_addr) == 1)
+		ss->ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, a, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
+		ss->ss_family = AF_INET6;
+	else
+		abort();
+	return (struct sockaddr *)ss;
+}
+
+/* method host port path src [dst] */
+static struct rules_req
+rq(const char *method, const char *host, uint16_t port, const char *path,
+    const char *src, const char *dst)
+{
+	struct rules_req q = {
+		.method = { method, strlen(method) },
+		.host = { host, strlen(host) },
+		.path = { path, strlen(path) },
+		.dst_port = port,
+		.local_port = 8080,
+		.src = sa(&src_ss, src),
+		.dst = sa(&dst_ss, dst),
+	};
+	return q;
+}
+
+static const struct rules *
+rs_of(const struct vd_conf *c)
+{
+	return c != NULL ? c->rules : NULL;
+}
+
+/* access verdict for a GET to host/path from 10.0.0.1 */
+static int
+acc(const struct vd_conf *c, const char *host, const char *path)
+{
+	struct rules_req q = rq("GET", host, 80, path, "10.0.0.1", "192.0.2.1");
+
+	return rules_match(rs_of(c), RULES_ACCESS, &q, NULL);
+}
+
+static void
+test_defaults(void)
+{
+	struct vd_conf *c = load("/ip proxy\nset enabled=yes\n");
+	struct rules_req q = rq("GET", "example.com", 80, "/", "10.0.0.1", NULL);
+	struct rules_result r;
+
+	ok(c != NULL && c->rules != NULL, "a conf without rules compiles");
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_ALLOW, "access default: allow");
+	is_int(r.index, -1, "the default has no rule index");
+	is_int(rules_match(c->rules, RULES_CACHE, &q, NULL), RULES_ALLOW, "cache default: cache");
+	is_int(rules_match(c->rules, RULES_DIRECT, &q, NULL), RULES_DENY,
+	    "direct default: deny (through the parent)");
+	ok(rules_cache_allowed(c->rules, &q), "rules_cache_allowed by default");
+	ok(!rules_direct_allowed(c->rules, &q), "rules_direct_allowed is false by default");
+	is_int(rules_match(NULL, RULES_DIRECT, &q, NULL), RULES_DENY, "no rules at all: defaults");
+	conf_free(c);
+
+	c = load("/ip proxy access\nadd\n/ip proxy cache\nadd\n/ip proxy direct\nadd\n");
+	ok(c != NULL, "empty rules load");
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_ALLOW,
+	    "a rule with no classifier and no action: allow (RouterOS default action)");
+	is_int(r.index, 0, "... and it is the deciding rule");
+	is_int(r.line, 2, "... on line 2");
+	is_int(rules_match(c->rules, RULES_DIRECT, &q, NULL), RULES_ALLOW,
+	    "direct: an empty allow rule matches all");
+	conf_free(c);
+}
+
+static void
+test_first_match(void)
+{
+	struct vd_conf *c = load("/ip proxy access\n"
+	    "add dst-host=a.example action=allow\n"
+	    "add dst-host=*.example action=deny\n"
+	    "add action=allow\n");
+	struct rules_req q = rq("GET", "a.example", 80, "/", "10.0.0.1", NULL);
+	struct rules_result r;
+
+	ok(c != NULL, "three rules load");
+	is_int(rules_count(c->rules, RULES_ACCESS), 3, "rules_count");
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_ALLOW, "first match wins");
+	is_int(r.index, 0, "rule 0 decided");
+	q = rq("GET", "b.example", 80, "/", "10.0.0.1", NULL);
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_DENY, "second rule denies");
+	is_int(r.index, 1, "rule 1 decided");
+	ok(r.redirect == NULL, "no redirect-to");
+	q = rq("GET", "other.test", 80, "/", "10.0.0.1", NULL);
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_ALLOW, "last rule allows");
+	is_int(r.index, 2, "rule 2 decided");
+	conf_free(c);
+}
+
+static void
+test_host(void)
+{
+	struct vd_conf *c = load("/ip proxy access\n"
+	    "add dst-host=example action=deny\n"
+	    "add dst-host=*.bad.test action=deny\n"
+	    "add dst-host=ads.* action=deny\n"
+	    "add dst-host=w?w.q.test action=deny\n"
+	    "add dst-host=*mid*.test action=deny\n"
+	    "add dst-host=:^re[0-9]+\\.test$ action=deny\n"
+	    "add dst-host=:unanch action=deny\n");
+
+	ok(c != NULL, "host patterns load");
+	is_int(acc(c, "example", "/"), RULES_DENY, "exact wildcard matches the whole host");
+	is_int(acc(c, "example.com", "/"), RULES_ALLOW, "\"example\" does not match example.com");
+	is_int(acc(c, "EXAMPLE", "/"), RULES_DENY, "host is case-insensitive (exact)");
+	is_int(acc(c, "x.bad.test", "/"), RULES_DENY, "*.suffix");
+	is_int(acc(c, "X.BAD.Test", "/"), RULES_DENY, "*.suffix case-insensitive");
+	is_int(acc(c, "bad.test", "/"), RULES_ALLOW, "*.bad.test needs the dot");
+	is_int(acc(c, "ads.example.org", "/"), RULES_DENY, "prefix*");
+	is_int(acc(c, "www.q.test", "/"), RULES_DENY, "? matches one character");
+	is_int(acc(c, "wXw.q.test", "/"), RULES_DENY, "? matches any one character");
+	is_int(acc(c, "ww.q.test", "/"), RULES_ALLOW, "? needs exactly one character");
+	is_int(acc(c, "wxxw.q.test", "/"), RULES_ALLOW, "? is not two characters");
+	is_int(acc(c, "amidb.test", "/"), RULES_DENY, "*mid* (translated to PCRE2)");
+	is_int(acc(c, "AMIDB.TEST", "/"), RULES_DENY, "translated wildcard is caseless too");
+	is_int(acc(c, "mid.test.org", "/"), RULES_ALLOW, "translated wildcard is anchored");
+	is_int(acc(c, "re42.test", "/"), RULES_DENY, "anchored regex");
+	is_int(acc(c, "xre42.test", "/"), RULES_ALLOW, "anchored regex: ^ holds");
+	is_int(acc(c, "RE42.TEST", "/"), RULES_DENY, "host regex is caseless");
+	is_int(acc(c, "www.unanch.org", "/"), RULES_DENY, "unanchored regex searches anywhere");
+	conf_free(c);
+
+	/* regex metacharacters in a wildcard are literal */
+	c = load("/ip proxy access\nadd dst-host=a.b?c action=deny\n");
+	is_int(acc(c, "a.bxc", "/"), RULES_DENY, "dot literal, ? wild");
+	is_int(acc(c, "aXbxc", "/"), RULES_ALLOW, "a wildcard's . is not a regex dot");
+	conf_free(c);
+}
+
+static void
+test_path(void)
+{
+	struct vd_conf *c = load("/ip proxy access\n"
+	    "add path=*.mp3 action=deny redirect-to=http://intra.example/blocked.html\n"
+	    "add path=/exact action=deny\n"
+	    "add path=/dir/* action=deny\n"
+	    "add path=:\\.exe$ action=deny\n"
+	    "add path=:/CaSe action=deny\n");
+	struct rules_req q = rq("GET", "h.test", 80, "/music/a.mp3", "10.0.0.1", NULL);
+	struct rules_result r;
+
+	ok(c != NULL, "path patterns load");
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_DENY, "*.mp3 matches a path");
+	is_str(r.redirect, "http://intra.example/blocked.html", "redirect-to is returned");
+	is_int(acc(c, "h.test", "/a.mp3x"), RULES_ALLOW, "*.mp3 matches the whole path");
+	is_int(acc(c, "h.test", "/A.MP3"), RULES_ALLOW, "path wildcards are case-sensitive");
+	is_int(acc(c, "h.test", "/exact"), RULES_DENY, "exact path");
+	is_int(acc(c, "h.test", "/exact/more"), RULES_ALLOW, "exact path is whole-string");
+	is_int(acc(c, "h.test", "/dir/x/y"), RULES_DENY, "prefix path");
+	is_int(acc(c, "h.test", "/a/b.exe"), RULES_DENY, "regex with $");
+	is_int(acc(c, "h.test", "/a/b.exe?x"), RULES_ALLOW, "regex $ at the end of path+query");
+	is_int(acc(c, "h.test", "/x/CaSe/y"), RULES_DENY, "path regex searches anywhere");
+	is_int(acc(c, "h.test", "/x/case/y"), RULES_ALLOW, "path regex is case-sensitive");
+	conf_free(c);
+}
+
+static void
+test_negation(void)
+{
+	struct vd_conf *c = load("/ip proxy access\n"
+	    "add dst-host=!*.good.test action=deny\n");
+
+	ok(c != NULL, "negated host loads");
+	is_int(acc(c, "x.good.test", "/"), RULES_ALLOW, "!pattern: a match is excluded");
+	is_int(acc(c, "evil.test", "/"), RULES_DENY, "!pattern: anything else matches");
+	conf_free(c);
+
+	c = load("/ip proxy access\nadd dst-port=!80,443 action=deny\n"
+	    "add src-address=!10.0.0.0/8 action=deny\n"
+	    "add path=!:^/ok action=deny\n"
+	    "add method=!get action=deny\n");
+	struct rules_req q = rq("GET", "h", 8080, "/ok", "10.1.1.1", NULL);
+	struct rules_result r;
+
+	ok(c != NULL, "negated port list, address, regex, method load");
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_DENY, "!80,443: 8080 matches");
+	is_int(r.index, 0, "by the port rule");
+	q = rq("GET", "h", 443, "/ok", "192.168.1.1", NULL);
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, 1, "!10.0.0.0/8 matches 192.168.1.1");
+	q = rq("GET", "h", 443, "/no", "10.1.1.1", NULL);
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, 2, "!:^/ok matches /no");
+	q = rq("POST", "h", 443, "/ok", "10.1.1.1", NULL);
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, 3, "method=!get matches POST");
+	q = rq("GET", "h", 443, "/ok", "10.1.1.1", NULL);
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_ALLOW, "none of the negations match");
+	is_int(r.index, -1, "default");
+	conf_free(c);
+}
+
+static void
+test_disabled(void)
+{
+	struct vd_conf *c = load("/ip proxy access\n"
+	    "add action=deny disabled=yes comment=\"off for now\"\n"
+	    "add action=deny dst-host=x disabled=no\n");
+	struct rules_result r;
+	struct rules_req q = rq("GET", "y", 80, "/", "10.0.0.1", NULL);
+
+	ok(c != NULL, "disabled rules load");
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_ALLOW, "a disabled rule never matches");
+	is_int(r.index, -1, "the default decided");
+	is_int(acc(c, "x", "/"), RULES_DENY, "disabled=no is enabled");
+	is_int(rules_count(c->rules, RULES_ACCESS), 2, "disabled rules keep their index");
+	conf_free(c);
+}
+
+static void
+test_addresses(void)
+{
+	struct vd_conf *c = load("/ip proxy access\n"
+	    "add src-address=192.168.1.0/24 action=deny\n"
+	    "add src-address=10.0.0.5-10.0.0.9 action=deny\n"
+	    "add src-address=172.16.3.4 action=deny\n"
+	    "add src-address=2001:db8::/32 action=deny\n"
+	    "add src-address=10.1.2.3/16 action=deny\n");
+	struct rules_result r;
+	static const struct { const char *a; int idx; } cases[] = {
+		{ "192.168.1.0", 0 }, { "192.168.1.255", 0 }, { "192.168.2.0", -1 },
+		{ "10.0.0.5", 1 }, { "10.0.0.9", 1 }, { "10.0.0.4", -1 }, { "10.0.0.10", -1 },
+		{ "172.16.3.4", 2 }, { "172.16.3.5", -1 },
+		{ "2001:db8:1::1", 3 }, { "2001:db9::1", -1 },
+		{ "::ffff:192.168.1.7", 0 },	/* v4-mapped client on a :: socket */
+		{ "10.1.255.255", 4 }, { "10.2.0.0", -1 },
+	};
+
+	ok(c != NULL, "address forms load");
+	for (size_t i = 0; i < VD_ARRLEN(cases); i++) {
+		struct rules_req q = rq("GET", "h", 80, "/", cases[i].a, NULL);
+		char name[128];
+
+		rules_match(c->rules, RULES_ACCESS, &q, &r);
+		snprintf(name, sizeof(name), "src %s -> rule %d", cases[i].a, cases[i].idx);
+		is_int(r.index, cases[i].idx, name);
+	}
+	struct rules_req q = rq("GET", "h", 80, "/", NULL, NULL);
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, -1, "unknown client address matches no src-address rule");
+	conf_free(c);
+}
+
+static void
+test_ports_methods(void)
+{
+	struct vd_conf *c = load("/ip proxy access\n"
+	    "add dst-port=80,8080-8090 action=deny\n"
+	    "add local-port=3128 action=deny\n"
+	    "add method=connect dst-port=!443 action=deny\n"
+	    "add method=PURGE,delete action=deny\n"
+	    "add method=any dst-port=1 action=deny\n");
+	struct rules_result r;
+	struct rules_req q;
+
+	ok(c != NULL, "ports and methods load");
+	ok(rules_uses_local_port(c->rules, RULES_ACCESS), "access list uses local-port");
+	ok(!rules_uses_local_port(c->rules, RULES_CACHE), "cache list does not");
+	q = rq("GET", "h", 80, "/", "10.0.0.1", NULL);
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, 0, "port 80 in the list");
+	q = rq("GET", "h", 8085, "/", "10.0.0.1", NULL);
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, 0, "port 8085 in the range");
+	q = rq("GET", "h", 8091, "/", "10.0.0.1", NULL);
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, -1, "port 8091 outside");
+	q.local_port = 3128;
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, 1, "local-port");
+	q = rq("CONNECT", "h", 22, "", "10.0.0.1", NULL);
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, 2, "CONNECT to 22 (method is case-insensitive)");
+	q = rq("CONNECT", "h", 443, "", "10.0.0.1", NULL);
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, -1, "CONNECT to 443 passes");
+	q = rq("purge", "h", 443, "/", "10.0.0.1", NULL);
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, 3, "any token as a method");
+	q = rq("DELETE", "h", 443, "/", "10.0.0.1", NULL);
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, 3, "method list");
+	q = rq("DELET", "h", 443, "/", "10.0.0.1", NULL);
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, -1, "a method prefix is not the method");
+	q = rq("FOO", "h", 1, "/", "10.0.0.1", NULL);
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, 4, "method=any");
+	conf_free(c);
+}
+
+static void
+test_two_phase(void)
+{
+	struct vd_conf *c = load("/ip proxy access\n"
+	    "add dst-host=early.test action=allow\n"
+	    "add dst-address=192.0.2.0/24 action=deny\n"
+	    "add dst-address=!2001:db8::/32 dst-host=v6.test action=deny\n");
+	struct rules_result r;
+	struct rules_req q;
+
+	ok(c != NULL, "dst-address loads");
+	q = rq("GET", "early.test", 80, "/", "10.0.0.1", NULL);
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_ALLOW,
+	    "decided before dst-address: no address needed");
+	q = rq("GET", "late.test", 80, "/", "10.0.0.1", NULL);
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_NEED_ADDR,
+	    "a dst-address rule without the address: need address");
+	q = rq("GET", "late.test", 80, "/", "10.0.0.1", "192.0.2.77");
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_DENY, "with the address: deny");
+	is_int(r.index, 1, "by rule 1");
+	q = rq("GET", "late.test", 80, "/", "10.0.0.1", "198.51.100.1");
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_ALLOW, "another address: allow");
+	q = rq("GET", "v6.test", 80, "/", "10.0.0.1", "2001:db8::1");
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, &r), RULES_ALLOW, "negated IPv6 prefix: inside");
+	q = rq("GET", "v6.test", 80, "/", "10.0.0.1", "2001:db9::1");
+	rules_match(c->rules, RULES_ACCESS, &q, &r);
+	is_int(r.index, 2, "negated IPv6 prefix: outside matches");
+	conf_free(c);
+
+	c = load("/ip proxy cache\nadd dst-address=192.0.2.0/24 action=deny\n");
+	q = rq("GET", "late.test", 80, "/", "10.0.0.1", NULL);
+	ok(!rules_cache_allowed(c->rules, &q), "cache: need address counts as no");
+	q = rq("GET", "late.test", 80, "/", "10.0.0.1", "198.51.100.1");
+	ok(rules_cache_allowed(c->rules, &q), "cache: with the address, no match caches");
+	conf_free(c);
+}
+
+static void
+test_lists(void)
+{
+	struct vd_conf *c = load("/ip proxy cache\nadd dst-host=:\\.bank\\.example$ action=deny\n"
+	    "/ip proxy direct\nadd dst-host=*.lan action=allow\n");
+	struct rules_req q = rq("GET", "www.bank.example", 80, "/", "10.0.0.1", NULL);
+
+	ok(c != NULL, "cache and direct lists load");
+	ok(!rules_cache_allowed(c->rules, &q), "cache deny");
+	is_int(rules_match(c->rules, RULES_ACCESS, &q, NULL), RULES_ALLOW, "lists are separate");
+	q = rq("GET", "www.other.example", 80, "/", "10.0.0.1", NULL);
+	ok(rules_cache_allowed(c->rules, &q), "cache: no match caches");
+	ok(!rules_direct_allowed(c->rules, &q), "direct: no match is deny");
+	q = rq("GET", "printer.lan", 80, "/", "10.0.0.1", NULL);
+	ok(rules_direct_allowed(c->rules, &q), "direct allow");
+	is_str(rules_list_name(RULES_DIRECT), "direct", "list name");
+	conf_free(c);
+}
+
+static void
+load_err(const char *text, const char *want, const char *name)
+{
+	struct vd_conf *c = load(text);
+
+	ok(c == NULL, name);
+	if (!ok(d.nerr >= 1 && strcmp(d.msg[0], want) == 0, name))
+		note("got \"%s\" (%d errors), want \"%s\"", d.nerr ? d.msg[0] : "", d.nerr, want);
+	conf_free(c);
+}
+
+static void
+test_errors(void)
+{
+	load_err("/ip proxy access\nadd dst-host=:a(b action=deny\n",
+	    "t.conf:2:15: missing closing parenthesis at offset 3", "bad host regex");
+	load_err("/ip proxy access\nadd action=deny path=!:x[\n",
+	    "t.conf:2:24: missing terminating ] for character class at offset 2",
+	    "bad negated path regex: column of the regex");
+	load_err("/ip proxy access\nadd src-address=10.0.0.300\n",
+	    "t.conf:2:17: invalid address \"10.0.0.300\" for src-address (expected ADDRESS,"
+	    " ADDRESS-ADDRESS or ADDRESS/PREFIX)", "bad address");
+	load_err("/ip proxy access\nadd src-address=10.0.0.0/33\n",
+	    "t.conf:2:17: invalid address \"10.0.0.0/33\" for src-address (expected ADDRESS,"
+	    " ADDRESS-ADDRESS or ADDRESS/PREFIX)", "prefix too long");
+	load_err("/ip proxy access\nadd dst-address=10.0.0.9-10.0.0.1\n",
+	    "t.conf:2:17: invalid address \"10.0.0.9-10.0.0.1\" for dst-address (expected ADDRESS,"
+	    " ADDRESS-ADDRESS or ADDRESS/PREFIX)", "reversed range");
+	load_err("/ip proxy access\nadd dst-address=10.0.0.1-::1\n",
+	    "t.conf:2:17: invalid address \"10.0.0.1-::1\" for dst-address (expected ADDRESS,"
+	    " ADDRESS-ADDRESS or ADDRESS/PREFIX)", "mixed families");
+	load_err("/ip proxy access\nadd dst-port=90-80\n",
+	    "t.conf:2:14: invalid port range \"90-80\" for dst-port (expected a list of PORT or"
+	    " PORT-PORT, 0-65535, such as 80,8080-8090)", "bad port range");
+	load_err("/ip proxy access\nadd local-port=70000\n",
+	    "t.conf:2:16: invalid port range \"70000\" for local-port (expected a list of PORT or"
+	    " PORT-PORT, 0-65535, such as 80,8080-8090)", "port out of range");
+	load_err("/ip proxy access\nadd dst-port=80,\n",
+	    "t.conf:2:14: invalid port range \"80,\" for dst-port (expected a list of PORT or"
+	    " PORT-PORT, 0-65535, such as 80,8080-8090)", "empty list element");
+	load_err("/ip proxy access\nadd method=g@t\n",
+	    "t.conf:2:12: invalid method \"g@t\" (expected a list of methods such as get,head"
+	    " or any)", "bad method");
+	load_err("/ip proxy access\nadd dst-host=!\n",
+	    "t.conf:2:14: nothing after \"!\" in dst-host", "lone !");
+	load_err("/ip proxy access\nadd action=deny redirect-to=\"http://a b/\"\n",
+	    "t.conf:2:29: invalid redirect-to \"http://a b/\" (expected a URL without blanks or"
+	    " control characters)", "redirect-to with a blank");
+
+	/* every error is reported, not only the first */
+	struct vd_conf *c = load("/ip proxy access\nadd dst-host=:(\n/ip proxy cache\n"
+	    "add src-address=x\n");
+	ok(c == NULL && d.nerr == 2, "two errors in two lists, both reported");
+	conf_free(c);
+}
+
+static void
+test_many(void)
+{
+	size_t cap = (RULES_MAX + 2) * 32, len = 0;
+	char *buf = malloc(cap);
+	struct vd_conf *c;
+
+	len += (size_t)snprintf(buf + len, cap - len, "/ip proxy access\n");
+	for (int i = 0; i < RULES_MAX; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "add dst-host=h%d.test\n", i);
+	c = load(buf);
+	ok(c != NULL && rules_count(c->rules, RULES_ACCESS) == RULES_MAX, "RULES_MAX rules load");
+	conf_free(c);
+	len += (size_t)snprintf(buf + len, cap - len, "add dst-host=one.too.many\n");
+	c = load(buf);
+	ok(c == NULL, "RULES_MAX + 1 rules do not");
+	is_str(d.msg[0], "t.conf:4098:1: too many rules in /ip proxy access (at most 4096)",
+	    "too many rules: the message");
+	conf_free(c);
+	free(buf);
+}
+
+int
+main(void)
+{
+	test_defaults();
+	test_first_match();
+	test_host();
+	test_path();
+	test_negation();
+	test_disabled();
+	test_addresses();
+	test_ports_methods();
+	test_two_phase();
+	test_lists();
+	test_errors();
+	test_many();
+	return done_testing();
+}
