@@ -21,6 +21,8 @@
 
 #define LINGER_MS	2000
 
+static int	read_resp(struct conn *);
+
 /* ------------------------------------------------------------ the relay */
 
 static void

@@ -339,6 +339,9 @@ re_need(const char *re, size_t n, char *best, size_t *bestlen, char *cur)
 			if (run > 0)
 				run--;	/* the quantified character is optional */
 			END_RUN();
+			if (c == '{')	/* {n,m}: its digits are not literals */
+				while (i < n && re[i] != '}')
+					i++;
 			i++;
 			continue;
 		}

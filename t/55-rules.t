@@ -133,4 +133,28 @@ my $log = $v->wait_log(qr/denied by \/ip proxy access rule 1 \(line \d+\)/);
 ok($log, 'the error log names the deciding rule and its line');
 
 ok(alive($v->pid), 'viaduct still running');
+
+# --- the shipped conf/viaduct.conf's access list, on a test listener
+{
+	my $shipped = slurp(src_dir() . '/conf/viaduct.conf') // '';
+	my ($acl) = $shipped =~ m{^(/ip proxy access\n(?:(?:add|    ).*\n)+)}m;
+	ok($acl && $acl =~ /action=deny comment="everyone else"/, 'shipped access list found');
+	my $s = start_viaduct(conf => Viaduct::Test::default_conf() . $acl);
+	my $sget = sub { my $r = http_raw($s->port, $_[0]); status($r) };
+	is($sget->("GET http://127.0.0.1:$op/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+	    200, 'shipped list: a loopback client is served');
+	is($sget->("CONNECT 127.0.0.1:25 HTTP/1.1\r\nHost: 127.0.0.1:25\r\n\r\n"), 403,
+	    'shipped list: CONNECT to port 25 is denied');
+	isnt($sget->("CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n"), 403,
+	    'shipped list: CONNECT to 443 passes the access list');
+	$s->stop;
+
+	# without its loopback rule the same client is "everyone else"
+	(my $noloop = $acl) =~ s{^add src-address=127\.0\.0\.0/8 .*\n}{}m;
+	isnt($noloop, $acl, 'loopback rule removed');
+	$s = start_viaduct(conf => Viaduct::Test::default_conf() . $noloop);
+	is(status(http_raw($s->port, "GET http://127.0.0.1:$op/x HTTP/1.1\r\nHost: 127.0.0.1\r\n" .
+	    "Connection: close\r\n\r\n")), 403, 'shipped list: any other client is denied');
+}
+
 done_testing();

@@ -209,6 +209,39 @@ test_path(void)
 	conf_free(c);
 }
 
+/* Regexes whose required-literal prefilter is easy to get wrong: each must
+ * still match what PCRE2 matches. */
+static void
+test_prefilter(void)
+{
+	static const struct { const char *re, *subject; int want; } cases[] = {
+		{ ":x{2}y", "/xxy", RULES_DENY }, { ":x{2}y", "/xy", RULES_ALLOW },
+		{ ":a+b", "/aab", RULES_DENY }, { ":ab?c", "/ac", RULES_DENY },
+		{ ":(ab)*c", "/c", RULES_DENY }, { ":(a|b)cd", "/bcd", RULES_DENY },
+		{ ":ab|xy", "/xy", RULES_DENY }, { ":\\.?zz", "/zz", RULES_DENY },
+		{ ":[)]q", "/)q", RULES_DENY }, { ":\\d+kk", "/1kk", RULES_DENY },
+		{ ":(?i)UPPER", "/upper", RULES_DENY }, { ":\\x41bc", "/Abc", RULES_DENY },
+		{ ":\\Qa)b\\E", "/a)b", RULES_DENY }, { ":foo\\.bar", "/fooxbar", RULES_ALLOW },
+		{ "*a?c*", "/zabcz", RULES_DENY }, { "*a?c*", "/zacz", RULES_ALLOW },
+	};
+	char conf[256], name[160];
+
+	for (size_t i = 0; i < VD_ARRLEN(cases); i++) {
+		struct vd_conf *c;
+
+		snprintf(conf, sizeof(conf), "/ip proxy access\nadd path=%s action=deny\n",
+		    cases[i].re);
+		c = load(conf);
+		snprintf(name, sizeof(name), "path=%s on %s", cases[i].re, cases[i].subject);
+		is_int(c ? acc(c, "h", cases[i].subject) : -1, cases[i].want, name);
+		conf_free(c);
+	}
+	/* host prefilter works on the folded host */
+	struct vd_conf *c = load("/ip proxy access\nadd dst-host=:Mixed\\.Case$ action=deny\n");
+	is_int(acc(c, "www.MIXED.case", "/"), RULES_DENY, "host regex literal folded both sides");
+	conf_free(c);
+}
+
 static void
 test_negation(void)
 {
@@ -485,6 +518,7 @@ main(void)
 	test_first_match();
 	test_host();
 	test_path();
+	test_prefilter();
 	test_negation();
 	test_disabled();
 	test_addresses();

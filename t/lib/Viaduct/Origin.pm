@@ -7,7 +7,9 @@ package Viaduct::Origin;
 #   $o->port; $o->requests  # list of raw requests received, in order
 #   $o->log                 # [peer "addr:port", raw request] pairs: which connection
 #
-# Options: port, addr (default 127.0.0.1), netns (listen inside that network
+# Options: raw => sub { my ($sock, $record) = @_ } takes the connection
+# over entirely (for 1xx, tunnels, trickery); $record->($bytes) logs a request.
+# Also port, addr (default 127.0.0.1), netns (listen inside that network
 # namespace: the origin's process enters it with setns(2) before binding).
 #
 # $req is the raw request (head + body as framed by Content-Length or chunked);
@@ -44,6 +46,13 @@ sub new {
 			my $k = fork;
 			if (defined $k && $k == 0) {
 				close $srv;
+				if ($o{raw}) {
+					$c->autoflush(1);
+					my $peer = $c->peerhost . ':' . $c->peerport;
+					$o{raw}->($c, sub { record($rec, $peer, $_[0]) });
+					close $c;
+					POSIX::_exit(0);
+				}
 				serve($c, $handler, $rec);
 				POSIX::_exit(0);
 			}
@@ -128,10 +137,7 @@ sub serve {
 	my $peer = $c->peerhost . ':' . $c->peerport;
 	my $buf = '';
 	while (defined(my $req = read_request($c, \$buf))) {
-		open(my $fh, '>>', $rec) or die;
-		flock($fh, 2);
-		print $fh pack('N', length $req), $req, pack('N', length $peer), $peer;
-		close $fh;
+		record($rec, $peer, $req);
 		my $resp = $handler->($req, $c);
 		last if !defined $resp;
 		if (ref $resp eq 'CODE') { $resp->($c); last }
@@ -139,6 +145,14 @@ sub serve {
 		last if $resp =~ /^connection:\s*close/mi || $req =~ /^connection:\s*close/mi;
 	}
 	close $c;
+}
+
+sub record {
+	my ($rec, $peer, $req) = @_;
+	open(my $fh, '>>', $rec) or die;
+	flock($fh, 2);
+	print $fh pack('N', length $req), $req, pack('N', length $peer), $peer;
+	close $fh;
 }
 
 # Every request received so far, raw, in arrival order.
