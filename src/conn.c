@@ -103,6 +103,8 @@ conn_table_create(struct ev_loop *loop, const struct vd_conf *conf)
 		c->out = (struct http_out){ b + 2 * inlen, 0, outlen, false };
 		c->iout = (struct http_out){ b + 2 * inlen + outlen, 0, INTERIM_ROOM, false };
 		ev_timer_init(&c->timer, conn_timer_cb, c);
+		for (int k = 0; k < 2; k++)
+			c->tun.d[k].pipe[0] = c->tun.d[k].pipe[1] = -1;
 		c->next_free = t->free;
 		t->free = c;
 	}
@@ -217,6 +219,7 @@ conn_close(struct conn *c)
 	if (c->state == PX_FREE)
 		return;
 	upstream_close(c);
+	tunnel_close(c);
 	ev_timer_stop(t->loop, &c->timer);
 	if (c->cl.fd >= 0) {
 		ev_io_del(t->loop, &c->cl.io);

@@ -320,7 +320,9 @@ http_req_head(struct http_out *o, const struct http_req *r,
 
 	http_out_vstr(o, r->method);
 	http_out_add(o, " ", 1);
-	if (absolute && (r->path.len == 0 || r->path.p[0] != '/'))
+	if (absolute && r->path.len == 0 && http_str_ieq(r->method, "OPTIONS"))
+		http_out_add(o, "*", 1);	/* RFC 9112 §3.2.4 */
+	else if (absolute && (r->path.len == 0 || r->path.p[0] != '/'))
 		http_out_add(o, "/", 1);
 	http_out_vstr(o, absolute ? r->path : r->target);
 	http_out_str(o, " HTTP/1.1\r\n");
@@ -332,6 +334,15 @@ http_req_head(struct http_out *o, const struct http_req *r,
 				out_host(o, r);		/* RFC 9112 §3.2.2: the target wins */
 			else
 				out_field(o, &r->fields[i]);
+		} else if (fw->upgrade && http_str_ieq(r->fields[i].name, "upgrade")) {
+			out_field(o, &r->fields[i]);
+		} else if (fw->set_max_forwards &&
+		    http_str_ieq(r->fields[i].name, "max-forwards")) {
+			if (http_field_find(r->fields, r->nfields, "max-forwards", 0) != i)
+				continue;
+			http_out_str(o, "Max-Forwards: ");
+			http_out_uint(o, fw->max_forwards);
+			http_out_add(o, "\r\n", 2);
 		} else if (req_field_kept(r, i, fr, fw)) {
 			out_field(o, &r->fields[i]);
 		}
@@ -355,6 +366,8 @@ http_req_head(struct http_out *o, const struct http_req *r,
 		http_out_str(o, fw->client_ip);
 		http_out_add(o, "\r\n", 2);
 	}
+	if (fw->upgrade)
+		http_out_str(o, "Connection: upgrade\r\n");
 	http_out_str(o, "Via: 1.1 ");
 	http_out_str(o, fw->via);
 	http_out_str(o, "\r\n\r\n");
@@ -374,6 +387,10 @@ http_resp_head(struct http_out *o, const struct http_resp *r,
 	http_out_add(o, "\r\n", 2);
 	for (int i = 0; i < r->nfields; i++) {
 		struct vd_str name = r->fields[i].name;
+		if (ro->upgrade && http_str_ieq(name, "upgrade")) {
+			out_field(o, &r->fields[i]);
+			continue;
+		}
 		if (http_is_hop(r->fields, r->nfields, name))
 			continue;
 		if (http_str_ieq(name, "content-length")) {
@@ -392,7 +409,9 @@ http_resp_head(struct http_out *o, const struct http_resp *r,
 	}
 	if (ro->chunked)
 		http_out_str(o, "Transfer-Encoding: chunked\r\n");
-	if (ro->close)
+	if (ro->upgrade)
+		http_out_str(o, "Connection: upgrade\r\n");
+	else if (ro->close)
 		http_out_str(o, "Connection: close\r\n");
 	else if (ro->keep_alive_10)
 		http_out_str(o, "Connection: keep-alive\r\n");
@@ -491,4 +510,91 @@ http_error_page(struct http_out *o, int status, struct vd_str url,
 	http_out_str(o, via);
 	http_out_str(o, "\r\n\r\n");
 	http_out_add(o, b.p, b.len);
+}
+
+int
+http_max_forwards(const struct http_req *r, uint64_t *v)
+{
+	int i = http_field_find(r->fields, r->nfields, "max-forwards", 0);
+	struct vd_str s;
+	uint64_t n = 0;
+
+	if (i < 0)
+		return VD_DECLINED;
+	s = r->fields[i].value;
+	if (s.len == 0 || s.len > 18)
+		return VD_ERR;
+	for (size_t k = 0; k < s.len; k++) {
+		if (s.p[k] < '0' || s.p[k] > '9')
+			return VD_ERR;
+		n = n * 10 + (uint64_t)(s.p[k] - '0');
+	}
+	*v = n;
+	return VD_OK;
+}
+
+static void
+local_head(struct http_out *o, const char *via, bool close, bool keep_alive_10)
+{
+	if (close)
+		http_out_str(o, "Connection: close\r\n");
+	else if (keep_alive_10)
+		http_out_str(o, "Connection: keep-alive\r\n");
+	http_out_str(o, "Via: 1.1 ");
+	http_out_str(o, via);
+	http_out_str(o, "\r\n\r\n");
+}
+
+/* A line of the head that TRACE must not reflect (credentials). */
+static bool
+trace_hidden(const char *p, size_t n)
+{
+	static const char *const hide[] = { "authorization:", "proxy-authorization:", "cookie:" };
+
+	for (size_t i = 0; i < VD_ARRLEN(hide); i++) {
+		size_t l = strlen(hide[i]);
+		if (n >= l && strncasecmp(p, hide[i], l) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The reflected lines of the head (CRLF included): their length, and
+ * copied into o unless NULL. */
+static size_t
+trace_lines(struct http_out *o, const char *head, size_t len)
+{
+	size_t total = 0, i = 0;
+
+	while (i < len) {
+		const char *nl = memchr(head + i, '\n', len - i);
+		size_t n = nl != NULL ? (size_t)(nl - (head + i)) + 1 : len - i;
+
+		if (i == 0 || !trace_hidden(head + i, n)) {
+			total += n;
+			if (o != NULL)
+				http_out_add(o, head + i, n);
+		}
+		i += n;
+	}
+	return total;
+}
+
+void
+http_trace_reply(struct http_out *o, const char *head, size_t head_len,
+    const char *via, bool close, bool keep_alive_10)
+{
+	http_out_str(o, "HTTP/1.1 200 OK\r\nContent-Type: message/http\r\n"
+	    "Cache-Control: no-store\r\nContent-Length: ");
+	http_out_uint(o, trace_lines(NULL, head, head_len));
+	http_out_add(o, "\r\n", 2);
+	local_head(o, via, close, keep_alive_10);
+	trace_lines(o, head, head_len);
+}
+
+void
+http_options_reply(struct http_out *o, const char *via, bool close, bool keep_alive_10)
+{
+	http_out_str(o, "HTTP/1.1 200 OK\r\nAllow: " HTTP_ALLOW "\r\nContent-Length: 0\r\n");
+	local_head(o, via, close, keep_alive_10);
 }

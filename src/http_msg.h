@@ -60,10 +60,14 @@ struct http_fwd {
 	const char	*via;		/* pseudonym */
 	const char	*client_ip;	/* for X-Forwarded-For; NULL: none */
 	bool		 anonymous;	/* no X-Forwarded-For, From, Referer */
+	bool		 upgrade;	/* keep Upgrade, send Connection: upgrade */
+	bool		 set_max_forwards;	/* rewrite Max-Forwards (TRACE, OPTIONS) */
+	uint64_t	 max_forwards;	/* to this value, in place */
 };
 
 /*
- * The head sent to the origin: origin-form target (empty path -> "/"),
+ * The head sent to the origin: origin-form target (empty path -> "/", or
+ * "*" for OPTIONS, RFC 9112 §3.2.4),
  * HTTP/1.1, Host from the target, hop-by-hop fields removed, Content-Length
  * dropped when chunked, Via and X-Forwarded-For added.  VD_OK or VD_ERR
  * (overflow).
@@ -76,6 +80,7 @@ struct http_resp_out {
 	bool		 chunked;	/* we send Transfer-Encoding: chunked */
 	bool		 close;		/* we close after it (Connection: close) */
 	bool		 keep_alive_10;	/* a 1.0 client keeps the connection */
+	bool		 upgrade;	/* a 101: keep Upgrade, send Connection: upgrade */
 };
 
 int	http_resp_head(struct http_out *, const struct http_resp *,
@@ -83,6 +88,23 @@ int	http_resp_head(struct http_out *, const struct http_resp *,
 	    const char *via);
 
 const char	*http_reason(int status);
+
+/* Max-Forwards (RFC 9110 §7.6.2): VD_OK and *v, VD_DECLINED when absent,
+ * VD_ERR when malformed. */
+int	http_max_forwards(const struct http_req *, uint64_t *v);
+
+/* The methods viaduct itself answers about (OPTIONS, 405). */
+#define HTTP_ALLOW	"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE, CONNECT"
+
+/*
+ * viaduct's own answers when Max-Forwards reaches 0: TRACE echoes the
+ * request head as received (`head`, head_len bytes), minus Authorization,
+ * Proxy-Authorization and Cookie, as message/http; OPTIONS lists Allow.
+ */
+void	http_trace_reply(struct http_out *, const char *head, size_t head_len,
+	    const char *via, bool close, bool keep_alive_10);
+void	http_options_reply(struct http_out *, const char *via, bool close,
+	    bool keep_alive_10);
 
 /*
  * A complete error response (head and small HTML body naming the status,

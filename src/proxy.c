@@ -336,6 +336,8 @@ dns_done(void *arg, const struct dns_result *r)
 		u->naddrs = r->naddrs;
 		u->cur = 0;
 		c->state = PX_CONNECT;
+		/* dst-address rules on a named host: decided now (403/302 queued) */
+		rules_access_resolved(c, (const struct sockaddr *)&u->addrs[0]);
 	}
 	if (!c->running)
 		proxy_run(c);
@@ -467,6 +469,8 @@ check_request(struct conn *c)
 		proxy_error(c, 501, "CONNECT is not supported yet");
 		return VD_ERR;
 	}
+	if (r->form == HTTP_FORM_ASTERISK && http_str_ieq(r->method, "OPTIONS"))
+		return VD_OK;		/* OPTIONS * asks about viaduct itself */
 	if (r->form != HTTP_FORM_ABSOLUTE) {
 		proxy_error(c, 400, "not a proxy request (absolute URL expected)");
 		return VD_ERR;
@@ -475,6 +479,53 @@ check_request(struct conn *c)
 		proxy_error(c, 501, "unsupported URL scheme");
 		return VD_ERR;
 	}
+	return VD_OK;
+}
+
+/*
+ * TRACE and OPTIONS with Max-Forwards (RFC 9110 §7.6.2): at 0 viaduct is
+ * the final recipient and answers; otherwise the value is decremented.
+ * VD_OK: answered here; VD_DECLINED: forward (fw set up).
+ */
+static int
+local_answer(struct conn *c, struct http_fwd *fw)
+{
+	struct http_req *r = &c->req;
+	bool trace = http_str_ieq(r->method, "TRACE");
+	bool options = http_str_ieq(r->method, "OPTIONS");
+	uint64_t mf = 1;
+
+	if (!trace && !options)
+		return VD_DECLINED;
+	if (r->form != HTTP_FORM_ASTERISK) {
+		if (http_max_forwards(r, &mf) == VD_ERR) {
+			proxy_error(c, 400, "invalid Max-Forwards");
+			return VD_OK;
+		}
+		if (mf > 0) {
+			fw->set_max_forwards = true;
+			fw->max_forwards = mf - 1;
+			return VD_DECLINED;
+		}
+	}
+	if (c->req_fr.kind != HTTP_BODY_NONE)
+		c->keep_alive = false;	/* the body is not read: close after */
+	c->out.len = 0;
+	c->out.overflow = false;
+	if (trace)
+		http_trace_reply(&c->out, c->in.p, r->head_len, c->t->via,
+		    !c->keep_alive, c->keep_alive && r->version == 10);
+	else
+		http_options_reply(&c->out, c->t->via, !c->keep_alive,
+		    c->keep_alive && r->version == 10);
+	if (c->out.overflow) {
+		proxy_error(c, 431, "request header too large to reflect");
+		return VD_OK;
+	}
+	c->out_off = 0;
+	c->status = 200;
+	c->state = PX_REPLY;
+	conn_timer(c, c->t->conf->idle_timeout);
 	return VD_OK;
 }
 
@@ -490,7 +541,8 @@ static void
 on_request(struct conn *c)
 {
 	struct http_req *r = &c->req;
-	struct http_fwd fw = { c->t->via, c->peer, c->t->conf->anonymous };
+	struct http_fwd fw = { .via = c->t->via, .client_ip = c->peer,
+	    .anonymous = c->t->conf->anonymous };
 
 	STATS_INC(requests, 1);
 	c->nreq++;
@@ -513,6 +565,8 @@ on_request(struct conn *c)
 	}
 	c->expect = r->version == 11 && c->req_fr.kind != HTTP_BODY_NONE &&
 	    expects_continue(r);
+	if (local_answer(c, &fw) == VD_OK)
+		return;
 	c->out.len = 0;
 	c->out.overflow = false;
 	if (http_req_head(&c->out, r, &c->req_fr, &fw) != VD_OK) {
@@ -841,6 +895,23 @@ st_resp_body(struct conn *c)
 }
 
 static int
+st_reply(struct conn *c)
+{
+	uint64_t out = 0;
+	int rc = write_out(c, &c->cl, &out);
+
+	STATS_INC(sent_to_clients, out);
+	if (rc == VD_AGAIN)
+		return VD_AGAIN;
+	if (rc == VD_ERR) {
+		conn_close(c);
+		return VD_OK;
+	}
+	finish_response(c);
+	return VD_OK;
+}
+
+static int
 st_error(struct conn *c)
 {
 	uint64_t out = 0;
@@ -892,6 +963,7 @@ proxy_run(struct conn *c)
 		case PX_SEND:		rc = st_send(c); break;
 		case PX_RESP_HEAD:	rc = st_resp_head(c); break;
 		case PX_RESP_BODY:	rc = st_resp_body(c); break;
+		case PX_REPLY:		rc = st_reply(c); break;
 		case PX_ERROR:		rc = st_error(c); break;
 		case PX_LINGER:		rc = st_linger(c); break;
 		case PX_RESOLVE:

@@ -25,6 +25,7 @@
 #include "http_parse.h"
 #include "http_chunk.h"
 #include "http_msg.h"
+#include "tunnel.h"
 
 struct conn_table;
 
@@ -79,6 +80,9 @@ enum px_state {
 	PX_SEND,		/* request head + body to the origin */
 	PX_RESP_HEAD,		/* reading the response head */
 	PX_RESP_BODY,		/* response head + body to the client */
+	PX_TUNNEL_OK,		/* writing 200 (CONNECT) or 101 to the client */
+	PX_TUNNEL,		/* bytes both ways (tunnel.c) */
+	PX_REPLY,		/* writing viaduct's own answer (TRACE, OPTIONS) */
 	PX_ERROR,		/* writing an error page, then close */
 	PX_LINGER,		/* half-closed, draining the client before close */
 };
@@ -119,6 +123,9 @@ struct conn {
 	size_t		 iout_off;
 	bool		 expect;	/* the client waits for 100 (Continue) */
 	bool		 early;		/* the final response came before the request body ended */
+	bool		 connect;	/* a CONNECT request */
+	bool		 upgrade;	/* offered the origin an Upgrade */
+	struct tunnel	 tun;
 
 	struct http_req	 req;
 	struct http_framing req_fr;

@@ -96,12 +96,21 @@ stats_unmap(const void *map, size_t maplen)
 		munmap((void *)map, maplen);
 }
 
+static void
+add_rule_hits(struct stats_slot *out, const struct stats_slot *s)
+{
+	for (int l = 0; l < RULES_NLISTS; l++)
+		for (int i = 0; i < RULES_MAX; i++)
+			out->rule_hits[l][i] += s->rule_hits[l][i];
+}
+
 void
 stats_retire(struct stats_hdr *h, struct stats_slot *s)
 {
 #define STATS_X(f, name, kind, help)	if (kind == COUNTER) h->retired.f += s->f;
 	STATS_FIELDS(STATS_X)
 #undef STATS_X
+	add_rule_hits(&h->retired, s);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -111,6 +120,7 @@ add_slot(struct stats_slot *out, const struct stats_slot *s)
 #define STATS_X(f, name, kind, help)	out->f += s->f;
 	STATS_FIELDS(STATS_X)
 #undef STATS_X
+	add_rule_hits(out, s);
 }
 
 void

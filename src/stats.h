@@ -19,10 +19,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "rules.h"
 #include "stats_tbl.h"
 
 #define STATS_MAGIC	0x7669616475637431ULL	/* "viaduct1" */
-#define STATS_VERSION	1
+#define STATS_VERSION	2
 #define STATS_PANIC_LEN	256
 
 enum stats_kind { COUNTER, GAUGE };
@@ -36,6 +37,9 @@ struct stats_slot {
 #define STATS_X(f, name, kind, help)	uint64_t f;
 	STATS_FIELDS(STATS_X)
 #undef STATS_X
+	/* hits of each rule, by list and position; last, so that the pages of
+	 * unused rules are never touched (the segment is sparse) */
+	uint64_t	 rule_hits[RULES_NLISTS][RULES_MAX];
 } __attribute__((aligned(64)));	/* one cache line owner per slot start */
 
 struct stats_hdr {

@@ -24,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *b = (const char *)data;
 	struct http_req r, r2;
 	struct http_framing fr;
-	struct http_fwd fw = { "fuzz.via", "10.0.0.1", size & 1 };
+	struct http_fwd fw = { .via = "fuzz.via", .client_ip = "10.0.0.1", .anonymous = size & 1 };
 	struct http_out o = { out, 0, sizeof(out), false };
 	int rc, rc2, st;
 	const char *why;

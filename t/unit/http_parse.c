@@ -322,7 +322,7 @@ test_msg(void)
 	struct http_framing fr;
 	char buf[2048];
 	struct http_out o = { buf, 0, sizeof(buf) - 1, false };
-	struct http_fwd fw = { "proxy.test", "10.0.0.1", false };
+	struct http_fwd fw = { .via = "proxy.test", .client_ip = "10.0.0.1" };
 	int st;
 	const char *why;
 
