@@ -449,6 +449,36 @@ retry_fresh(struct conn *c)
 	return true;
 }
 
+static bool
+connect_port_ok(const struct vd_conf *cf, uint16_t port)
+{
+	for (int i = 0; i < cf->nconnect_ports; i++)
+		if (cf->connect_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* CONNECT (RFC 9110 §9.3.6): a fresh connection, then a tunnel. */
+static void
+on_connect(struct conn *c)
+{
+	c->connect = true;
+	c->keep_alive = false;
+	if (set_origin(c, c->req.host, c->req.port) != VD_OK)
+		return;
+	c->up.fresh_only = true;
+	start_upstream(c);
+}
+
+/* Offer the origin the client's Upgrade (RFC 9110 §7.8): HTTP/1.1, no body. */
+static bool
+wants_upgrade(const struct http_req *r, const struct http_framing *fr)
+{
+	return r->version == 11 && fr->kind == HTTP_BODY_NONE &&
+	    http_conn_has(r->fields, r->nfields, "upgrade") &&
+	    http_field_find(r->fields, r->nfields, "upgrade", 0) >= 0;
+}
+
 /* Which requests this stage forwards; VD_OK or an error page is set. */
 static int
 check_request(struct conn *c)
@@ -466,8 +496,11 @@ check_request(struct conn *c)
 		return VD_ERR;
 	}
 	if (r->form == HTTP_FORM_AUTHORITY) {
-		proxy_error(c, 501, "CONNECT is not supported yet");
-		return VD_ERR;
+		if (!connect_port_ok(c->t->conf, r->port)) {
+			proxy_error(c, 403, "CONNECT to this port is not allowed");
+			return VD_ERR;
+		}
+		return VD_OK;
 	}
 	if (r->form == HTTP_FORM_ASTERISK && http_str_ieq(r->method, "OPTIONS"))
 		return VD_OK;		/* OPTIONS * asks about viaduct itself */
@@ -554,8 +587,13 @@ on_request(struct conn *c)
 	c->in.base = c->in.start = r->head_len;
 	if (rules_access(c) != VD_OK)	/* /ip proxy access: 403 or 302 queued */
 		return;
+	c->connect = c->upgrade = false;
 	if (check_request(c) != VD_OK)
 		return;
+	if (r->form == HTTP_FORM_AUTHORITY) {
+		on_connect(c);
+		return;
+	}
 	if (c->req_fr.te_and_cl || c->t->shutdown)
 		c->keep_alive = false;	/* RFC 9112 §6.3: close after a TE+CL request */
 	if (c->t->conf->max_request_body > 0 && c->req_fr.kind == HTTP_BODY_LENGTH &&
@@ -567,6 +605,7 @@ on_request(struct conn *c)
 	    expects_continue(r);
 	if (local_answer(c, &fw) == VD_OK)
 		return;
+	c->upgrade = fw.upgrade = wants_upgrade(r, &c->req_fr);
 	c->out.len = 0;
 	c->out.overflow = false;
 	if (http_req_head(&c->out, r, &c->req_fr, &fw) != VD_OK) {
@@ -647,6 +686,17 @@ st_connect(struct conn *c)
 		proxy_error(c, 502, c->up.error ? c->up.error : "cannot connect to origin");
 		return VD_OK;
 	}
+	if (c->connect) {
+		c->out.len = 0;
+		c->out.overflow = false;
+		http_out_str(&c->out, "HTTP/1.1 200 Connection established\r\nVia: 1.1 ");
+		http_out_str(&c->out, c->t->via);
+		http_out_str(&c->out, "\r\n\r\n");
+		c->out_off = 0;
+		c->status = 200;
+		c->state = PX_TUNNEL_OK;
+		return VD_OK;
+	}
 	c->state = PX_SEND;
 	conn_timer(c, c->t->conf->idle_timeout);
 	return VD_OK;
@@ -721,6 +771,32 @@ plan_response(struct conn *c)
 	c->ro.keep_alive_10 = !v11 && c->keep_alive;
 }
 
+/* 101 Switching Protocols to an Upgrade we offered: the connection becomes a tunnel. */
+static int
+on_switch(struct conn *c)
+{
+	struct http_framing none = { .kind = HTTP_BODY_NONE };
+	struct http_resp_out ro = { .upgrade = true };
+
+	if (!c->upgrade || c->state != PX_RESP_HEAD) {
+		proxy_error(c, 502, "origin switched protocols without Upgrade");
+		return VD_OK;
+	}
+	c->out.len = 0;
+	c->out.overflow = false;
+	if (http_resp_head(&c->out, &c->resp, &none, &ro, c->t->via) != VD_OK) {
+		proxy_error(c, 502, "response header too large");
+		return VD_OK;
+	}
+	c->out_off = 0;
+	c->up.in.base = c->up.in.start = c->resp.head_len;
+	c->keep_alive = false;
+	c->up.reusable = false;
+	c->status = 101;
+	c->state = PX_TUNNEL_OK;
+	return VD_OK;
+}
+
 static int
 on_response(struct conn *c)
 {
@@ -729,10 +805,8 @@ on_response(struct conn *c)
 	struct http_framing fr;
 	const char *why;
 
-	if (rs->status == 101) {
-		proxy_error(c, 502, "origin switched protocols without Upgrade");
-		return VD_OK;
-	}
+	if (rs->status == 101)
+		return on_switch(c);
 	if (rs->status < 200) {
 		/* RFC 9110 §15.2: relayed to a 1.1 client, never to a 1.0 one */
 		if (c->iout.len > 0)
@@ -895,6 +969,44 @@ st_resp_body(struct conn *c)
 }
 
 static int
+st_tunnel_ok(struct conn *c)
+{
+	uint64_t out = 0;
+	int rc = write_out(c, &c->cl, &out);
+
+	STATS_INC(sent_to_clients, out);
+	if (rc == VD_AGAIN)
+		return VD_AGAIN;
+	if (rc == VD_ERR || tunnel_start(c) != VD_OK) {
+		conn_close(c);
+		return VD_OK;
+	}
+	c->resp_started = true;
+	c->state = PX_TUNNEL;
+	conn_timer(c, c->t->conf->tunnel_idle_timeout);
+	return VD_OK;
+}
+
+static int
+st_tunnel(struct conn *c)
+{
+	bool moved;
+	int rc = tunnel_run(c, &moved);
+
+	if (rc == VD_AGAIN) {
+		if (moved)
+			conn_timer(c, c->t->conf->tunnel_idle_timeout);
+		return VD_AGAIN;
+	}
+	if (rc == VD_ERR)
+		log_info("%s: tunnel to %s:%u: %s", c->peer, c->up.host, c->up.port,
+		    strerror(errno));
+	count_status(c->status);
+	conn_close(c);
+	return VD_OK;
+}
+
+static int
 st_reply(struct conn *c)
 {
 	uint64_t out = 0;
@@ -964,6 +1076,8 @@ proxy_run(struct conn *c)
 		case PX_RESP_HEAD:	rc = st_resp_head(c); break;
 		case PX_RESP_BODY:	rc = st_resp_body(c); break;
 		case PX_REPLY:		rc = st_reply(c); break;
+		case PX_TUNNEL_OK:	rc = st_tunnel_ok(c); break;
+		case PX_TUNNEL:		rc = st_tunnel(c); break;
 		case PX_ERROR:		rc = st_error(c); break;
 		case PX_LINGER:		rc = st_linger(c); break;
 		case PX_RESOLVE:

@@ -14,4 +14,17 @@
 	X(sent_to_clients,	"sent-to-clients",	COUNTER, "bytes sent to clients") \
 	X(hits,			"hits",			COUNTER, "requests served from the cache") \
 	X(hits_sent_to_clients,	"hits-sent-to-clients",	COUNTER, "bytes of cache hits sent to clients") \
-	X(upstream_errors,	"upstream-errors",	COUNTER, "origin connections refused, reset or timed out")
+	X(upstream_errors,	"upstream-errors",	COUNTER, "origin connections refused, reset or timed out") \
+	X(cache_used,		"cache-used",		GAUGE,   "bytes of objects in the cache") \
+	/* RouterOS /ip proxy inserts and lookups (0 until the cache stores objects) */ \
+	X(inserts_successes,	"inserts-successes",	COUNTER, "objects stored in the cache") \
+	X(inserts_denied,	"inserts-denied",	COUNTER, "objects not stored because the cache list denied them") \
+	X(inserts_too_large,	"inserts-too-large",	COUNTER, "objects not stored because they were too large") \
+	X(inserts_no_memory,	"inserts-no-memory",	COUNTER, "objects not stored for lack of cache space") \
+	X(inserts_errors,	"inserts-errors",	COUNTER, "objects not stored because of a disk or system error") \
+	X(lookups_successes,	"lookups-successes",	COUNTER, "requests found fresh in the cache") \
+	X(lookups_expired,	"lookups-expired",	COUNTER, "requests found in the cache but stale, fetched again") \
+	X(lookups_no_expiration_info, "lookups-no-expiration-info", COUNTER, "conditional requests for objects without validators") \
+	X(lookups_non_cacheable, "lookups-non-cacheable", COUNTER, "requests the cache list keeps out of the cache") \
+	X(lookups_not_found,	"lookups-not-found",	COUNTER, "requests not found in the cache") \
+	X(lookups_denied,	"lookups-denied",	COUNTER, "requests denied by the access list")

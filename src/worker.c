@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "viaduct.h"
+#include "accesslog.h"
 #include "conf.h"
 #include "conn.h"
 #include "event.h"
@@ -38,6 +39,8 @@ struct worker {
 	struct ev_timer		 deadline;
 	struct ev_io		 sig;
 	struct ev_io		 master;
+	struct accesslog	*al;		/* access log (accesslog.h) */
+	struct ev_timer		 alflush;	/* writes it at least every second */
 };
 
 static void
@@ -108,6 +111,7 @@ static _Noreturn void
 worker_exit(struct worker *w, int status)
 {
 	conn_close_all(w->t);
+	accesslog_close(w->al);		/* nothing accepted is lost at a stop */
 	exit(status);
 }
 
@@ -133,6 +137,7 @@ graceful(struct worker *w)
 	if (w->draining)
 		return;
 	w->draining = true;
+	accesslog_flush(w->al);
 	listeners_set(w, false);
 	ev_timer_stop(&w->loop, &w->pause);
 	for (int i = 0; i < w->nl; i++) {
@@ -159,6 +164,7 @@ signal_cb(struct ev_loop *l, struct ev_io *io, uint32_t ev)
 		case SIGQUIT:
 			worker_exit(w, VD_EXIT_OK);
 		case SIGUSR1:
+			accesslog_reopen(w->al);
 			if (vd.conf->error_log == NULL || strcmp(vd.conf->error_log, "stderr") == 0)
 				break;
 			if ((fd = log_open_file(vd.conf->error_log)) == -1) {
@@ -197,6 +203,23 @@ master_cb(struct ev_loop *l, struct ev_io *io, uint32_t ev)
 }
 
 static void
+alflush_cb(struct ev_loop *l, struct ev_timer *t)
+{
+	struct worker *w = t->data;
+
+	accesslog_flush(w->al);
+	ev_timer_start(l, t, ACCESSLOG_FLUSH_MS);
+}
+
+struct accesslog *
+worker_accesslog(void)
+{
+	struct worker *w = vd.role_state;
+
+	return vd.role == VD_ROLE_WORKER && w != NULL ? w->al : NULL;
+}
+
+static void
 worker_init(struct worker *w, const struct worker_spec *spec)
 {
 	int sfd;
@@ -214,6 +237,9 @@ worker_init(struct worker *w, const struct worker_spec *spec)
 		log_errx("worker: cannot allocate the connection table");
 		exit(VD_EXIT_FATAL);
 	}
+	w->al = accesslog_create(spec->conf, conn_capacity(w->t));
+	ev_timer_init(&w->alflush, alflush_cb, w);
+	ev_timer_start(&w->loop, &w->alflush, ACCESSLOG_FLUSH_MS);
 	ev_timer_init(&w->pause, pause_cb, w);
 	ev_timer_init(&w->deadline, deadline_cb, w);
 	ev_io_init(&w->sig, sfd, signal_cb, w);

@@ -1,0 +1,439 @@
+/*
+ * accesslog.c — access log lines (pure formatting) and a worker's buffered,
+ * whole-line writer.  See accesslog.h for the contract.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "viaduct.h"
+#include "accesslog.h"
+#include "conf.h"
+#include "event.h"
+#include "log.h"
+
+/* ------------------------------------------------------------ formatting */
+
+static const char *const result_names[] = {
+#define AL_X(e, s)	[e] = s,
+	ACCESSLOG_RESULTS(AL_X)
+#undef AL_X
+};
+
+static const char *const hier_names[] = {
+	[AL_HIER_NONE] = "HIER_NONE",
+	[AL_HIER_DIRECT] = "HIER_DIRECT",
+	[AL_HIER_FIRSTUP_PARENT] = "FIRSTUP_PARENT",
+	[AL_HIER_CARP] = "CARP",
+};
+
+const char *
+accesslog_result_name(enum accesslog_result r)
+{
+	return (unsigned)r < AL_RESULT_MAX ? result_names[r] : "NONE";
+}
+
+const char *
+accesslog_hier_name(enum accesslog_hier h)
+{
+	return (unsigned)h < AL_HIER_MAX ? hier_names[h] : "HIER_NONE";
+}
+
+int
+accesslog_fmt_parse(const char *s)
+{
+	static const char *const names[] = { "squid", "common", "combined", "json" };
+
+	for (size_t i = 0; s != NULL && i < VD_ARRLEN(names); i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* A bounded line under construction; overflow is sticky. */
+struct line {
+	char	*p;
+	size_t	 len, cap;
+	bool	 overflow;
+};
+
+static void
+put(struct line *l, const char *s, size_t n)
+{
+	if (l->overflow || n > l->cap - l->len) {
+		l->overflow = true;
+		return;
+	}
+	memcpy(l->p + l->len, s, n);
+	l->len += n;
+}
+
+static void
+puts_(struct line *l, const char *s)
+{
+	put(l, s, strlen(s));
+}
+
+static void
+putf(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+putf(struct line *l, const char *fmt, ...)
+{
+	char tmp[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		l->overflow = true;
+		return;
+	}
+	put(l, tmp, (size_t)n);
+}
+
+enum esc { ESC_TOKEN, ESC_URL, ESC_QUOTED, ESC_JSON };
+
+/*
+ * Copy s so that it stays one field of one line: tokens (squid fields)
+ * lose spaces, URLs are %-encoded, quoted fields (NCSA) and JSON strings
+ * escape their quote and backslash.  Empty: "-" (JSON: null, by the caller).
+ */
+static void
+put_esc(struct line *l, struct vd_str s, enum esc how, size_t max)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char e[6];
+
+	if (s.p == NULL || s.len == 0) {
+		put(l, "-", 1);
+		return;
+	}
+	if (s.len > max)
+		s.len = max;
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char ch = (unsigned char)s.p[i];
+		bool plain = ch > 0x20 && ch < 0x7f;
+
+		if (how == ESC_QUOTED || how == ESC_JSON)
+			plain = (ch >= 0x20 && ch < 0x7f) && ch != '"' && ch != '\\';
+		if (plain) {
+			put(l, s.p + i, 1);
+			continue;
+		}
+		switch (how) {
+		case ESC_URL:
+			e[0] = '%'; e[1] = hex[ch >> 4]; e[2] = hex[ch & 15];
+			put(l, e, 3);
+			break;
+		case ESC_JSON:
+			if (ch == '"' || ch == '\\') {
+				e[0] = '\\'; e[1] = (char)ch;
+				put(l, e, 2);
+				break;
+			}
+			put(l, "\\u00", 4);
+			e[0] = hex[ch >> 4]; e[1] = hex[ch & 15];
+			put(l, e, 2);
+			break;
+		default:
+			e[0] = '\\'; e[1] = 'x'; e[2] = hex[ch >> 4]; e[3] = hex[ch & 15];
+			put(l, e, 4);
+			break;
+		}
+	}
+}
+
+static struct vd_str
+cstr(const char *s)
+{
+	return (struct vd_str){ s, s != NULL ? strlen(s) : 0 };
+}
+
+static struct vd_str
+or_default(struct vd_str s, const char *dflt)
+{
+	return s.len > 0 && s.p != NULL ? s : cstr(dflt);
+}
+
+/* Only the media type: "text/html; charset=utf-8" -> "text/html". */
+static struct vd_str
+media_type(struct vd_str s)
+{
+	size_t n = 0;
+
+	while (n < s.len && s.p[n] != ';' && s.p[n] != ' ' && s.p[n] != '\t')
+		n++;
+	return (struct vd_str){ s.p, n };
+}
+
+/* Squid: %ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt */
+static void
+fmt_squid(struct line *l, const struct accesslog_entry *e)
+{
+	putf(l, "%lld.%03d %6lld ", (long long)(e->time_ms / 1000),
+	    (int)(e->time_ms % 1000), (long long)e->elapsed_ms);
+	put_esc(l, cstr(e->client), ESC_TOKEN, 64);
+	putf(l, " %s/%03d %llu ", accesslog_result_name(e->result), e->status,
+	    (unsigned long long)e->bytes);
+	put_esc(l, or_default(e->method, "NONE"), ESC_TOKEN, 64);
+	put(l, " ", 1);
+	put_esc(l, or_default(e->url, "error:invalid-request"), ESC_URL, ACCESSLOG_MAX_URL);
+	put(l, " ", 1);
+	put_esc(l, e->user, ESC_TOKEN, 256);
+	put(l, " ", 1);
+	puts_(l, accesslog_hier_name(e->hier));
+	put(l, "/", 1);
+	put_esc(l, cstr(e->peer), ESC_TOKEN, 256);
+	put(l, " ", 1);
+	put_esc(l, media_type(e->ctype), ESC_TOKEN, 256);
+	put(l, "\n", 1);
+}
+
+/* NCSA: host ident user [dd/Mon/yyyy:HH:MM:SS +0000] "request" status bytes */
+static void
+fmt_common(struct line *l, const struct accesslog_entry *e, bool combined)
+{
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t t = (time_t)(e->time_ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	put_esc(l, cstr(e->client), ESC_TOKEN, 64);
+	put(l, " - ", 3);
+	put_esc(l, e->user, ESC_TOKEN, 256);
+	putf(l, " [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", tm.tm_mday,
+	    mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	put_esc(l, or_default(e->method, "NONE"), ESC_QUOTED, 64);
+	put(l, " ", 1);
+	put_esc(l, or_default(e->url, "error:invalid-request"), ESC_URL, ACCESSLOG_MAX_URL);
+	putf(l, " HTTP/1.%d\" %03d ", e->version == 10 ? 0 : 1, e->status);
+	if (e->bytes > 0)
+		putf(l, "%llu", (unsigned long long)e->bytes);
+	else
+		put(l, "-", 1);
+	if (combined) {
+		put(l, " \"", 2);
+		put_esc(l, e->referer, ESC_QUOTED, 1024);
+		put(l, "\" \"", 3);
+		put_esc(l, e->agent, ESC_QUOTED, 1024);
+		put(l, "\"", 1);
+	}
+	put(l, "\n", 1);
+}
+
+static void
+json_str(struct line *l, const char *key, struct vd_str v, size_t max)
+{
+	putf(l, ",\"%s\":", key);
+	if (v.p == NULL || v.len == 0) {
+		puts_(l, "null");
+		return;
+	}
+	put(l, "\"", 1);
+	put_esc(l, v, ESC_JSON, max);
+	put(l, "\"", 1);
+}
+
+static void
+fmt_json(struct line *l, const struct accesslog_entry *e)
+{
+	putf(l, "{\"time\":%lld.%03d,\"elapsed_ms\":%lld", (long long)(e->time_ms / 1000),
+	    (int)(e->time_ms % 1000), (long long)e->elapsed_ms);
+	json_str(l, "client", cstr(e->client), 64);
+	json_str(l, "result", cstr(accesslog_result_name(e->result)), 64);
+	putf(l, ",\"status\":%d,\"bytes\":%llu", e->status, (unsigned long long)e->bytes);
+	json_str(l, "method", e->method, 64);
+	json_str(l, "url", e->url, ACCESSLOG_MAX_URL);
+	json_str(l, "user", e->user, 256);
+	json_str(l, "hierarchy", cstr(accesslog_hier_name(e->hier)), 64);
+	json_str(l, "peer", cstr(e->peer), 256);
+	json_str(l, "content_type", media_type(e->ctype), 256);
+	json_str(l, "referer", e->referer, 1024);
+	json_str(l, "user_agent", e->agent, 1024);
+	put(l, "}\n", 2);
+}
+
+size_t
+accesslog_format(char *buf, size_t cap, enum accesslog_fmt fmt,
+    const struct accesslog_entry *e)
+{
+	struct line l = { buf, 0, cap, false };
+
+	switch (fmt) {
+	case AL_FMT_COMMON:	fmt_common(&l, e, false); break;
+	case AL_FMT_COMBINED:	fmt_common(&l, e, true); break;
+	case AL_FMT_JSON:	fmt_json(&l, e); break;
+	default:		fmt_squid(&l, e); break;
+	}
+	return l.overflow ? 0 : l.len;
+}
+
+/* ------------------------------------------------------------ the writer */
+
+struct accesslog {
+	int			 fd;		/* -1: access-log=none or not open */
+	const char		*path;		/* the conf's; NULL for none */
+	enum accesslog_fmt	 fmt;
+	int64_t			 wall_off;	/* realtime ms - monotonic ms */
+	int64_t			 dropped;	/* lines lost to write errors */
+	size_t			 len;
+	struct accesslog_req	*reqs;		/* per connection slot (glue) */
+	size_t			 nreqs;
+	char			 buf[ACCESSLOG_BUFSIZE];
+};
+
+static int64_t
+clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+resync(struct accesslog *al)
+{
+	al->wall_off = clock_ms(CLOCK_REALTIME) - clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t
+accesslog_now_ms(struct accesslog *al)
+{
+	int64_t mono = vd.loop != NULL ? vd.loop->now_ms : clock_ms(CLOCK_MONOTONIC);
+
+	return mono + (al != NULL ? al->wall_off : 0);
+}
+
+static int
+open_file(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+static bool
+is_none(const char *path)
+{
+	return path == NULL || path[0] == '\0' || strcmp(path, "none") == 0;
+}
+
+struct accesslog *
+accesslog_create(const struct vd_conf *conf, size_t nconns)
+{
+	struct accesslog *al;
+	int fmt = accesslog_fmt_parse(conf->access_log_format);
+
+	if ((al = calloc(1, sizeof(*al))) == NULL)
+		return NULL;
+	if ((al->reqs = calloc(nconns > 0 ? nconns : 1, sizeof(*al->reqs))) == NULL) {
+		free(al);
+		return NULL;
+	}
+	al->nreqs = nconns;
+	al->fmt = fmt >= 0 ? (enum accesslog_fmt)fmt : AL_FMT_SQUID;
+	al->fd = -1;
+	resync(al);
+	if (is_none(conf->access_log))
+		return al;
+	al->path = conf->access_log;
+	if ((al->fd = open_file(al->path)) == -1)
+		log_warn("cannot open access log %s", al->path);
+	return al;
+}
+
+int
+accesslog_flush(struct accesslog *al)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	if (al == NULL || al->len == 0)
+		return VD_OK;
+	resync(al);
+	while (al->fd >= 0 && off < al->len) {
+		/* one write of whole lines: O_APPEND places it atomically */
+		n = write(al->fd, al->buf + off, al->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			al->dropped++;
+			log_warn("access log %s: write failed, %zu bytes dropped",
+			    al->path, al->len - off);
+			al->len = 0;
+			return VD_ERR;
+		}
+		off += (size_t)n;
+	}
+	al->len = 0;
+	return VD_OK;
+}
+
+void
+accesslog_write(struct accesslog *al, const struct accesslog_entry *e)
+{
+	size_t n;
+
+	if (al == NULL || al->fd < 0)
+		return;
+	n = accesslog_format(al->buf + al->len, sizeof(al->buf) - al->len, al->fmt, e);
+	if (n == 0 && al->len > 0) {
+		accesslog_flush(al);
+		n = accesslog_format(al->buf, sizeof(al->buf), al->fmt, e);
+	}
+	if (n == 0) {
+		log_warnx("access log line longer than %d bytes dropped", ACCESSLOG_BUFSIZE);
+		return;
+	}
+	al->len += n;
+}
+
+void
+accesslog_reopen(struct accesslog *al)
+{
+	int fd;
+
+	if (al == NULL || al->path == NULL)
+		return;
+	accesslog_flush(al);		/* what was accepted goes to the old file */
+	if ((fd = open_file(al->path)) == -1) {
+		log_warn("reopen access log %s", al->path);
+		return;
+	}
+	if (al->fd >= 0)
+		close(al->fd);
+	al->fd = fd;
+}
+
+void
+accesslog_close(struct accesslog *al)
+{
+	if (al == NULL)
+		return;
+	accesslog_flush(al);
+	if (al->fd >= 0)
+		close(al->fd);
+	al->fd = -1;
+}
+
+size_t
+accesslog_pending(const struct accesslog *al)
+{
+	return al != NULL ? al->len : 0;
+}
+
+struct accesslog_req *
+accesslog_slot(struct accesslog *al, size_t i)
+{
+	return al != NULL && i < al->nreqs ? &al->reqs[i] : NULL;
+}

@@ -1,0 +1,127 @@
+/*
+ * accesslog_proxy.c — the access log on a worker's request path: a request
+ * on a struct conn becomes a struct accesslog_entry when it ends.  Kept apart
+ * from accesslog.c so that the formatter stays a pure module (unit tests).
+ *
+ * proxy.c calls accesslog_req_start() when a request head is parsed (or
+ * fails to parse) and accesslog_req_end() wherever the request ends: the
+ * response is complete, the error page is written, or the connection is
+ * closed under it.  The end is logged once, guarded by the slot record.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "viaduct.h"
+#include "accesslog.h"
+#include "proxy.h"
+#include "stats.h"
+
+static struct accesslog_req *
+slot_of(struct accesslog *al, struct conn *c)
+{
+	return accesslog_slot(al, (size_t)(c - c->t->conns));
+}
+
+void
+accesslog_req_start(struct conn *c)
+{
+	struct accesslog *al = worker_accesslog();
+	struct accesslog_req *r = slot_of(al, c);
+
+	if (r == NULL || r->active)
+		return;
+	r->active = true;
+	r->start_ms = c->t->loop->now_ms;
+	c->sent = 0;
+	/* a response of this request (if any) is parsed into c->resp by
+	 * on_response(); forget the previous request's on this connection */
+	c->resp.status = 0;
+}
+
+/* The upstream address the response came from, or its name. */
+static const char *
+peer_of(struct conn *c, char *buf, size_t len)
+{
+	struct upstream *u = &c->up;
+	const struct sockaddr *sa;
+
+	if (u->naddrs > 0 && u->cur < u->naddrs) {
+		sa = (const struct sockaddr *)&u->addrs[u->cur];
+		if (sa->sa_family == AF_INET &&
+		    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    buf, (socklen_t)len) != NULL)
+			return buf;
+		if (sa->sa_family == AF_INET6 &&
+		    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    buf, (socklen_t)len) != NULL)
+			return buf;
+	}
+	return u->host[0] != '\0' ? u->host : NULL;	/* pooled: the name */
+}
+
+static struct vd_str
+field(const struct http_field *f, int n, const char *name)
+{
+	int i = http_field_find(f, n, name, 0);
+
+	return i >= 0 ? f[i].value : (struct vd_str){ NULL, 0 };
+}
+
+/* Squid's classification of what happened to the request. */
+static void
+classify(struct conn *c, struct accesslog_entry *e, char *peer, size_t peerlen)
+{
+	e->hier = AL_HIER_NONE;
+	if (c->req.method.len == 0) {
+		e->result = AL_NONE;		/* not even a request line */
+	} else if (c->resp.status >= 200) {
+		e->result = AL_TCP_MISS;	/* the origin answered */
+		e->hier = AL_HIER_DIRECT;
+		e->peer = peer_of(c, peer, peerlen);
+		e->ctype = field(c->resp.fields, c->resp.nfields, "content-type");
+		return;
+	} else if (c->status == 403 || c->status == 302) {
+		/* viaduct's own 403 and 302 come only from /ip proxy access */
+		e->result = AL_TCP_DENIED;
+		STATS_INC(lookups_denied, 1);
+	} else if (c->status == 502 || c->status == 503 || c->status == 504) {
+		e->result = AL_TCP_MISS;	/* a miss whose fetch failed (Squid) */
+	} else {
+		e->result = AL_NONE;		/* refused or answered before forwarding */
+	}
+	if (c->status >= 300)
+		e->ctype = VD_STR("text/html");	/* http_error_page(), redirect */
+}
+
+void
+accesslog_req_end(struct conn *c)
+{
+	struct accesslog *al = worker_accesslog();
+	struct accesslog_req *r = slot_of(al, c);
+	struct accesslog_entry e;
+	char peer[64];
+	int64_t now;
+
+	if (r == NULL || !r->active)
+		return;
+	r->active = false;
+	memset(&e, 0, sizeof(e));
+	now = c->t->loop->now_ms;
+	e.elapsed_ms = now - r->start_ms;
+	e.time_ms = accesslog_now_ms(al);
+	e.client = c->peer;
+	e.status = c->status;
+	e.bytes = c->sent;
+	e.method = c->req.method;
+	e.url = c->req.target;
+	e.version = c->req.version;
+	classify(c, &e, peer, sizeof(peer));
+	if (c->req.method.len > 0) {
+		e.referer = field(c->req.fields, c->req.nfields, "referer");
+		e.agent = field(c->req.fields, c->req.nfields, "user-agent");
+	}
+	accesslog_write(al, &e);
+}
