@@ -148,11 +148,11 @@ struct accesslog_req	*accesslog_slot(struct accesslog *, size_t i);
 /* A request was parsed (or failed to parse): remember when it started.
  * Idempotent until accesslog_req_end(). */
 void	accesslog_req_start(struct conn *);
+/* An error page is coming: when no request is in flight, the head did not
+ * parse; count it as a request (`requests`) and start it. */
+void	accesslog_req_error(struct conn *);
 /* The request ended (any outcome): log it once, count lookups-denied.
  * A no-op when no request is in flight on c. */
 void	accesslog_req_end(struct conn *);
-
-/* Provided by worker.c: this worker's log, or NULL (not a worker, or none). */
-struct accesslog	*worker_accesslog(void);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "viaduct.h"
 #include "accesslog.h"
+#include "worker.h"
 #include "proxy.h"
 #include "stats.h"
 
@@ -39,6 +40,19 @@ accesslog_req_start(struct conn *c)
 	/* a response of this request (if any) is parsed into c->resp by
 	 * on_response(); forget the previous request's on this connection */
 	c->resp.status = 0;
+}
+
+void
+accesslog_req_error(struct conn *c)
+{
+	struct accesslog_req *r = slot_of(worker_accesslog(), c);
+
+	if (r == NULL || r->active)
+		return;
+	/* on_request() counted the heads that parsed; one that did not is a
+	 * request too, so that `requests` equals the lines of the log */
+	STATS_INC(requests, 1);
+	accesslog_req_start(c);
 }
 
 /* The upstream address the response came from, or its name. */

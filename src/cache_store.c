@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "log.h"
 #include "cache_store.h"
 
@@ -728,6 +729,184 @@ cache_store_tmp_sweep(struct cache_store *cs)
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
 		if (unlink(p) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Bodies up to this size live in the index and are served from the map. */
+#define STORE_INLINE_MAX	(64 * 1024)
+
+int
+cache_store_conf_init(struct cache_store_conf *c, const struct vd_conf *conf,
+    char *path, size_t size)
+{
+	int workers = conf->workers > 0 ? conf->workers : 1;
+	int n;
+
+	memset(c, 0, sizeof(*c));
+	if (conf->max_cache_size == CONF_SIZE_NONE)
+		return VD_DECLINED;
+	if (conf->cache_on_disk)
+		n = snprintf(path, size, "%s", conf->cache_path != NULL ? conf->cache_path : "");
+	else
+		n = snprintf(path, size, "%s/cache", conf->run_dir != NULL ? conf->run_dir : ".");
+	if (n <= 0 || (size_t)n >= size)
+		return VD_ERR;
+	c->path = path;
+	c->map_size = cache_store_map_size(conf->max_cache_size);
+	/* a reader slot per connection slot, for up to four worker generations
+	 * draining at once (master.h), plus the manager and viaductctl */
+	c->max_readers = 4 * (unsigned)(conf->max_client_connections + workers) + 64;
+	c->inline_max = STORE_INLINE_MAX;
+	c->no_sync = !conf->cache_on_disk;
+	return VD_OK;
+}
+
+int
+cache_store_iter_from(struct cache_reader *r, const struct cache_key *from, size_t max,
+    int (*cb)(void *, const struct cache_key *, const struct cache_obj *), void *arg,
+    struct cache_key *next)
+{
+	struct cache_key k;
+	struct cache_obj o;
+	MDB_cursor *cur;
+	MDB_val kv, dv;
+	size_t seen = 0;
+	int rc, op = MDB_FIRST, st = VD_DONE;
+
+	if ((rc = reader_renew(r)) != VD_OK)
+		return rc;
+	if (mdb_cursor_open(r->txn, r->cs->dbi, &cur) != 0) {
+		cache_reader_reset(r);
+		return VD_ERR;
+	}
+	if (from != NULL) {
+		key_val(from, &kv);
+		op = MDB_SET_RANGE;
+	}
+	while ((rc = mdb_cursor_get(cur, &kv, &dv, op)) == 0) {
+		op = MDB_NEXT;
+		if (kv.mv_size != sizeof(k.b))
+			continue;
+		memcpy(k.b, kv.mv_data, sizeof(k.b));
+		if (seen++ == max) {
+			*next = k;
+			st = VD_OK;
+			break;
+		}
+		if (cache_rec_decode(dv.mv_data, dv.mv_size, &o) != VD_OK)
+			continue;
+		if ((st = cb(arg, &k, &o)) != VD_OK)
+			break;
+		st = VD_DONE;
+	}
+	mdb_cursor_close(cur);
+	cache_reader_reset(r);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return VD_ERR;
+	return st;
+}
+
+/* Does the record at kv still hold the victim's object? */
+static bool
+victim_same(struct cache_store *cs, MDB_txn *txn, MDB_val *kv, const struct cache_victim *v)
+{
+	struct cache_obj o;
+	MDB_val dv;
+
+	if (mdb_get(txn, cs->dbi, kv, &dv) != 0 ||
+	    cache_rec_decode(dv.mv_data, dv.mv_size, &o) != VD_OK)
+		return false;
+	return o.resp.response_time == v->response_time &&
+	    ((o.flags & CACHE_OBJ_BODY_FILE) ? o.body_file : 0) == v->body_file;
+}
+
+int
+cache_store_evict(struct cache_store *cs, struct cache_victim *v, size_t n)
+{
+	MDB_txn *txn;
+	MDB_val kv;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		v[i].removed = false;
+	if (n > CACHE_EVICT_MAX)
+		return VD_ERR;
+	if ((rc = write_begin(cs, &txn)) != VD_OK)
+		return rc;
+	for (i = 0; i < n; i++) {
+		key_val(&v[i].key, &kv);
+		if (!victim_same(cs, txn, &kv, &v[i]))
+			continue;
+		if ((rc = mdb_del(txn, cs->dbi, &kv, NULL)) != 0) {
+			mdb_txn_abort(txn);
+			for (i = 0; i < n; i++)
+				v[i].removed = false;
+			return mdb_status(rc, "evict");
+		}
+		v[i].removed = true;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		for (i = 0; i < n; i++)
+			v[i].removed = false;
+		return mdb_status(rc, "commit");
+	}
+	for (i = 0; i < n; i++)
+		if (v[i].removed && v[i].body_file != 0)
+			unlink_body(cs, v[i].body_file);
+	return VD_OK;
+}
+
+/* "0123456789abcdef" (16 lowercase hex digits) -> id; false for anything else. */
+static bool
+body_name_id(const char *name, uint64_t *id)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		char c = name[i];
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return false;
+	}
+	if (name[16] != '\0')
+		return false;
+	*id = v;
+	return true;
+}
+
+int
+cache_store_body_sweep(struct cache_store *cs, unsigned bucket,
+    bool (*referenced)(void *, uint64_t), void *arg, int64_t before)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	uint64_t id;
+	DIR *d;
+	int dfd, n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/bodies/%02x", cs->path, bucket & 0xff);
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		/* not ours (or not a body): leave it alone */
+		if (!body_name_id(de->d_name, &id) || (id >> 56) != (bucket & 0xff))
+			continue;
+		if (referenced(arg, id))
+			continue;
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode) || (int64_t)st.st_ctime >= before)
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) == 0)
 			n++;
 	}
 	closedir(d);

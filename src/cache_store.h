@@ -183,4 +183,54 @@ int	cache_store_iter(struct cache_reader *,
 /* Remove temp body files left by dead writers (cache manager start). Count or -1. */
 int	cache_store_tmp_sweep(struct cache_store *);
 
+/*
+ * For the cache manager (cachemgr.h) and every process that opens the
+ * store: one place that derives the environment from the configuration,
+ * so that all processes open it alike.  The directory is cache-path with
+ * cache-on-disk=yes, and <run-dir>/cache with cache-on-disk=no (run-dir is
+ * on tmpfs, /run; no fsync then).  VD_DECLINED when max-cache-size=none
+ * (no cache at all), VD_ERR when the path does not fit in path[size].
+ */
+struct vd_conf;
+int	cache_store_conf_init(struct cache_store_conf *, const struct vd_conf *,
+	    char *path, size_t size);
+
+/*
+ * Like cache_store_iter() but bounded: starts at the first key >= *from
+ * (NULL: the first key), visits at most max entries within one snapshot,
+ * and stores the first key not visited in *next.  VD_OK more remain,
+ * VD_DONE the end was reached, else cb's status, VD_AGAIN or VD_ERR.
+ */
+int	cache_store_iter_from(struct cache_reader *, const struct cache_key *from, size_t max,
+	    int (*cb)(void *arg, const struct cache_key *, const struct cache_obj *), void *arg,
+	    struct cache_key *next);
+
+/*
+ * Eviction, in one short write transaction: each victim is deleted only if
+ * its key still holds the object seen (same response_time and body_file),
+ * so an object replaced since the scan survives.  Sets v[i].removed; body
+ * files are unlinked after the commit.  n <= CACHE_EVICT_MAX.
+ * VD_OK, CACHE_STORE_FULL, VD_AGAIN, VD_ERR (nothing removed then).
+ */
+#define CACHE_EVICT_MAX		512
+struct cache_victim {
+	struct cache_key key;
+	int64_t		 atime;		/* ordering only: approximate last access */
+	int64_t		 response_time;	/* identity of the object seen */
+	uint64_t	 body_file;
+	uint64_t	 bytes;		/* what removing it frees (cachemgr_obj_bytes) */
+	bool		 removed;
+};
+int	cache_store_evict(struct cache_store *, struct cache_victim *, size_t n);
+
+/*
+ * Orphan body files: in bodies/<bucket as 2 hex digits>, unlink every file
+ * whose id referenced() denies and whose ctime is before `before` (a body
+ * renamed into place just before its index commit is not an orphan yet).
+ * Returns the number removed, or -1 (errno) if the bucket cannot be read;
+ * a missing bucket is 0.
+ */
+int	cache_store_body_sweep(struct cache_store *, unsigned bucket,
+	    bool (*referenced)(void *arg, uint64_t id), void *arg, int64_t before);
+
 #endif

@@ -141,6 +141,8 @@ struct vd_conf {
 	uint16_t	 connect_ports[CONF_MAX_PORTS];	/* connect-ports=443,563 */
 	int		 nconnect_ports;
 	int64_t		 tunnel_idle_timeout;	/* ms; CONNECT/Upgrade tunnel idle, 10m */
+	char		*parents;		/* ADDR:PORT[/WEIGHT],... parent array (parent.h) */
+	int64_t		 parent_hold_time;	/* ms; parent-hold-time=30s */
 	char		*transparent_ports;	/* local ports serving transparent mode, comma list */
 	char		*reverse_ports;		/* local ports serving reverse mode, comma list */
 	char		*reverse_origins;	/* HOST=ADDR:PORT,... for reverse mode */

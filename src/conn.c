@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 #include "viaduct.h"
+#include "accesslog.h"
 #include "conf.h"
 #include "conn.h"
 #include "log.h"
 #include "stats.h"
 #include "proxy.h"
+#include "transparent.h"
 #include "util.h"
 
 #define ACCEPT_BATCH	32
@@ -58,7 +60,7 @@ conn_table_create(struct ev_loop *loop, const struct vd_conf *conf)
 	struct conn_table *t;
 	int workers = conf->workers > 0 ? conf->workers : 1;
 	size_t n, inlen, outlen, per, nf;
-	char *m;
+	char *m, err[256];
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
@@ -81,8 +83,10 @@ conn_table_create(struct ev_loop *loop, const struct vd_conf *conf)
 	t->conns = calloc(t->n, sizeof(*t->conns));
 	/* untouched pages of this block cost nothing until a connection uses them */
 	t->mem = calloc(t->n, per);
-	t->dns = dns_create(loop, (int)t->n * 2);
-	if (t->conns == NULL || t->mem == NULL || t->dns == NULL ||
+	t->dns = dns_create(loop, (int)t->n * 2, conf->dns_servers);
+	if ((t->router = router_create(conf, err, sizeof(err))) == NULL)
+		log_warnx("%s", err);
+	if (t->router == NULL || t->conns == NULL || t->mem == NULL || t->dns == NULL ||
 	    upstream_pool_init(t) != VD_OK) {
 		conn_table_free(t);
 		return NULL;
@@ -121,6 +125,7 @@ conn_table_free(struct conn_table *t)
 	if (t->idle_slots != NULL)
 		upstream_pool_free(t);
 	dns_free(t->dns);
+	router_free(t->router);
 	free(t->conns);
 	free(t->mem);
 	free(t);
@@ -148,6 +153,25 @@ refuse(struct conn_table *t, int fd)
 	close(fd);
 }
 
+/* Which way origin-form requests on this connection go (router.h). */
+static void
+listener_mode(struct conn_table *t, struct conn *c)
+{
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local), ol;
+
+	c->mode = ROUTER_PROXY;
+	c->has_odst = false;
+	if (!router_has_modes(t->router) ||
+	    getsockname(c->cl.fd, (struct sockaddr *)&local, &ll) == -1)
+		return;
+	c->mode = router_mode(t->router, ntohs(local.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&local)->sin6_port :
+	    ((struct sockaddr_in *)&local)->sin_port));
+	if (c->mode == ROUTER_TRANSPARENT)
+		c->has_odst = transparent_original_dst(c->cl.fd, &c->odst, &ol) == VD_OK;
+}
+
 static void
 start(struct conn_table *t, int fd, const struct sockaddr_storage *ss)
 {
@@ -168,6 +192,7 @@ start(struct conn_table *t, int fd, const struct sockaddr_storage *ss)
 		vd_strlcpy(c->peer, "unknown", sizeof(c->peer));
 	c->in.base = c->in.start = c->in.end = 0;
 	c->nreq = 0;
+	listener_mode(t, c);
 	c->state = PX_HEAD;
 	if (ev_io_add(t->loop, &c->cl.io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) == -1) {
 		log_warn("epoll add client");
@@ -218,6 +243,7 @@ conn_close(struct conn *c)
 
 	if (c->state == PX_FREE)
 		return;
+	accesslog_req_end(c);	/* a request cut short is logged too */
 	upstream_close(c);
 	tunnel_close(c);
 	ev_timer_stop(t->loop, &c->timer);

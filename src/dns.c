@@ -108,7 +108,7 @@ dns_rearm(struct dns *d)
 }
 
 struct dns *
-dns_create(struct ev_loop *loop, int max_queries)
+dns_create(struct ev_loop *loop, int max_queries, const char *servers)
 {
 	struct ares_options o;
 	struct dns *d;
@@ -135,6 +135,14 @@ dns_create(struct ev_loop *loop, int max_queries)
 	o.sock_state_cb_data = d;
 	if ((rc = ares_init_options(&d->ch, &o, ARES_OPT_SOCK_STATE_CB)) != ARES_SUCCESS) {
 		log_warnx("dns: %s", ares_strerror(rc));
+		free(d->q);
+		free(d);
+		return NULL;
+	}
+	if (servers != NULL && servers[0] != '\0' &&
+	    (rc = ares_set_servers_ports_csv(d->ch, servers)) != ARES_SUCCESS) {
+		log_warnx("dns: dns-servers=%s: %s", servers, ares_strerror(rc));
+		ares_destroy(d->ch);
 		free(d->q);
 		free(d);
 		return NULL;

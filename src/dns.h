@@ -28,7 +28,8 @@ struct dns_result {
 
 typedef void	dns_cb(void *arg, const struct dns_result *);
 
-struct dns	*dns_create(struct ev_loop *, int max_queries);
+/* servers: "ADDR[:PORT],..." to ask instead of resolv.conf's; NULL or "" none. */
+struct dns	*dns_create(struct ev_loop *, int max_queries, const char *servers);
 void		 dns_free(struct dns *);
 
 /*

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "viaduct.h"
+#include "cachemgr.h"
 #include "conf.h"
 #include "listen.h"
 #include "log.h"
@@ -68,7 +69,12 @@ struct master {
 	int64_t			 handover_deadline;	/* 0: no old generation waiting */
 	bool			 killed;
 	struct mworker		 w[MASTER_SLOTS];
+	struct mworker		 cm;		/* the cache manager (stats->cachemgr) */
+	bool			 cm_restart;	/* reloaded: respawn it at once with the new conf */
 };
+
+/* spawn()'s index of the cache manager */
+#define CM_ENTRY	(-1)
 
 static int64_t
 now_ms(void)
@@ -201,6 +207,8 @@ child_main(struct master *m, int i, int fd)
 	for (int j = 0; j < MASTER_SLOTS; j++)
 		if (m->w[j].mfd != -1)
 			close(m->w[j].mfd);
+	if (m->cm.mfd != -1)
+		close(m->cm.mfd);
 	vd.role = VD_ROLE_WORKER;
 	vd.worker_id = w->id;
 	vd.generation = w->gen;
@@ -231,10 +239,35 @@ child_main(struct master *m, int i, int fd)
 	worker_main(&spec);
 }
 
+/* The cache manager's child: no listeners, no sockets to workers. */
+static _Noreturn void
+cm_child_main(struct master *m, int fd)
+{
+	struct stats_slot *slot = &m->stats->cachemgr;
+	struct cachemgr_spec spec;
+
+	close(m->sfd);
+	close(m->pidfd);
+	for (int j = 0; j < MASTER_SLOTS; j++)
+		if (m->w[j].mfd != -1)
+			close(m->w[j].mfd);
+	/* our copies of the listeners would keep clients queued after a stop */
+	for (int j = 0; j < m->ls->n; j++)
+		close(m->ls->socks[j].ls_fd);
+	slot->pid = getpid();
+	slot->generation = m->generation;
+	slot->started = time(NULL);
+	memset(&spec, 0, sizeof(spec));
+	spec.conf = m->conf;
+	spec.master_fd = fd;
+	spec.slot = slot;
+	cachemgr_main(&spec);
+}
+
 static void
 spawn(struct master *m, int i)
 {
-	struct mworker *w = &m->w[i];
+	struct mworker *w = i == CM_ENTRY ? &m->cm : &m->w[i];
 	int sp[2];
 	pid_t pid;
 
@@ -250,6 +283,8 @@ spawn(struct master *m, int i)
 	}
 	if (pid == 0) {
 		close(sp[0]);
+		if (i == CM_ENTRY)
+			cm_child_main(m, sp[1]);
 		child_main(m, i, sp[1]);
 	}
 	close(sp[1]);
@@ -258,7 +293,10 @@ spawn(struct master *m, int i)
 	w->state = MW_RUNNING;
 	w->termed = false;
 	w->started = now_ms();
-	log_debug("worker %d generation %u started, pid %d", w->id, w->gen, (int)pid);
+	if (i == CM_ENTRY)
+		log_info("cache manager started, pid %d", (int)pid);
+	else
+		log_debug("worker %d generation %u started, pid %d", w->id, w->gen, (int)pid);
 	return;
 later:
 	w->state = MW_WAITING;
@@ -349,8 +387,83 @@ child_lost(struct master *m, struct mworker *w, int st, const char *how)
 	    (long long)delay);
 	w->state = MW_WAITING;
 	w->respawn_at = now + delay;
-	/* TODO(cache manager issue): tell the cache manager to run
-	 * mdb_reader_check() for the dead worker's stale LMDB reader slots. */
+}
+
+/* A line to the cache manager; dropped if it cannot take it now (it also checks on a timer). */
+static void
+cm_tell(struct master *m, const char *fmt, int arg)
+{
+	char buf[64];
+	int n;
+
+	if (m->cm.state != MW_RUNNING || m->cm.mfd == -1)
+		return;
+	n = snprintf(buf, sizeof(buf), fmt, arg);
+	if (send(m->cm.mfd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) != n)
+		log_debug("cannot tell the cache manager: %s", strerror(errno));
+}
+
+static void
+cm_start(struct master *m)
+{
+	m->cm.crashes = 0;
+	m->cm.gen = m->generation;
+	spawn(m, CM_ENTRY);
+}
+
+/* The cache manager died: respawn it like a worker (with backoff) unless stopping. */
+static void
+cm_reaped(struct master *m, int st)
+{
+	struct mworker *w = &m->cm;
+	char how[96];
+	int64_t now = now_ms(), delay;
+
+	describe(st, how, sizeof(how));
+	close(w->mfd);
+	w->mfd = -1;
+	stats_retire(m->stats, &m->stats->cachemgr);
+	w->state = MW_FREE;
+	if (m->stopping || m->cm_restart) {
+		log_msg(st == 0 ? VD_LOG_INFO : VD_LOG_WARN, 0, "cache manager pid %d %s",
+		    (int)w->pid, how);
+		w->pid = 0;
+		if (!m->stopping && m->cm_restart && cachemgr_enabled(m->conf))
+			cm_start(m);
+		m->cm_restart = false;
+		return;
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == VD_EXIT_FATAL) {
+		log_errx("cache manager pid %d %s (fatal) and will not be respawned",
+		    (int)w->pid, how);
+		w->pid = 0;
+		return;
+	}
+	if (now - w->started >= BACKOFF_RESET_MS)
+		w->crashes = 0;
+	delay = backoff_ms(w->crashes);
+	w->crashes++;
+	log_errx("cache manager pid %d %s; respawning in %lld ms", (int)w->pid, how,
+	    (long long)delay);
+	w->pid = 0;
+	w->state = MW_WAITING;
+	w->respawn_at = now + delay;
+}
+
+/* After a reload: a manager with the new configuration (or none). */
+static void
+cm_reconfigure(struct master *m)
+{
+	if (m->cm.state == MW_RUNNING) {
+		m->cm_restart = true;	/* cm_reaped() starts the new one */
+		m->cm.termed = true;
+		if (kill(m->cm.pid, SIGTERM) == -1 && errno != ESRCH)
+			log_warn("kill(%d, TERM)", (int)m->cm.pid);
+	} else if (cachemgr_enabled(m->conf)) {
+		cm_start(m);
+	} else {
+		m->cm.state = MW_FREE;
+	}
 }
 
 static void
@@ -361,6 +474,10 @@ reap(struct master *m)
 	int st, i;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == m->cm.pid && m->cm.state == MW_RUNNING) {
+			cm_reaped(m, st);
+			continue;
+		}
 		for (i = 0; i < MASTER_SLOTS; i++)
 			if (m->w[i].pid == pid && (m->w[i].state == MW_RUNNING ||
 			    m->w[i].state == MW_DRAINING))
@@ -381,6 +498,8 @@ reap(struct master *m)
 			child_lost(m, w, st, how);
 		}
 		w->pid = 0;
+		/* its LMDB reader slots are stale now (STYLE.md pitfall 3) */
+		cm_tell(m, CACHEMGR_MSG_READER_CHECK " %d\n", (int)pid);
 	}
 	if (pid == -1 && errno != ECHILD)
 		log_err("waitpid");
@@ -476,6 +595,7 @@ reload(struct master *m)
 	spawn_generation(m, n);
 	if (m->handover_deadline == 0)	/* reloads in a row do not postpone it */
 		m->handover_deadline = now_ms() + HANDOVER_MAX_MS;
+	cm_reconfigure(m);
 	log_notice("reloaded: generation %u, %d workers, %d listeners",
 	    m->generation, n, m->ls->n);
 }
@@ -492,6 +612,8 @@ reopen_logs(struct master *m)
 	else
 		log_notice("reopened log files");
 	signal_workers(m, SIGUSR1, false);
+	if (m->cm.state == MW_RUNNING)
+		kill(m->cm.pid, SIGUSR1);
 }
 
 static void
@@ -508,7 +630,9 @@ begin_stop(struct master *m, int sig)
 	for (int i = 0; i < MASTER_SLOTS; i++)
 		if (m->w[i].state == MW_WAITING)
 			m->w[i].state = MW_FREE;
-	signal_workers(m, m->stopping, false);
+	if (m->cm.state == MW_WAITING)
+		m->cm.state = MW_FREE;
+	signal_workers(m, m->stopping, false);	/* the cache manager after them */
 	/* Workers hold their own copies until they stop accepting; once the
 	 * last copy is closed new clients are refused instead of queued. */
 	listen_close_all(m->ls);
@@ -576,6 +700,37 @@ handover(struct master *m, int64_t now)
 	return -1;
 }
 
+static bool
+anyone_alive(const struct master *m)
+{
+	for (int i = 0; i < MASTER_SLOTS; i++)
+		if (m->w[i].state != MW_FREE)
+			return true;
+	return false;
+}
+
+/*
+ * The cache manager: respawn when due; at a stop, once the last worker is
+ * gone (nobody reads the store any more), tell it to stop.  ms or -1.
+ */
+static int64_t
+cm_timers(struct master *m, int64_t now)
+{
+	struct mworker *w = &m->cm;
+
+	if (w->state == MW_WAITING && !m->stopping) {
+		if (w->respawn_at > now)
+			return w->respawn_at - now;
+		spawn(m, CM_ENTRY);
+	}
+	if (m->stopping && w->state == MW_RUNNING && !w->termed && !anyone_alive(m)) {
+		w->termed = true;
+		if (kill(w->pid, m->stopping) == -1 && errno != ESRCH)
+			log_warn("kill(%d, %s)", (int)w->pid, signals_name(m->stopping));
+	}
+	return -1;
+}
+
 /* Respawns and kills that are due; returns ms until the next one (-1: none). */
 static int
 run_timers(struct master *m)
@@ -583,6 +738,9 @@ run_timers(struct master *m)
 	int64_t now = now_ms(), next, when;
 
 	next = m->stopping ? -1 : handover(m, now);
+	when = cm_timers(m, now);
+	if (when >= 0 && (next == -1 || when < next))
+		next = when;
 	for (int i = 0; i < MASTER_SLOTS; i++) {
 		struct mworker *w = &m->w[i];
 		if (w->state == MW_WAITING)
@@ -610,21 +768,14 @@ run_timers(struct master *m)
 		if (m->stop_deadline <= now) {
 			log_warnx("workers still busy after shutdown-timeout: killing them");
 			signal_workers(m, SIGKILL, false);
+			if (m->cm.state == MW_RUNNING)
+				kill(m->cm.pid, SIGKILL);
 			m->killed = true;
 		} else if (next == -1 || m->stop_deadline - now < next) {
 			next = m->stop_deadline - now;
 		}
 	}
 	return next > 60000 ? 60000 : (int)next;
-}
-
-static bool
-anyone_alive(const struct master *m)
-{
-	for (int i = 0; i < MASTER_SLOTS; i++)
-		if (m->w[i].state != MW_FREE)
-			return true;
-	return false;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -688,7 +839,9 @@ startup(struct master *m, int ready_fd)
 	if (m->conf->cache_path != NULL && access(m->conf->cache_path, W_OK | X_OK) == -1)
 		fatal("cache path %s is not writable by %s", m->conf->cache_path,
 		    m->ids.user[0] != '\0' ? m->ids.user : "this user");
-	/* TODO(cache manager issue): fork the cache manager here. */
+	/* before the workers: it clears what dead processes left in the store */
+	if (cachemgr_enabled(m->conf))
+		cm_start(m);
 	if (!spawn_generation(m, conf_nworkers(m->conf)))
 		fatalx("no room for workers");
 	log_notice("started: %d workers, %d listeners, pid %d",
@@ -712,6 +865,7 @@ master_run(struct vd_conf *conf, int ready_fd)
 	m = vd_xcalloc(1, sizeof(*m));
 	for (int i = 0; i < MASTER_SLOTS; i++)
 		m->w[i].mfd = -1;
+	m->cm.mfd = -1;
 	m->conf = conf;
 	m->pidfd = -1;
 	vd.role = VD_ROLE_MASTER;
@@ -720,7 +874,7 @@ master_run(struct vd_conf *conf, int ready_fd)
 	vd.role_state = m;
 	startup(m, ready_fd);
 
-	while (!m->stopping || anyone_alive(m)) {
+	while (!m->stopping || anyone_alive(m) || m->cm.state != MW_FREE) {
 		timeout = run_timers(m);
 		pfd.fd = m->sfd;
 		pfd.events = POLLIN;
@@ -729,6 +883,8 @@ master_run(struct vd_conf *conf, int ready_fd)
 		handle_signals(m);
 		if (!m->stopping && !anyone_alive(m)) {
 			log_errx("no worker left that can be respawned: exiting");
+			if (m->cm.state == MW_RUNNING)
+				kill(m->cm.pid, SIGTERM);
 			status = 1;
 			break;
 		}

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "viaduct.h"
+#include "accesslog.h"
 #include "conf.h"
 #include "log.h"
 #include "stats.h"
@@ -241,6 +242,7 @@ flush_interim(struct conn *c)
 	int rc = write_buf(&c->iout, &c->iout_off, &c->cl, &out);
 
 	STATS_INC(sent_to_clients, out);
+	c->sent += out;
 	if (rc == VD_OK)
 		c->iout.len = c->iout_off = 0;
 	return rc;
@@ -258,6 +260,7 @@ count_status(int status)
 static void
 linger(struct conn *c)
 {
+	accesslog_req_end(c);		/* the error page or response is out */
 	upstream_close(c);
 	shutdown(c->cl.fd, SHUT_WR);
 	c->state = PX_LINGER;
@@ -269,6 +272,7 @@ proxy_error(struct conn *c, int status, const char *why)
 {
 	struct vd_str url = c->req.target;
 
+	accesslog_req_error(c);		/* no-op unless the head did not parse */
 	log_info("%s: %d %s: %.*s", c->peer, status, why,
 	    (int)(url.len > 200 ? 200 : url.len), url.p ? url.p : "");
 	count_status(status);
@@ -329,7 +333,7 @@ dns_done(void *arg, const struct dns_result *r)
 		return;
 	if (r->naddrs == 0) {
 		STATS_INC(upstream_errors, 1);
-		proxy_error(c, 502, r->error);
+		proxy_error(c, 504, r->error);	/* a gateway's DNS failure */
 	} else {
 		memcpy(u->addrs, r->addrs, sizeof(u->addrs));
 		memcpy(u->lens, r->lens, sizeof(u->lens));
@@ -449,6 +453,46 @@ retry_fresh(struct conn *c)
 	return true;
 }
 
+/*
+ * Where the request goes: the absolute-form target; on a transparent
+ * listener the firewall's original destination, else Host; on a reverse
+ * listener the origin configured for Host.  VD_OK or an error page is set.
+ */
+static int
+route(struct conn *c)
+{
+	struct http_req *r = &c->req;
+	struct vd_str host = { NULL, 0 };
+	const char *oh;
+	uint16_t port = 80;
+
+	if (r->form == HTTP_FORM_ABSOLUTE)
+		return set_origin(c, r->host, r->port);
+	if (c->mode == ROUTER_TRANSPARENT && c->has_odst) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&c->odst;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&c->odst;
+
+		if (c->odst.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &sin6->sin6_addr, c->up.host, sizeof(c->up.host));
+		else
+			inet_ntop(AF_INET, &sin->sin_addr, c->up.host, sizeof(c->up.host));
+		c->up.port = ntohs(c->odst.ss_family == AF_INET6 ? sin6->sin6_port : sin->sin_port);
+		return VD_OK;
+	}
+	if (r->host_field < 0 || http_parse_authority(r->fields[r->host_field].value.p,
+	    r->fields[r->host_field].value.len, 80, &host, &port) != VD_OK) {
+		proxy_error(c, 400, "no usable Host field");
+		return VD_ERR;
+	}
+	if (c->mode == ROUTER_TRANSPARENT)
+		return set_origin(c, host, port);
+	if (router_reverse(c->t->router, host, &oh, &port) != VD_OK) {
+		proxy_error(c, 404, "unknown host");
+		return VD_ERR;
+	}
+	return set_origin(c, (struct vd_str){ oh, strlen(oh) }, port);
+}
+
 static bool
 connect_port_ok(const struct vd_conf *cf, uint16_t port)
 {
@@ -502,9 +546,11 @@ check_request(struct conn *c)
 		}
 		return VD_OK;
 	}
-	if (r->form == HTTP_FORM_ASTERISK && http_str_ieq(r->method, "OPTIONS"))
-		return VD_OK;		/* OPTIONS * asks about viaduct itself */
 	if (r->form != HTTP_FORM_ABSOLUTE) {
+		if (c->mode != ROUTER_PROXY)
+			return VD_OK;		/* transparent or reverse: route() */
+		if (r->form == HTTP_FORM_ASTERISK && http_str_ieq(r->method, "OPTIONS"))
+			return VD_OK;		/* OPTIONS * asks about viaduct itself */
 		proxy_error(c, 400, "not a proxy request (absolute URL expected)");
 		return VD_ERR;
 	}
@@ -530,7 +576,7 @@ local_answer(struct conn *c, struct http_fwd *fw)
 
 	if (!trace && !options)
 		return VD_DECLINED;
-	if (r->form != HTTP_FORM_ASTERISK) {
+	if (r->form != HTTP_FORM_ASTERISK || c->mode != ROUTER_PROXY) {
 		if (http_max_forwards(r, &mf) == VD_ERR) {
 			proxy_error(c, 400, "invalid Max-Forwards");
 			return VD_OK;
@@ -578,6 +624,7 @@ on_request(struct conn *c)
 	    .anonymous = c->t->conf->anonymous };
 
 	STATS_INC(requests, 1);
+	accesslog_req_start(c);
 	c->nreq++;
 	c->keep_alive = r->version == 11 ?
 	    !http_conn_has(r->fields, r->nfields, "close") :
@@ -619,7 +666,7 @@ on_request(struct conn *c)
 	c->body.out = RELAY_RAW;
 	c->body.limit = (uint64_t)c->t->conf->max_request_body;
 	c->up.fresh_only = false;
-	if (set_origin(c, r->host, r->port) != VD_OK)
+	if (route(c) != VD_OK)
 		return;
 	start_upstream(c);
 }
@@ -645,7 +692,8 @@ st_head(struct conn *c)
 				return VD_OK;
 			}
 		}
-		if (c->cl.eof || (c->t->shutdown && b->end == 0)) {
+		/* draining: an idle kept-alive connection goes, a new one is served */
+		if (c->cl.eof || (c->t->shutdown && b->end == 0 && c->nreq > 0)) {
 			conn_close(c);
 			return VD_OK;
 		}
@@ -928,6 +976,7 @@ static void
 finish_response(struct conn *c)
 {
 	count_status(c->status);
+	accesslog_req_end(c);
 	upstream_release(c);
 	if (!c->keep_alive || c->t->shutdown) {
 		linger(c);
@@ -949,6 +998,7 @@ st_resp_body(struct conn *c)
 		rc = relay_run(&c->body, &c->up.in, &c->up.s, &c->cl, &in, &out);
 	STATS_INC(received_from_servers, in);
 	STATS_INC(sent_to_clients, out);
+	c->sent += out;
 	switch (rc) {
 	case VD_AGAIN:
 		if (in + out > 0)
@@ -1013,6 +1063,7 @@ st_reply(struct conn *c)
 	int rc = write_out(c, &c->cl, &out);
 
 	STATS_INC(sent_to_clients, out);
+	c->sent += out;
 	if (rc == VD_AGAIN)
 		return VD_AGAIN;
 	if (rc == VD_ERR) {
@@ -1030,6 +1081,7 @@ st_error(struct conn *c)
 	int rc = write_out(c, &c->cl, &out);
 
 	STATS_INC(sent_to_clients, out);
+	c->sent += out;
 	if (rc == VD_AGAIN)
 		return VD_AGAIN;
 	if (rc == VD_ERR)
@@ -1087,6 +1139,8 @@ proxy_run(struct conn *c)
 		}
 	}
 	c->running = false;
+	if (c->state == PX_FREE)
+		accesslog_req_end(c);	/* closed under a request: log it now */
 }
 
 void
@@ -1135,6 +1189,7 @@ proxy_timeout(struct conn *c)
 		break;
 	default:
 		conn_close(c);
+		accesslog_req_end(c);
 		return;
 	}
 	proxy_run(c);

@@ -26,6 +26,7 @@
 #include "http_chunk.h"
 #include "http_msg.h"
 #include "tunnel.h"
+#include "router.h"
 
 struct conn_table;
 
@@ -113,6 +114,9 @@ struct conn {
 	struct side	 cl;
 	struct ev_timer	 timer;
 	char		 peer[64];	/* client IP, for X-Forwarded-For */
+	enum router_mode mode;		/* of the listener it came in on */
+	bool		 has_odst;	/* transparent: redirected by the firewall */
+	struct sockaddr_storage odst;	/* ... from here (SO_ORIGINAL_DST) */
 	unsigned	 nreq;		/* requests on this connection */
 	bool		 running;	/* inside proxy_run (callbacks must not re-enter) */
 
@@ -166,6 +170,7 @@ struct conn_table {
 	unsigned long	 accepted;
 	struct conn	*free;
 	struct dns	*dns;
+	struct router	*router;
 	bool		 shutdown;
 	struct http_limits req_lim, resp_lim;
 	char		 via[256];

@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <xxhash.h>
 
 #include "viaduct.h"
 #include "conf.h"
@@ -72,10 +74,50 @@ struct rule {
 	struct pat	 host, path;
 };
 
+/*
+ * The index of a list: each enabled rule whose selective classifier can be
+ * looked up by equality sits in one bucket of a hash table, under a key of
+ * one of these kinds; every other enabled rule is on `lin`, in order.
+ * A bucket and `lin` hold rule positions in increasing order, and a rule is
+ * in exactly one of them, so a merge by position visits the candidates in
+ * list order and first-match-wins is unchanged.
+ */
+enum ikind {
+	IK_HOST = 1,	/* dst-host=name: the whole (lower-case) host */
+	IK_HSUF,	/* dst-host=*.domain: ".domain", a host suffix at a dot */
+	IK_PSUF,	/* path=*.ext, path=* /name: a path suffix at a '.' or '/' */
+	IK_SRC4,	/* src-address=a.b.c.d/n: the masked address, n in aux */
+	IK_SRC6,	/* src-address=x::/n */
+	IK_HLABEL,	/* dst-host regex: a whole label its literal must contain */
+	IK_PSEG,	/* path regex: a whole /segment/ its literal must contain */
+	IK_DPORT,	/* dst-port=n, one port */
+};
+
+struct ient {
+	uint64_t	 h;		/* 0: empty slot */
+	const uint8_t	*key;		/* borrowed from the rule */
+	uint32_t	 klen;
+	uint8_t		 kind, aux;
+	uint32_t	 off, n;	/* positions pos[off .. off+n) */
+};
+
+struct rindex {
+	struct ient	*tab;
+	uint32_t	 mask;		/* table size - 1 */
+	int		*pos;
+	int		*lin;		/* enabled rules on no bucket, in order */
+	int		 nlin;
+	size_t		 maxhsuf, maxpsuf;	/* longest IK_HSUF / IK_PSUF key */
+	bool		 has_host, has_label, has_pseg, has_dport;
+	uint64_t	 plen4;		/* bit n: some IK_SRC4 key has prefix n */
+	uint64_t	 plen6[3];	/* the same for IK_SRC6, 0..128 */
+};
+
 struct rlist {
 	struct rule	*r;
 	int		 n;
 	bool		 uses_lport;
+	struct rindex	 ix;
 };
 
 struct rules {
@@ -430,6 +472,231 @@ pat_parse(struct cctx *cx, struct pat *pt, const struct conf_rule_prop *pp,
 	return VD_OK;
 }
 
+/* ---------------------------------------------------------------- index */
+
+static uint64_t
+ikey_hash(int kind, int aux, const void *key, size_t len)
+{
+	uint64_t h = XXH3_64bits_withSeed(key, len, (uint64_t)kind << 8 | (uint64_t)aux);
+
+	return h != 0 ? h : 1;	/* 0 marks an empty slot */
+}
+
+/* The prefix length of [lo, hi], or -1 for a range that is not a prefix. */
+static int
+addr_prefix(const struct addr *a)
+{
+	int nb = a->family == AF_INET ? 4 : 16, len = 0, i = 0;
+
+	for (; i < nb && a->lo[i] == a->hi[i]; i++)
+		len += 8;
+	if (i < nb) {
+		unsigned x = (unsigned)(a->lo[i] ^ a->hi[i]);
+
+		if ((x & (x + 1)) != 0 || (a->lo[i] & x) != 0)	/* not 0..01..1 */
+			return -1;
+		len += 8 - __builtin_popcount(x);
+		i++;
+	}
+	for (; i < nb; i++)
+		if (a->lo[i] != 0 || a->hi[i] != 0xff)
+			return -1;
+	return len;
+}
+
+struct ikey {
+	int		 kind, aux;
+	const uint8_t	*key;
+	size_t		 len;
+};
+
+/*
+ * A regex whose literal (pt->need, which every match contains; lower case
+ * for host patterns, which are caseless) holds `.label.` (host) or
+ * `/segment/` (path): every match has that whole label, so the rule is
+ * looked up by it.  The longest such label, as the most selective.
+ */
+static bool
+need_label(const struct pat *pt, struct ikey *k, char sep, int kind)
+{
+	const char *n = pt->need, *dot = NULL, *best = NULL;
+	size_t bestlen = 0;
+
+	for (size_t i = 0; i < pt->needlen; i++) {
+		if (n[i] != sep)
+			continue;
+		if (dot != NULL && (size_t)(n + i - dot - 1) > bestlen) {
+			best = dot + 1;
+			bestlen = (size_t)(n + i - dot - 1);
+		}
+		dot = n + i;
+	}
+	if (best == NULL)
+		return false;
+	*k = (struct ikey){ kind, 0, (const uint8_t *)best, bestlen };
+	return true;
+}
+
+/* The bucket of a rule, most selective classifier first; false: on `lin`. */
+static bool
+rule_key(const struct rule *r, struct ikey *k)
+{
+	const struct pat *h = &r->host, *p = &r->path;
+	int pl;
+
+	if (h->set && !h->neg && h->kind == PAT_EXACT) {
+		*k = (struct ikey){ IK_HOST, 0, (const uint8_t *)h->lit, h->len };
+		return true;
+	}
+	if (h->set && !h->neg && h->kind == PAT_SUFFIX && h->len > 0 && h->lit[0] == '.') {
+		*k = (struct ikey){ IK_HSUF, 0, (const uint8_t *)h->lit, h->len };
+		return true;
+	}
+	if (r->src.set && !r->src.neg && (pl = addr_prefix(&r->src)) >= 0) {
+		*k = (struct ikey){ r->src.family == AF_INET ? IK_SRC4 : IK_SRC6, pl,
+		    r->src.lo, r->src.family == AF_INET ? 4 : 16 };
+		return true;
+	}
+	if (h->set && !h->neg && h->kind == PAT_RE && need_label(h, k, '.', IK_HLABEL))
+		return true;
+	if (p->set && !p->neg && p->kind == PAT_SUFFIX && p->len > 0 &&
+	    (p->lit[0] == '.' || p->lit[0] == '/')) {
+		*k = (struct ikey){ IK_PSUF, 0, (const uint8_t *)p->lit, p->len };
+		return true;
+	}
+	if (p->set && !p->neg && p->kind == PAT_RE && need_label(p, k, '/', IK_PSEG))
+		return true;
+	if (r->dport.set && !r->dport.neg && r->dport.n == 1 &&
+	    r->dport.r[0][0] == r->dport.r[0][1]) {
+		*k = (struct ikey){ IK_DPORT, 0, (const uint8_t *)&r->dport.r[0][0],
+		    sizeof(uint16_t) };
+		return true;
+	}
+	return false;
+}
+
+static const struct ient *
+ix_find(const struct rindex *ix, int kind, int aux, const void *key, size_t len)
+{
+	uint64_t h;
+
+	if (ix->tab == NULL)
+		return NULL;
+	h = ikey_hash(kind, aux, key, len);
+	for (uint32_t i = (uint32_t)h & ix->mask;; i = (i + 1) & ix->mask) {
+		const struct ient *e = &ix->tab[i];
+
+		if (e->h == 0)
+			return NULL;
+		if (e->h == h && e->kind == kind && e->aux == aux && e->klen == len &&
+		    memcmp(e->key, key, len) == 0)
+			return e;
+	}
+}
+
+/* The bucket of k, made when missing (the table never fills: see ix_build). */
+static struct ient *
+ix_insert(struct rindex *ix, const struct ikey *k)
+{
+	uint64_t h = ikey_hash(k->kind, k->aux, k->key, k->len);
+	uint32_t i;
+
+	for (i = (uint32_t)h & ix->mask; ix->tab[i].h != 0; i = (i + 1) & ix->mask) {
+		struct ient *e = &ix->tab[i];
+
+		if (e->h == h && e->kind == k->kind && e->aux == k->aux &&
+		    e->klen == k->len && memcmp(e->key, k->key, k->len) == 0)
+			return e;
+	}
+	ix->tab[i] = (struct ient){ h, k->key, (uint32_t)k->len, (uint8_t)k->kind,
+	    (uint8_t)k->aux, 0, 0 };
+	return &ix->tab[i];
+}
+
+static void
+ix_note(struct rindex *ix, const struct ikey *k)
+{
+	switch (k->kind) {
+	case IK_HOST:
+		ix->has_host = true;
+		break;
+	case IK_HLABEL:
+		ix->has_label = true;
+		break;
+	case IK_PSEG:
+		ix->has_pseg = true;
+		break;
+	case IK_DPORT:
+		ix->has_dport = true;
+		break;
+	case IK_HSUF:
+		ix->maxhsuf = k->len > ix->maxhsuf ? k->len : ix->maxhsuf;
+		break;
+	case IK_PSUF:
+		ix->maxpsuf = k->len > ix->maxpsuf ? k->len : ix->maxpsuf;
+		break;
+	case IK_SRC4:
+		ix->plen4 |= 1ULL << k->aux;
+		break;
+	case IK_SRC6:
+		ix->plen6[k->aux / 64] |= 1ULL << (k->aux % 64);
+		break;
+	}
+}
+
+/* Two passes: count each bucket, then lay the positions out in order. */
+static int
+ix_build(struct rlist *l)
+{
+	struct rindex *ix = &l->ix;
+	struct ient **which;
+	struct ikey k;
+	uint32_t cap = 8, off = 0;
+	int nkey = 0;
+
+	for (int i = 0; i < l->n; i++)
+		nkey += !l->r[i].disabled && rule_key(&l->r[i], &k);
+	while (cap < 2 * (uint32_t)nkey)
+		cap <<= 1;
+	if ((which = calloc((size_t)l->n + 1, sizeof(*which))) == NULL ||
+	    (ix->lin = calloc((size_t)l->n + 1, sizeof(*ix->lin))) == NULL ||
+	    (ix->pos = calloc((size_t)nkey + 1, sizeof(*ix->pos))) == NULL ||
+	    (nkey > 0 && (ix->tab = calloc(cap, sizeof(*ix->tab))) == NULL)) {
+		free(which);
+		return VD_ERR;
+	}
+	ix->mask = cap - 1;
+	for (int i = 0; i < l->n; i++) {
+		if (l->r[i].disabled)
+			continue;
+		if (!rule_key(&l->r[i], &k)) {
+			ix->lin[ix->nlin++] = i;
+			continue;
+		}
+		which[i] = ix_insert(ix, &k);
+		which[i]->n++;
+		ix_note(ix, &k);
+	}
+	for (uint32_t j = 0; nkey > 0 && j < cap; j++) {
+		ix->tab[j].off = off;
+		off += ix->tab[j].n;
+		ix->tab[j].n = 0;
+	}
+	for (int i = 0; i < l->n; i++)
+		if (which[i] != NULL)
+			ix->pos[which[i]->off + which[i]->n++] = i;
+	free(which);
+	return VD_OK;
+}
+
+static void
+ix_free(struct rindex *ix)
+{
+	free(ix->tab);
+	free(ix->pos);
+	free(ix->lin);
+}
+
 /* ---------------------------------------------------------------- compile */
 
 static bool
@@ -532,7 +799,7 @@ compile_list(struct cctx *cx, struct rlist *l, const struct conf_rules *cr,
 		if (!r->disabled && r->lport.set)
 			l->uses_lport = true;
 	}
-	return VD_OK;
+	return cx->nerr == 0 ? ix_build(l) : VD_OK;
 }
 
 struct rules *
@@ -591,6 +858,7 @@ rules_destroy(struct rules *rs)
 		for (int j = 0; j < rs->l[i].n; j++)
 			rule_free(&rs->l[i].r[j]);
 		free(rs->l[i].r);
+		ix_free(&rs->l[i].ix);
 	}
 	pcre2_match_data_free(rs->md);
 	free(rs);
@@ -726,9 +994,14 @@ rule_pre(const struct rule *r, const struct rules_req *q, struct vd_str host,
 		return false;
 	if (r->src.set && (q->src == NULL || addr_in(&r->src, q->src) == r->src.neg))
 		return false;
+	/* literal patterns before regexes: a cheap "no" first */
+	if (r->path.set && r->path.kind != PAT_RE &&
+	    pat_match(&r->path, q->path, false, md) == r->path.neg)
+		return false;
 	if (r->host.set && pat_match(&r->host, host, lowered, md) == r->host.neg)
 		return false;
-	if (r->path.set && pat_match(&r->path, q->path, false, md) == r->path.neg)
+	if (r->path.set && r->path.kind == PAT_RE &&
+	    pat_match(&r->path, q->path, false, md) == r->path.neg)
 		return false;
 	return true;
 }
@@ -739,15 +1012,161 @@ hit(enum rules_list l, int i)
 	STATS_INC(rule_hits[l][i], 1);
 }
 
+/* Rule i against q; true when it decided (a match, or RULES_NEED_ADDR). */
+static bool
+decide(const struct rules *rs, enum rules_list l, int i, const struct rules_req *q,
+    struct vd_str host, bool lowered, struct rules_result *res, bool count)
+{
+	const struct rule *r = &rs->l[l].r[i];
+
+	if (r->disabled || !rule_pre(r, q, host, lowered, rs->md))
+		return false;
+	if (r->dst.set) {
+		if (q->dst == NULL) {
+			res->verdict = RULES_NEED_ADDR;
+			return true;
+		}
+		if (addr_in(&r->dst, q->dst) == r->dst.neg)
+			return false;
+	}
+	*res = (struct rules_result){ r->deny ? RULES_DENY : RULES_ALLOW, i,
+	    r->line, r->deny ? r->redirect : NULL };
+	if (count)
+		hit(l, i);
+	return true;
+}
+
+/*
+ * Candidate cursors, each a run of increasing positions: `lin`, then the
+ * buckets the request's keys hit.  Only buckets that exist take a cursor,
+ * so the count is small; past MAXCUR (a host of many labels that each name
+ * a configured suffix), -1 asks for the plain walk, which is always right.
+ */
+#define MAXCUR		64
+
+struct cur {
+	const int	*p, *e;
+};
+
+static int
+cur_add(struct cur *c, int k, const struct rindex *ix, const struct ient *e)
+{
+	if (k < 0 || e == NULL)
+		return k;
+	if (k == MAXCUR)
+		return -1;
+	c[k].p = ix->pos + e->off;
+	c[k].e = c[k].p + e->n;
+	return k + 1;
+}
+
+/* Every suffix of s that starts at one of the bytes in `at` and is at most
+ * max long. */
+static int
+cur_suffixes(struct cur *c, int k, const struct rindex *ix, int kind, struct vd_str s,
+    size_t max, const char *at)
+{
+	for (size_t i = s.len > max ? s.len - max : 0; k >= 0 && i < s.len; i++)
+		if (s.p[i] == at[0] || s.p[i] == at[1])
+			k = cur_add(c, k, ix, ix_find(ix, kind, 0, s.p + i, s.len - i));
+	return k;
+}
+
+/* Every sep-separated piece of s (host labels, path segments). */
+static int
+cur_labels(struct cur *c, int k, const struct rindex *ix, int kind, struct vd_str s,
+    char sep)
+{
+	size_t i = 0, j;
+
+	while (k >= 0 && i < s.len) {
+		for (j = i; j < s.len && s.p[j] != sep; j++)
+			;
+		if (j > i)
+			k = cur_add(c, k, ix, ix_find(ix, kind, 0, s.p + i, j - i));
+		i = j + 1;
+	}
+	return k;
+}
+
+static int
+cur_src(struct cur *c, int k, const struct rindex *ix, const struct sockaddr *sa)
+{
+	const uint64_t *bits = &ix->plen4;
+	const uint8_t *b;
+	uint8_t m[16];
+	int nb = 4, kind = IK_SRC4;
+
+	if (sa->sa_family == AF_INET) {
+		b = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+		b = in6->s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(in6))	/* as addr_in() sees it */
+			b += 12;
+		else {
+			nb = 16;
+			kind = IK_SRC6;
+			bits = ix->plen6;
+		}
+	} else {
+		return k;
+	}
+	for (int len = 0; k >= 0 && len <= nb * 8; len++) {
+		if ((bits[len / 64] & (1ULL << (len % 64))) == 0)
+			continue;
+		for (int i = 0; i < nb; i++) {
+			int keep = len >= (i + 1) * 8 ? 8 : len <= i * 8 ? 0 : len - i * 8;
+
+			m[i] = b[i] & (uint8_t)(0xff00 >> keep);
+		}
+		k = cur_add(c, k, ix, ix_find(ix, kind, len, m, (size_t)nb));
+	}
+	return k;
+}
+
+static int
+candidates(const struct rindex *ix, const struct rules_req *q, struct vd_str host,
+    struct cur *c)
+{
+	int k = 0;
+
+	if (ix->nlin > 0) {
+		c[k].p = ix->lin;
+		c[k++].e = ix->lin + ix->nlin;
+	}
+	if (ix->tab == NULL)
+		return k;
+	if (ix->has_host)
+		k = cur_add(c, k, ix, ix_find(ix, IK_HOST, 0, host.p, host.len));
+	if (ix->maxhsuf > 0)
+		k = cur_suffixes(c, k, ix, IK_HSUF, host, ix->maxhsuf, "..");
+	if (ix->has_label)
+		k = cur_labels(c, k, ix, IK_HLABEL, host, '.');
+	if (ix->has_pseg && q->path.p != NULL)
+		k = cur_labels(c, k, ix, IK_PSEG, q->path, '/');
+	if (ix->has_dport)
+		k = cur_add(c, k, ix, ix_find(ix, IK_DPORT, 0, &q->dst_port, sizeof(q->dst_port)));
+	if (ix->maxpsuf > 0 && q->path.p != NULL)
+		k = cur_suffixes(c, k, ix, IK_PSUF, q->path, ix->maxpsuf, "./");
+	if ((ix->plen4 != 0 || (ix->plen6[0] | ix->plen6[1] | ix->plen6[2]) != 0) &&
+	    q->src != NULL)
+		k = cur_src(c, k, ix, q->src);
+	return k;
+}
+
 static enum rules_verdict
 match(const struct rules *rs, enum rules_list l, const struct rules_req *q,
-    struct rules_result *res, bool count)
+    struct rules_result *res, bool count, bool indexed)
 {
 	struct rules_result dummy;
 	const struct rlist *rl;
+	struct cur c[MAXCUR];
 	char lh[256];		/* host names are at most 253 bytes */
 	struct vd_str host = q->host;
-	bool lowered = false;
+	bool lowered = false, lin;
+	int k = -1;
 
 	if (res == NULL)
 		res = &dummy;
@@ -762,24 +1181,31 @@ match(const struct rules *rs, enum rules_list l, const struct rules_req *q,
 		host.p = lh;
 		lowered = true;
 	}
-	for (int i = 0; i < rl->n; i++) {
-		const struct rule *r = &rl->r[i];
-
-		if (r->disabled || !rule_pre(r, q, host, lowered, rs->md))
-			continue;
-		if (r->dst.set) {
-			if (q->dst == NULL) {
-				res->verdict = RULES_NEED_ADDR;
-				return res->verdict;
-			}
-			if (addr_in(&r->dst, q->dst) == r->dst.neg)
-				continue;
-		}
-		*res = (struct rules_result){ r->deny ? RULES_DENY : RULES_ALLOW, i,
-		    r->line, r->deny ? r->redirect : NULL };
-		if (count)
-			hit(l, i);
+	/* the index keys are lower case: an unfolded host takes the plain walk */
+	if (indexed && lowered)
+		k = candidates(&rl->ix, q, host, c);
+	if (k < 0) {
+		for (int i = 0; i < rl->n; i++)
+			if (decide(rs, l, i, q, host, lowered, res, count))
+				break;
 		return res->verdict;
+	}
+	/* merge by position: `lin` (c[0] when there is one) is walked in a
+	 * tight loop up to the earliest bucket candidate, which goes next */
+	lin = k > 0 && rl->ix.nlin > 0;
+	for (;;) {
+		int best = -1, stop = INT_MAX;
+
+		for (int j = lin; j < k; j++)
+			if (c[j].p < c[j].e && (best < 0 || *c[j].p < *c[best].p))
+				best = j;
+		if (best >= 0)
+			stop = *c[best].p++;
+		for (; lin && c[0].p < c[0].e && *c[0].p < stop; c[0].p++)
+			if (decide(rs, l, *c[0].p, q, host, lowered, res, count))
+				return res->verdict;
+		if (best < 0 || decide(rs, l, stop, q, host, lowered, res, count))
+			break;
 	}
 	return res->verdict;
 }
@@ -788,14 +1214,21 @@ enum rules_verdict
 rules_match(const struct rules *rs, enum rules_list l, const struct rules_req *q,
     struct rules_result *res)
 {
-	return match(rs, l, q, res, true);
+	return match(rs, l, q, res, true, true);
 }
 
 enum rules_verdict
 rules_peek(const struct rules *rs, enum rules_list l, const struct rules_req *q,
     struct rules_result *res)
 {
-	return match(rs, l, q, res, false);
+	return match(rs, l, q, res, false, true);
+}
+
+enum rules_verdict
+rules_peek_linear(const struct rules *rs, enum rules_list l, const struct rules_req *q,
+    struct rules_result *res)
+{
+	return match(rs, l, q, res, false, false);
 }
 
 bool

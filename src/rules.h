@@ -49,7 +49,7 @@ enum rules_list {
 
 /* At most this many rules per list: the hit counters are a fixed array per
  * stats slot, so that slots stay fixed-size. */
-#define RULES_MAX		4096
+#define RULES_MAX		16384
 
 enum rules_verdict {
 	RULES_ALLOW,
@@ -105,6 +105,11 @@ enum rules_verdict rules_match(const struct rules *, enum rules_list,
 
 /* The same without counting a hit (a decision already counted, viaductctl). */
 enum rules_verdict rules_peek(const struct rules *, enum rules_list,
+		    const struct rules_req *, struct rules_result *res);
+
+/* rules_peek() without the index: every enabled rule in turn.  The
+ * reference the index is tested against (unit tests, the fuzzer). */
+enum rules_verdict rules_peek_linear(const struct rules *, enum rules_list,
 		    const struct rules_req *, struct rules_result *res);
 
 /* The cache and direct decisions, as booleans.  RULES_NEED_ADDR counts as

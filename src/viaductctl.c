@@ -1,7 +1,9 @@
 /*
  * viaductctl.c — operate a running viaduct from outside:
  *
- *   viaductctl [-f file] reload|reopen|stop|status|check [file]|monitor [--json]
+ *   viaductctl [-f file] reload|reopen|stop|status|check [file]
+ *   viaductctl [-f file] monitor [--json] [--workers] [--interval N]
+ *   viaductctl [-f file] inserts|lookups [--json] [--interval N]
  *
  * Everything it knows comes from the configuration file (the pid file and
  * the run directory) and the kernel (who holds the pid-file lock).  It
@@ -31,7 +33,10 @@ static _Noreturn void
 usage(void)
 {
 	fprintf(stderr, "usage: %s [-f file] reload | reopen | stop | status | "
-	    "check [file] | monitor [--json]\n", CTL);
+	    "check [file]\n"
+	    "       %s [-f file] monitor [--json] [--workers] [--interval N]\n"
+	    "       %s [-f file] inserts | lookups [--json] [--interval N]\n",
+	    CTL, CTL, CTL);
 	exit(1);
 }
 
@@ -112,34 +117,237 @@ stop(const struct vd_conf *conf)
 	return 0;
 }
 
-static int
-monitor(const struct vd_conf *conf, bool json)
+/* ------------------------------------------------------------ views */
+
+struct view {
+	bool		 json;
+	bool		 workers;
+	int		 interval;	/* seconds; 0: print once */
+};
+
+static const struct stats_hdr *
+open_segment(const struct vd_conf *conf, size_t *len)
 {
 	const struct stats_hdr *h;
-	struct stats_slot sum;
 	char path[4096];
-	size_t len;
-	const char *sep = "";
 
 	master_pid(conf, 1);
 	snprintf(path, sizeof(path), "%s/stats", conf->run_dir);
-	if ((h = stats_open_ro(path, &len)) == NULL)
-		die("cannot read stats segment %s: %s", path, strerror(errno));
-	stats_sum(h, &sum);
+	if ((h = stats_open_ro(path, len)) == NULL)
+		die("cannot read stats segment %s: %s", path,
+		    errno == EINVAL ? "not a viaduct statistics segment of this version" :
+		    strerror(errno));
+	return h;
+}
+
+/* Resident memory of a process in bytes, 0 if it is gone. */
+static uint64_t
+rss_of(int64_t pid)
+{
+	char path[64];
+	unsigned long size, res;
+	FILE *f;
+	int n;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%lld/statm", (long long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fscanf(f, "%lu %lu", &size, &res);
+	fclose(f);
+	return n == 2 ? (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static uint64_t
+total_ram(const struct stats_hdr *h)
+{
+	uint64_t sum = rss_of(h->master_pid) + rss_of(h->cachemgr.pid);
+
+	for (uint32_t i = 0; i < h->nslots; i++)
+		sum += rss_of(h->slots[i].pid);
+	return sum;
+}
+
+/* RouterOS time: 1w2d3h4m5s */
+static const char *
+fmt_uptime(int64_t s, char *buf, size_t len)
+{
+	static const struct { int64_t secs; char unit; } u[] = {
+		{ 604800, 'w' }, { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (s < 0)
+		s = 0;
+	for (size_t i = 0; i < VD_ARRLEN(u) && off < len; i++) {
+		if (s >= u[i].secs || (u[i].unit == 's' && off == 0)) {
+			off += (size_t)snprintf(buf + off, len - off, "%lld%c",
+			    (long long)(s / u[i].secs), u[i].unit);
+			s %= u[i].secs;
+		}
+	}
+	return buf;
+}
+
+static double
+ratio(uint64_t part, uint64_t whole)
+{
+	return whole > 0 ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+static void
+monitor_text(const struct stats_hdr *h, const struct stats_slot *t, bool workers)
+{
+	char up[64];
+
+	printf("%22s: %s\n", "status", "running");
+	printf("%22s: %s\n", "uptime", fmt_uptime(time(NULL) - h->started, up, sizeof(up)));
+	printf("%22s: %llu\n", "client-connections", (unsigned long long)t->client_connections);
+	printf("%22s: %llu\n", "server-connections", (unsigned long long)t->server_connections);
+	printf("%22s: %llu\n", "requests", (unsigned long long)t->requests);
+	printf("%22s: %llu\n", "hits", (unsigned long long)t->hits);
+	printf("%22s: %lluKiB\n", "cache-used", (unsigned long long)t->cache_used / 1024);
+	printf("%22s: %lluKiB\n", "total-ram-used", (unsigned long long)total_ram(h) / 1024);
+	printf("%22s: %lluKiB\n", "received-from-servers",
+	    (unsigned long long)t->received_from_servers / 1024);
+	printf("%22s: %lluKiB\n", "sent-to-clients", (unsigned long long)t->sent_to_clients / 1024);
+	printf("%22s: %lluKiB\n", "hits-sent-to-clients",
+	    (unsigned long long)t->hits_sent_to_clients / 1024);
+	printf("%22s: %.1f%%\n", "hit-ratio", ratio(t->hits, t->requests));
+	if (!workers)
+		return;
+	printf("\n%4s %8s %4s %10s %8s %10s %10s %12s\n", "SLOT", "PID", "GEN", "UPTIME",
+	    "CLIENTS", "ACCEPTED", "REQUESTS", "SENT");
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		const struct stats_slot *s = &h->slots[i];
+
+		if (s->pid == 0)
+			continue;
+		printf("%4u %8lld %4lld %10s %8llu %10llu %10llu %10lluKiB\n", i,
+		    (long long)s->pid, (long long)s->generation,
+		    fmt_uptime(time(NULL) - s->started, up, sizeof(up)),
+		    (unsigned long long)s->client_connections, (unsigned long long)s->accepted,
+		    (unsigned long long)s->requests, (unsigned long long)s->sent_to_clients / 1024);
+	}
+}
+
+static void
+monitor_json(const struct stats_hdr *h, const struct stats_slot *t, bool workers)
+{
+	const char *sep = "";
+
+	printf("{\"status\": \"running\", \"uptime\": %lld, \"master-pid\": %lld, "
+	    "\"reloads\": %llu, \"total-ram-used\": %llu, \"hit-ratio\": %.3f",
+	    (long long)(time(NULL) - h->started), (long long)h->master_pid,
+	    (unsigned long long)h->reloads, (unsigned long long)total_ram(h),
+	    ratio(t->hits, t->requests));
+#define STATS_X(f, name, kind, help) \
+	printf(", \"%s\": %llu", name, (unsigned long long)t->f);
+	STATS_FIELDS(STATS_X)
+#undef STATS_X
+	if (workers) {
+		printf(", \"workers\": [");
+		for (uint32_t i = 0; i < h->nslots; i++) {
+			const struct stats_slot *s = &h->slots[i];
+
+			if (s->pid == 0)
+				continue;
+			printf("%s{\"slot\": %u, \"pid\": %lld, \"generation\": %lld, "
+			    "\"uptime\": %lld", sep, i, (long long)s->pid,
+			    (long long)s->generation, (long long)(time(NULL) - s->started));
+#define STATS_X(f, name, kind, help) \
+			printf(", \"%s\": %llu", name, (unsigned long long)s->f);
+			STATS_FIELDS(STATS_X)
+#undef STATS_X
+			printf("}");
+			sep = ", ";
+		}
+		printf("]");
+	}
+	printf("}\n");
+}
+
+/* inserts / lookups: the counters named PREFIX-*, RouterOS's names after it. */
+static void
+counters(const struct stats_slot *t, const char *prefix, bool json)
+{
+	size_t pl = strlen(prefix);
+	const char *sep = "";
+
 	if (json)
 		printf("{");
 #define STATS_X(f, name, kind, help)					\
-	if (json)							\
-		printf("%s\"%s\": %llu", sep, name, (unsigned long long)sum.f); \
-	else								\
-		printf("%s: %llu\n", name, (unsigned long long)sum.f);	\
-	sep = ", ";
+	if (strncmp(name, prefix, pl) == 0) {				\
+		if (json)						\
+			printf("%s\"%s\": %llu", sep, name + pl,	\
+			    (unsigned long long)t->f);			\
+		else							\
+			printf("%20s: %llu\n", name + pl,		\
+			    (unsigned long long)t->f);			\
+		sep = ", ";						\
+	}
 	STATS_FIELDS(STATS_X)
 #undef STATS_X
 	if (json)
 		printf("}\n");
-	stats_unmap(h, len);
-	return 0;
+}
+
+static int
+view(const struct vd_conf *conf, const char *what, const struct view *v)
+{
+	const struct stats_hdr *h;
+	struct stats_slot sum;
+	struct timespec ts;
+	size_t len;
+
+	for (;;) {
+		h = open_segment(conf, &len);
+		stats_sum(h, &sum);
+		if (v->interval > 0 && !v->json)
+			printf("\033[H\033[2J");	/* refresh in place */
+		if (strcmp(what, "inserts") == 0)
+			counters(&sum, "inserts-", v->json);
+		else if (strcmp(what, "lookups") == 0)
+			counters(&sum, "lookups-", v->json);
+		else if (v->json)
+			monitor_json(h, &sum, v->workers);
+		else
+			monitor_text(h, &sum, v->workers);
+		stats_unmap(h, len);
+		if (v->interval <= 0)
+			return 0;
+		fflush(stdout);
+		ts.tv_sec = v->interval;
+		ts.tv_nsec = 0;
+		nanosleep(&ts, NULL);	/* until SIGINT ends us */
+	}
+}
+
+static int
+view_cmd(const char *file, int argc, char **argv)
+{
+	struct view v = { false, false, 0 };
+	struct vd_conf *conf;
+	char *end;
+	int ret;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			v.json = true;
+		else if (strcmp(argv[i], "--workers") == 0 && strcmp(argv[0], "monitor") == 0)
+			v.workers = true;
+		else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
+			v.interval = (int)strtol(argv[++i], &end, 10);
+			if (*end != '\0' || v.interval < 1 || v.interval > 86400)
+				die("--interval wants a number of seconds, 1 to 86400");
+		} else
+			usage();
+	}
+	conf = load(file, false);
+	ret = view(conf, argv[0], &v);
+	conf_free(conf);
+	return ret;
 }
 
 int
@@ -170,14 +378,9 @@ main(int argc, char **argv)
 		printf("%s: configuration OK\n", file);
 		return 0;
 	}
-	if (strcmp(cmd, "monitor") == 0) {
-		if (argc > 2 || (argc == 2 && strcmp(argv[1], "--json") != 0))
-			usage();
-		conf = load(file, false);
-		ret = monitor(conf, argc == 2);
-		conf_free(conf);
-		return ret;
-	}
+	if (strcmp(cmd, "monitor") == 0 || strcmp(cmd, "inserts") == 0 ||
+	    strcmp(cmd, "lookups") == 0)
+		return view_cmd(file, argc, argv);
 	if (argc != 1)
 		usage();
 	conf = load(file, false);

@@ -141,6 +141,13 @@ graceful(struct worker *w)
 	listeners_set(w, false);
 	ev_timer_stop(&w->loop, &w->pause);
 	for (int i = 0; i < w->nl; i++) {
+		/*
+		 * EPOLLEXCLUSIVE woke only us for a connection that may still
+		 * sit in the queue: nobody else will be woken for it, so take
+		 * what is queued now (and serve it) before letting go.
+		 */
+		if (w->lio[i].fd >= 0 && !overloaded(w))
+			(void)conn_accept(w->t, w->lio[i].fd);
 		close(w->lio[i].fd);	/* our copy; the master keeps the socket */
 		w->lio[i].fd = -1;
 	}

@@ -34,4 +34,8 @@ struct worker_spec {
 
 _Noreturn void	worker_main(const struct worker_spec *);
 
+/* This worker's access log (accesslog.h), or NULL (not a worker, or none). */
+struct accesslog;
+struct accesslog *worker_accesslog(void);
+
 #endif

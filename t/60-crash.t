@@ -62,9 +62,9 @@ sub through {
 	    'the death is logged with its signal');
 
 	# the stats segment keeps the dead worker's counters (folded into retired)
-	my ($st, $out) = run_cmd([viaductctl_bin(), '-f', $v->{conf}, 'monitor']);
-	is($st, 0, 'viaductctl monitor: exit 0');
-	my ($acc) = $out =~ /^accepted: (\d+)$/m;
+	my ($st, $out) = run_cmd([viaductctl_bin(), '-f', $v->{conf}, 'monitor', '--json']);
+	is($st, 0, 'viaductctl monitor --json: exit 0');
+	my ($acc) = $out =~ /"accepted": (\d+)/;
 	cmp_ok($acc // 0, '>=', $good, 'accepted counts every request, the dead worker\'s too');
 	is($v->stop, 0, 'stops with 0');
 }

@@ -23,7 +23,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *b = (const char *)data;
 	struct http_resp r;
 	struct http_framing fr;
-	struct http_resp_out ro = { size & 1, size & 2, size & 4 };
+	struct http_resp_out ro = { .chunked = size & 1, .close = size & 2,
+	    .keep_alive_10 = size & 4, .upgrade = size & 8 };
 	struct http_out o = { out, 0, sizeof(out), false };
 	const char *why;
 

@@ -7,7 +7,8 @@
  * leaks; a loaded conf always has compiled rules; every verdict is one of
  * the three, its rule index is -1 or an enabled rule inside the list; a
  * request with dst never needs the address; with dst-less requests only
- * RULES_NEED_ADDR may differ from the with-dst answer.
+ * RULES_NEED_ADDR may differ from the with-dst answer; the indexed match
+ * always decides as the plain linear walk does (rules_peek_linear).
  */
 #include "config.h"
 
@@ -80,6 +81,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    v != RULES_NEED_ADDR))
 			abort();
 		if (res.index < -1 || res.index >= rules_count(c->rules, l))
+			abort();
+		if (rules_peek_linear(c->rules, l, &q, &res2) != v || res2.index != res.index)
 			abort();
 		if (v == RULES_NEED_ADDR && res.index != -1)
 			abort();

@@ -362,6 +362,65 @@ test_msg(void)
 	ok(strstr(buf, "Connection: close\r\n") != NULL, "error page closes");
 }
 
+/* Max-Forwards, OPTIONS *, Upgrade, TRACE and OPTIONS answers (RFC 9110 §7.6.2, §7.8, §9.3.7-8). */
+static void
+test_methods(void)
+{
+	struct http_req r;
+	struct http_framing fr;
+	char buf[2048];
+	struct http_out o = { buf, 0, sizeof(buf) - 1, false };
+	struct http_fwd fw = { .via = "p", .anonymous = true };
+	uint64_t mf = 99;
+	int st;
+	const char *why;
+
+	curlim = &big;
+	req("TRACE http://h/x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 7\r\nA: 1\r\n\r\n", &r);
+	http_req_framing(&r, &fr, &st, &why);
+	ok(http_max_forwards(&r, &mf) == VD_OK && mf == 7, "Max-Forwards parsed");
+	fw.set_max_forwards = true;
+	fw.max_forwards = 6;
+	http_req_head(&o, &r, &fr, &fw);
+	buf[o.len] = '\0';
+	is_str(buf, "TRACE /x HTTP/1.1\r\nHost: h\r\nMax-Forwards: 6\r\nA: 1\r\nVia: 1.1 p\r\n\r\n",
+	    "Max-Forwards rewritten in place");
+	req("TRACE http://h/x HTTP/1.1\r\nHost: h\r\nMax-Forwards: -1\r\n\r\n", &r);
+	ok(http_max_forwards(&r, &mf) == VD_ERR, "a negative Max-Forwards is malformed");
+	req("TRACE http://h/x HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+	ok(http_max_forwards(&r, &mf) == VD_DECLINED, "no Max-Forwards");
+
+	fw.set_max_forwards = false;
+	req("OPTIONS http://h:81 HTTP/1.1\r\nHost: h:81\r\n\r\n", &r);
+	http_req_framing(&r, &fr, &st, &why);
+	o.len = 0;
+	http_req_head(&o, &r, &fr, &fw);
+	buf[o.len] = '\0';
+	is_str(buf, "OPTIONS * HTTP/1.1\r\nHost: h:81\r\nVia: 1.1 p\r\n\r\n", "RFC 9112 §3.2.4: OPTIONS with no path -> *");
+
+	req("GET http://h/ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", &r);
+	http_req_framing(&r, &fr, &st, &why);
+	fw.upgrade = true;
+	o.len = 0;
+	http_req_head(&o, &r, &fr, &fw);
+	buf[o.len] = '\0';
+	is_str(buf, "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: upgrade\r\nVia: 1.1 p\r\n\r\n",
+	    "an Upgrade offer keeps Upgrade and says Connection: upgrade");
+
+	const char *head = "TRACE / HTTP/1.1\r\nHost: h\r\nCookie: c=1\r\nauthorization: x\r\nB: 2\r\n\r\n";
+	o.len = 0;
+	http_trace_reply(&o, head, strlen(head), "p", false, false);
+	buf[o.len] = '\0';
+	is_str(buf, "HTTP/1.1 200 OK\r\nContent-Type: message/http\r\nCache-Control: no-store\r\n"
+	    "Content-Length: 35\r\nVia: 1.1 p\r\n\r\nTRACE / HTTP/1.1\r\nHost: h\r\nB: 2\r\n\r\n",
+	    "TRACE answer reflects the head without credentials");
+	o.len = 0;
+	http_options_reply(&o, "p", true, false);
+	buf[o.len] = '\0';
+	is_str(buf, "HTTP/1.1 200 OK\r\nAllow: " HTTP_ALLOW "\r\nContent-Length: 0\r\nConnection: close\r\n"
+	    "Via: 1.1 p\r\n\r\n", "OPTIONS answer with Allow");
+}
+
 int
 main(void)
 {
@@ -371,5 +430,6 @@ main(void)
 	test_chunked();
 	test_framing();
 	test_msg();
+	test_methods();
 	return done_testing();
 }

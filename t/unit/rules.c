@@ -489,6 +489,159 @@ test_errors(void)
 	conf_free(c);
 }
 
+/* access: index of the deciding rule, and the linear walk must agree */
+static int
+aidx(const struct vd_conf *c, const char *host, const char *path, const char *src,
+    uint16_t port)
+{
+	struct rules_req q = rq("GET", host, port, path, src, "192.0.2.1");
+	struct rules_result r, lr;
+
+	rules_peek(rs_of(c), RULES_ACCESS, &q, &r);
+	rules_peek_linear(rs_of(c), RULES_ACCESS, &q, &lr);
+	if (r.index != lr.index || r.verdict != lr.verdict)
+		note("index and linear walk disagree on %s%s: %d vs %d", host, path,
+		    r.index, lr.index);
+	return r.index != lr.index ? -99 : r.index;
+}
+
+static void
+test_index(void)
+{
+	struct vd_conf *c = load("/ip proxy access\n"
+	    "add dst-host=:^www\\.a\\.test$ action=deny\n"		/* 0 regex, no label */
+	    "add dst-host=www.a.test action=allow\n"			/* 1 exact */
+	    "add dst-host=*.b.test action=allow\n"			/* 2 suffix */
+	    "add dst-host=*b.test action=deny\n"			/* 3 suffix, no dot */
+	    "add dst-host=x.c.test action=allow disabled=yes\n"		/* 4 disabled exact */
+	    "add dst-host=!*.c.test path=/neg action=deny\n"		/* 5 negated */
+	    "add dst-host=X.C.Test action=deny\n"			/* 6 upper-case exact */
+	    "add dst-host=*.c.test action=allow\n"			/* 7 suffix after exact */
+	    "add src-address=10.9.0.0/16 action=deny\n"		/* 8 prefix */
+	    "add src-address=10.9.8.0/24 action=allow\n"		/* 9 longer prefix, later */
+	    "add src-address=10.7.0.1-10.7.0.9 action=deny\n"		/* 10 range, not a prefix */
+	    "add path=*.exe action=deny\n"				/* 11 path suffix */
+	    "add dst-host=:\\.lbl\\.test$ action=deny\n"		/* 12 regex with a label */
+	    "add path=:/seg/[0-9]+ action=deny\n"			/* 13 path regex with /seg/ */
+	    "add dst-port=8443 action=deny\n"				/* 14 one port */
+	    "add dst-host=*.d.test action=allow\n"			/* 15 suffix */
+	    "add dst-host=*.e.d.test action=deny\n");			/* 16 longer suffix, later */
+
+	ok(c != NULL, "index: the mixed list loads");
+	is_int(aidx(c, "www.a.test", "/", "1.1.1.1", 80), 0,
+	    "an earlier unindexed regex beats a later exact rule");
+	is_int(aidx(c, "y.b.test", "/", "1.1.1.1", 80), 2, "*.b.test by the suffix index");
+	is_int(aidx(c, "xb.test", "/", "1.1.1.1", 80), 3, "*b.test (no dot) still matches, unindexed");
+	is_int(aidx(c, "b.test", "/", "1.1.1.1", 80), 3, "*.b.test needs the dot; *b.test takes it");
+	is_int(aidx(c, "x.c.test", "/", "1.1.1.1", 80), 6,
+	    "a disabled indexed rule is skipped; an upper-case pattern is folded");
+	is_int(aidx(c, "X.c.TEST", "/", "1.1.1.1", 80), 6, "the request host is folded too");
+	is_int(aidx(c, "q.c.test", "/", "1.1.1.1", 80), 7, "suffix after a non-matching exact");
+	is_int(aidx(c, "zz.test", "/neg", "1.1.1.1", 80), 5, "a negated host (unindexed) matches");
+	is_int(aidx(c, "y.c.test", "/neg", "1.1.1.1", 80), 7, "... and is excluded in order");
+	is_int(aidx(c, "h.test", "/", "10.9.8.7", 80), 8, "the earlier, shorter prefix wins");
+	is_int(aidx(c, "h.test", "/", "10.9.1.1", 80), 8, "/16 prefix");
+	is_int(aidx(c, "h.test", "/", "::ffff:10.9.8.7", 80), 8, "v4-mapped client in a v4 prefix");
+	is_int(aidx(c, "h.test", "/", "10.7.0.5", 80), 10, "a range that is no prefix");
+	is_int(aidx(c, "h.test", "/", "10.7.0.10", 80), -1, "... and its end");
+	is_int(aidx(c, "h.test", "/a/b.exe", "1.1.1.1", 80), 11, "path suffix index");
+	is_int(aidx(c, "h.test", "/a/b.exe?x", "1.1.1.1", 80), -1, "path suffix is whole-string");
+	is_int(aidx(c, "a.LBL.test", "/", "1.1.1.1", 80), 12, "host regex found by its label");
+	is_int(aidx(c, "a.lbl.test.org", "/", "1.1.1.1", 80), -1, "... and still anchored by $");
+	is_int(aidx(c, "h.test", "/x/seg/42", "1.1.1.1", 80), 13, "path regex found by its segment");
+	is_int(aidx(c, "h.test", "/x/seg/", "1.1.1.1", 80), -1, "... and still a regex");
+	is_int(aidx(c, "h.test", "/", "1.1.1.1", 8443), 14, "one-port rule by the port index");
+	is_int(aidx(c, "x.e.d.test", "/", "1.1.1.1", 80), 15, "the earlier of two suffixes wins");
+	is_int(aidx(c, "h.test", "/", NULL, 80), -1, "no client address: no src rule");
+	{
+		char big[400];
+
+		memset(big, 'a', sizeof(big) - 8);
+		memcpy(big + sizeof(big) - 8, ".b.test", 8);
+		is_int(aidx(c, big, "/", "1.1.1.1", 80), 2,
+		    "a host too long to fold takes the plain walk and still matches");
+	}
+	conf_free(c);
+}
+
+/* Random lists of the forms the index treats differently, random requests:
+ * the indexed answer is always the linear walk's. */
+static const char *const rforms[] = {
+	"dst-host=%s", "dst-host=*.%s", "dst-host=*%s", "dst-host=!%s", "dst-host=!*.%s",
+	"dst-host=:\\.%s$", "dst-host=:^%s", "dst-host=%s*", "dst-host=?%s",
+	"path=*.%s", "path=/%s/*", "path=:/%s/", "path=*/%s",
+	"src-address=10.%d.0.0/16", "src-address=10.0.%d.0/24", "src-address=!10.%d.0.0/16",
+	"src-address=10.0.0.%d-10.0.0.200", "src-address=2001:db8:%d::/48",
+	"dst-port=%d", "dst-port=80,%d", "method=post", "",
+};
+static const char *const rwords[] = { "a", "b", "ab", "ba", "x.a", "b.ab", "A", "exe", "a.b" };
+
+static unsigned
+rnd(unsigned *st)
+{
+	*st = *st * 1103515245u + 12345u;
+	return (*st >> 16) & 0x7fff;
+}
+
+static void
+test_index_random(void)
+{
+	static const char *const hs[] = { "a", "b", "ab", "x.a", "y.x.a", "b.ab", "A.B.AB", "ba",
+	    "q.a.b", "", "a.", ".a" };
+	static const char *const ps[] = { "/", "/a/x", "/x.exe", "/b/b/", "/ab/a.b", "/x/a",
+	    "/a/", "/exe" };
+	static const char *const srcs[] = { "10.1.2.3", "10.0.1.9", "10.3.0.1", "10.0.0.150",
+	    "2001:db8:1::5", "::ffff:10.2.0.1", "192.0.2.1", NULL };
+	unsigned st = 12345;
+	int bad = 0, n = 0;
+
+	for (int round = 0; round < 200; round++) {
+		char buf[8192];
+		size_t len = (size_t)snprintf(buf, sizeof(buf), "/ip proxy access\n");
+		int nr = 1 + (int)(rnd(&st) % 40);
+		struct vd_conf *c;
+
+		for (int i = 0; i < nr; i++) {
+			char prop[64];
+			const char *f = rforms[rnd(&st) % VD_ARRLEN(rforms)];
+
+			if (strstr(f, "%d") != NULL)
+				snprintf(prop, sizeof(prop), f, (int)(rnd(&st) % 4));
+			else if (strstr(f, "%s") != NULL)
+				snprintf(prop, sizeof(prop), f, rwords[rnd(&st) % VD_ARRLEN(rwords)]);
+			else
+				snprintf(prop, sizeof(prop), "%s", f);
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "add %s action=%s%s\n",
+			    prop, rnd(&st) % 2 ? "deny" : "allow",
+			    rnd(&st) % 8 == 0 ? " disabled=yes" : "");
+		}
+		if ((c = load(buf)) == NULL) {
+			bad++;
+			note("random list failed to load: %s", d.msg[0]);
+			continue;
+		}
+		for (int j = 0; j < 60; j++, n++) {
+			const char *m = rnd(&st) % 4 ? "GET" : "POST";
+			uint16_t port = (uint16_t)(rnd(&st) % 3 == 0 ? 80 : rnd(&st) % 4);
+			struct rules_req q = rq(m, hs[rnd(&st) % VD_ARRLEN(hs)], port,
+			    ps[rnd(&st) % VD_ARRLEN(ps)], srcs[rnd(&st) % VD_ARRLEN(srcs)], NULL);
+			struct rules_result r, lr;
+
+			rules_peek(c->rules, RULES_ACCESS, &q, &r);
+			rules_peek_linear(c->rules, RULES_ACCESS, &q, &lr);
+			if (r.verdict != lr.verdict || r.index != lr.index) {
+				if (bad++ < 5)
+					note("differ: %.*s %.*s -> %d/%d vs %d/%d in\n%s",
+					    (int)q.host.len, q.host.p, (int)q.path.len, q.path.p,
+					    r.verdict, r.index, lr.verdict, lr.index, buf);
+			}
+		}
+		conf_free(c);
+	}
+	is_int(bad, 0, "random lists: the index decides as the linear walk does");
+	ok(n > 10000, "... over many requests");
+}
+
 static void
 test_many(void)
 {
@@ -505,8 +658,13 @@ test_many(void)
 	len += (size_t)snprintf(buf + len, cap - len, "add dst-host=one.too.many\n");
 	c = load(buf);
 	ok(c == NULL, "RULES_MAX + 1 rules do not");
-	is_str(d.msg[0], "t.conf:4098:1: too many rules in /ip proxy access (at most 4096)",
-	    "too many rules: the message");
+	{
+		char want[128];
+
+		snprintf(want, sizeof(want), "t.conf:%d:1: too many rules in /ip proxy access"
+		    " (at most %d)", RULES_MAX + 2, RULES_MAX);
+		is_str(d.msg[0], want, "too many rules: the message");
+	}
 	conf_free(c);
 	free(buf);
 }
@@ -526,6 +684,8 @@ main(void)
 	test_two_phase();
 	test_lists();
 	test_errors();
+	test_index();
+	test_index_random();
 	test_many();
 	return done_testing();
 }

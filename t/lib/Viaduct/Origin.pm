@@ -35,6 +35,7 @@ sub new {
 	my $pid = fork // die "fork: $!";
 	if ($pid == 0) {
 		close $rp;
+		setpgrp(0, 0);	# its connection children too go when stopped
 		if ($o{netns}) {
 			setns_net($o{netns});
 			$srv = $mk->();
@@ -180,7 +181,7 @@ sub clear { open(my $fh, '>', $_[0]{rec}) or die; close $fh }
 sub stop {
 	my ($self) = @_;
 	return unless $self->{pid};
-	kill 'TERM', $self->{pid};
+	kill 'TERM', -$self->{pid};	# the process group: no handler left sleeping
 	waitpid($self->{pid}, 0);
 	$self->{pid} = undef;
 }

@@ -1,0 +1,68 @@
+#!/usr/bin/perl
+# Listener modes on loopback: reverse (Host -> configured origin, 404 for an
+# unknown host) and transparent without a firewall redirect (Host decides);
+# absolute-form still works everywhere; origin-form on a plain proxy port is 400.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
+use Test::More;
+use Viaduct::Test;
+use Viaduct::Origin;
+
+my $origin = Viaduct::Origin->new(handler => sub {
+	my ($req) = @_;
+	my ($m, $t) = $req =~ m{^(\S+) (\S+)};
+	my ($h) = $req =~ /^Host: ([^\r]*)/mi;
+	my $body = "$m $t host=" . ($h // '-') . "\n";
+	return "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+});
+my $op = $origin->port;
+my ($rp, $tp) = (free_port(), free_port());
+my $v = start_viaduct(conf => Viaduct::Test::default_conf() .
+    "set via-pseudonym=rev.via listen=127.0.0.1:$rp,127.0.0.1:$tp reverse-ports=$rp transparent-ports=$tp \\\n" .
+    "    reverse-origins=www.example.com=127.0.0.1:$op,alias.example=localhost:$op\n");
+my $port = $v->port;
+ok(wait_port($rp) && wait_port($tp), 'extra listeners up');
+sub last_req { ($origin->requests)[-1] // '' }
+
+# --- reverse
+my $r = http_raw($rp, "GET /page?a=1 HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nGET /page\?a=1 host=www\.example\.com\n\z}s, 'reverse: Host mapped to its origin');
+is(last_req(), "GET /page?a=1 HTTP/1.1\r\nHost: www.example.com\r\nX-Forwarded-For: 127.0.0.1\r\nVia: 1.1 rev.via\r\n\r\n",
+    'reverse: origin-form target and Host forwarded unchanged');
+$r = http_raw($rp, "GET / HTTP/1.1\r\nHost: WWW.Example.COM:80\r\nConnection: close\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 200 OK\r\n}, 'reverse: host compared case-insensitively, port ignored');
+$r = http_raw($rp, "GET /a HTTP/1.1\r\nHost: alias.example\r\nConnection: close\r\n\r\n");
+like($r, qr{\r\n\r\nGET /a host=alias\.example\n\z}, 'reverse: an origin given by name (resolved)');
+$origin->clear;
+$r = http_raw($rp, "GET /x HTTP/1.1\r\nHost: unknown.example\r\nConnection: close\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 404 Not Found\r\n.*Content-Type: text/html.*unknown host}s, 'reverse: unknown host -> 404 page');
+is(scalar($origin->requests), 0, 'reverse: unknown host never forwarded');
+$r = http_raw($rp, "OPTIONS * HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n");
+like(last_req(), qr{\AOPTIONS \* HTTP/1\.1\r\n}, 'reverse: OPTIONS * goes to the origin');
+$r = http_raw($rp, "GET http://127.0.0.1:$op/abs HTTP/1.1\r\nHost: 127.0.0.1:$op\r\nConnection: close\r\n\r\n");
+like($r, qr{\r\n\r\nGET /abs host=127\.0\.0\.1:$op\n\z}, 'reverse listener: absolute-form is still a proxy request');
+
+# --- keep-alive on a reverse listener: two hosts, one connection
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $rp, Proto => 'tcp') or die;
+$s->autoflush(1);
+print $s "GET /1 HTTP/1.1\r\nHost: www.example.com\r\n\r\nGET /2 HTTP/1.1\r\nHost: nope.example\r\n\r\n";
+local $/;
+$r = <$s>;
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*GET /1 host=www\.example\.com\nHTTP/1\.1 404 }s, 'pipelined: 200, then 404');
+
+# --- transparent, no redirect: Host decides
+$r = http_raw($tp, "GET /t HTTP/1.1\r\nHost: 127.0.0.1:$op\r\nConnection: close\r\n\r\n");
+like($r, qr{\r\n\r\nGET /t host=127\.0\.0\.1:$op\n\z}, 'transparent without redirect: Host is the origin');
+$r = http_raw($tp, "GET /t HTTP/1.0\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 400 }, 'transparent without redirect and without Host: 400');
+$r = http_raw($tp, "GET /loop HTTP/1.1\r\nHost: 127.0.0.1:$tp\r\nConnection: close\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 508 }, 'transparent: a Host that is viaduct itself ends as a loop (508)');
+
+# --- origin-form on the explicit proxy port
+$r = http_raw($port, "GET /x HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 400 }, 'explicit proxy port: origin-form -> 400');
+
+done_testing();

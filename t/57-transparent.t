@@ -1,0 +1,143 @@
+#!/usr/bin/perl
+# Transparent mode for real: two network namespaces made by this test, a
+# veth pair between them, an nftables `redirect to :PORT` rule in the one
+# where viaduct runs.  A client in the other namespace connects to the
+# origin's address, port 80; the firewall hands the connection to viaduct,
+# which must find the original destination (SO_ORIGINAL_DST) and reach it.
+# Addresses 10.231.x.x exist only inside these namespaces.  Needs root,
+# iproute2 and nftables (a missing tool is a failure).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(sleep time);
+use Viaduct::Test;
+use Viaduct::Origin;
+
+is($>, 0, 'running as root (network namespaces need it)') or BAIL_OUT('not root');
+sub which { for my $d (split(/:/, $ENV{PATH} // ''), '/usr/sbin', '/sbin') { return "$d/$_[0]" if -x "$d/$_[0]" } undef }
+my ($ip, $nft) = (which('ip'), which('nft'));
+ok($ip, 'iproute2 installed') or BAIL_OUT('no ip');
+ok($nft, 'nftables installed') or BAIL_OUT('no nft');
+
+my $tag = "vd$$";
+my ($nsc, $nsp) = ("$tag-c", "$tag-p");		# client side, proxy side
+my ($vc, $vp) = ("${tag}c", "${tag}p");		# veth ends (<= 15 chars)
+my $vport = 3129;
+my ($origin, $vpid);
+
+sub sh { my $rc = system(@_); return $rc == 0 }
+sub cleanup {
+	if ($vpid) { kill 'TERM', $vpid; my $end = time + 15;
+		while (time < $end) { last if waitpid($vpid, WNOHANG) == $vpid; sleep 0.05 }
+		if (kill 0, $vpid) { kill 'KILL', $vpid; waitpid($vpid, 0) } $vpid = undef }
+	$origin->stop if $origin;
+	for my $ns ($nsc, $nsp) { system($ip, 'netns', 'del', $ns) if $ip && -e "/run/netns/$ns" }
+}
+END { local $?; cleanup() }
+$SIG{INT} = $SIG{TERM} = sub { cleanup(); exit 1 };
+
+ok(sh($ip, 'netns', 'add', $nsc) && sh($ip, 'netns', 'add', $nsp), 'namespaces created');
+ok(sh($ip, 'link', 'add', $vc, 'type', 'veth', 'peer', 'name', $vp) &&
+    sh($ip, 'link', 'set', $vc, 'netns', $nsc) && sh($ip, 'link', 'set', $vp, 'netns', $nsp), 'veth pair');
+ok(sh($ip, '-n', $nsc, 'addr', 'add', '10.231.0.1/24', 'dev', $vc) &&
+    sh($ip, '-n', $nsp, 'addr', 'add', '10.231.0.2/24', 'dev', $vp) &&
+    sh($ip, '-n', $nsp, 'addr', 'add', '10.231.9.9/32', 'dev', 'lo') &&
+    sh($ip, '-n', $nsc, 'link', 'set', 'lo', 'up') &&
+    sh($ip, '-n', $nsc, 'link', 'set', $vc, 'up') && sh($ip, '-n', $nsp, 'link', 'set', $vp, 'up') &&
+    sh($ip, '-n', $nsp, 'link', 'set', 'lo', 'up') &&
+    sh($ip, '-n', $nsc, 'route', 'add', '10.231.9.0/24', 'via', '10.231.0.2'), 'addresses and routes');
+# everything for port 80 arriving from outside goes to viaduct
+my $dir = tmpdir_keep();
+spew("$dir/redirect.nft", "table ip viaduct_t {\n\tchain pre {\n\t\ttype nat hook prerouting priority dstnat;\n" .
+    "\t\ttcp dport 80 redirect to :$vport\n\t}\n}\n");
+ok(sh($ip, 'netns', 'exec', $nsp, $nft, '-f', "$dir/redirect.nft"), 'nftables redirect rule in the proxy namespace');
+
+# the origin: 10.231.9.9:80, only in the proxy namespace
+$origin = Viaduct::Origin->new(netns => $nsp, addr => '10.231.9.9', port => 80, handler => sub {
+	my ($req) = @_;
+	my ($t) = $req =~ m{^\S+ (\S+)};
+	my $body = "origin 10.231.9.9 got $t\n";
+	return "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+});
+
+# viaduct in the proxy namespace
+spew("$dir/viaduct.conf", <<"CONF");
+/ip proxy
+set enabled=yes port=$vport cache-path=$dir/cache
+/viaduct
+set workers=1 listen-address=0.0.0.0 pid-file=$dir/viaduct.pid run-dir=$dir/run \\
+    error-log=$dir/error.log access-log=$dir/access.log log-level=info \\
+    via-pseudonym=tp.via transparent-ports=$vport connect-timeout=3s
+CONF
+$vpid = fork // die;
+if ($vpid == 0) {
+	open(STDIN, '<', '/dev/null');
+	open(STDOUT, '>>', "$dir/stderr.log");
+	open(STDERR, '>>', "$dir/stderr.log");
+	exec($ip, 'netns', 'exec', $nsp, viaduct_bin(), '-F', '-f', "$dir/viaduct.conf") or POSIX::_exit(127);
+}
+
+# Run code in a namespace (in a child), return what it prints.
+sub in_ns {
+	my ($ns, $code) = @_;
+	pipe(my $r, my $w) or die;
+	my $pid = fork // die;
+	if ($pid == 0) {
+		close $r;
+		Viaduct::Origin::setns_net($ns);
+		print $w $code->() // '';
+		close $w;
+		POSIX::_exit(0);
+	}
+	close $w;
+	local $/;
+	my $out = <$r>;
+	waitpid($pid, 0);
+	return $out;
+}
+
+sub request {
+	my ($host, $port, $bytes) = @_;
+	my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Proto => 'tcp', Timeout => 5)
+	    or return "connect failed: $!";
+	$s->autoflush(1);
+	print $s $bytes;
+	my $buf = '';
+	my $rin = '';
+	vec($rin, fileno($s), 1) = 1;
+	while (select(my $x = $rin, undef, undef, 10)) {	# safety net
+		sysread($s, $buf, 65536, length $buf) or last;
+	}
+	return $buf;
+}
+
+my $up = in_ns($nsp, sub { wait_port($vport, '127.0.0.1', 10) ? 'up' : 'down' });
+is($up, 'up', 'viaduct listens in the proxy namespace') or diag(slurp("$dir/stderr.log") // '');
+
+# --- redirected: the Host field lies, the original destination decides
+my $r = in_ns($nsc, sub { request('10.231.9.9', 80,
+    "GET /through?x=1 HTTP/1.1\r\nHost: not-this-one.invalid\r\nConnection: close\r\n\r\n") });
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\nVia: 1\.1 tp\.via\r\n\r\norigin 10\.231\.9\.9 got /through\?x=1\n\z}s,
+    'client -> 10.231.9.9:80 redirected to viaduct, which reached the original destination');
+my @log = $origin->log;
+is(scalar @log, 1, 'the origin saw one request');
+is($log[0][1], "GET /through?x=1 HTTP/1.1\r\nHost: not-this-one.invalid\r\nX-Forwarded-For: 10.231.0.1\r\n" .
+    "Via: 1.1 tp.via\r\n\r\n", 'origin got the request through viaduct, target and Host unchanged');
+unlike($log[0][0], qr/^10\.231\.0\.1:/, 'the origin connection came from viaduct, not from the client');
+
+# --- a 1.0 client without Host: the original destination is enough
+$r = in_ns($nsc, sub { request('10.231.9.9', 80, "GET /old HTTP/1.0\r\n\r\n") });
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\norigin 10\.231\.9\.9 got /old\n\z}s, '1.0 client without Host: served');
+
+# --- the access log has the request (viaduct served it)
+my $errlog = slurp("$dir/error.log") // '';
+unlike($errlog, qr/\[(?:error|crit)\]/, 'no errors logged');
+
+cleanup();
+ok(!-e "/run/netns/$nsc" && !-e "/run/netns/$nsp", 'namespaces removed');
+
+done_testing();

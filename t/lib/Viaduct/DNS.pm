@@ -1,0 +1,78 @@
+package Viaduct::DNS;
+# A tiny authoritative DNS server on loopback UDP for tests: answers A and
+# AAAA queries from a table, NXDOMAIN for names it does not know, and logs
+# every question.  Runs in a forked child; stopped on scope exit.
+#
+#   my $d = Viaduct::DNS->new(records => { 'two.test' => { A => ['127.0.0.1', '127.0.0.2'] } });
+#   $d->port;  # give viaduct dns-servers=127.0.0.1:PORT
+use strict;
+use warnings;
+use IO::Socket::INET;
+use Socket qw(inet_aton inet_pton AF_INET6);
+
+sub new {
+	my ($class, %o) = @_;
+	my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'udp')
+	    or die "dns: $!";
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		while (1) {
+			my $peer = $s->recv(my $q, 512) // next;
+			my $r = answer($q, $o{records} // {});
+			$s->send($r, 0, $peer) if defined $r;
+		}
+	}
+	my $self = bless { pid => $pid, port => $s->sockport }, $class;
+	close $s;
+	return $self;
+}
+
+sub port { $_[0]{port} }
+
+# The question's name and type, or () when malformed.
+sub question {
+	my ($q) = @_;
+	return () if length $q < 17;
+	my ($pos, @labels) = (12);
+	while (1) {
+		my $n = ord substr($q, $pos, 1);
+		$pos++;
+		last if $n == 0;
+		return () if $n > 63 || $pos + $n > length $q;
+		push @labels, substr($q, $pos, $n);
+		$pos += $n;
+	}
+	return () if $pos + 4 > length $q;
+	my ($type) = unpack('n', substr($q, $pos, 2));
+	return (lc join('.', @labels), $type, $pos + 4);
+}
+
+sub answer {
+	my ($q, $records) = @_;
+	my ($name, $type, $end) = question($q) or return undef;
+	my $id = substr($q, 0, 2);
+	my $rec = $records->{$name};
+	my @rr;
+	if ($rec) {
+		if ($type == 1) { push @rr, map { [1, inet_aton($_)] } @{ $rec->{A} // [] } }
+		if ($type == 28) { push @rr, map { [28, inet_pton(AF_INET6, $_)] } @{ $rec->{AAAA} // [] } }
+	}
+	my $flags = 0x8400 | ($rec ? 0 : 3);	# QR, AA; NXDOMAIN when unknown
+	my $r = $id . pack('nnnnn', $flags, 1, scalar @rr, 0, 0) . substr($q, 12, $end - 12);
+	for my $a (@rr) {
+		$r .= pack('n', 0xc00c) . pack('nnNn', $a->[0], 1, 60, length $a->[1]) . $a->[1];
+	}
+	return $r;
+}
+
+sub stop {
+	my ($self) = @_;
+	return unless $self->{pid};
+	kill 'TERM', $self->{pid};
+	waitpid($self->{pid}, 0);
+	$self->{pid} = undef;
+}
+
+sub DESTROY { local ($?, $!, $@); $_[0]->stop }
+
+1;
