@@ -1,4 +1,5 @@
-/* dns.c — c-ares driven by the worker's epoll loop and timer heap. */
+/* dns.c — c-ares driven by the worker's epoll loop and timer heap, with a
+ * small TTL cache of positive answers in front of it. */
 #include "config.h"
 
 #include <ares.h>
@@ -11,8 +12,18 @@
 #include "event.h"
 #include "log.h"
 #include "dns.h"
+#include "util.h"
 
 #define DNS_MAX_SOCKS	16
+#define DNS_CACHE_SIZE	256		/* direct-mapped by a hash of the name */
+#define DNS_CACHE_MAX_S	3600		/* an answer is kept at most this long */
+
+/* A positive answer, kept for its TTL (c-ares 1.18 keeps none). */
+struct dns_cache_ent {
+	char			 host[256];
+	int64_t			 expires;	/* loop ms; 0 = empty */
+	struct dns_result	 r;		/* ports as asked; re-set on use */
+};
 
 struct dns_query {
 	struct dns	*d;
@@ -20,6 +31,7 @@ struct dns_query {
 	void		*arg;
 	uint16_t	 port;
 	bool		 busy;
+	char		 host[256];	/* for the cache */
 };
 
 struct dns_sock {
@@ -34,6 +46,7 @@ struct dns {
 	struct dns_sock		 socks[DNS_MAX_SOCKS];
 	struct dns_query	*q;
 	int			 nq;
+	struct dns_cache_ent	*cache;
 };
 
 static void	dns_rearm(struct dns *);
@@ -119,7 +132,10 @@ dns_create(struct ev_loop *loop, int max_queries, const char *servers)
 		return NULL;
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
-	    (d->q = calloc((size_t)max_queries, sizeof(*d->q))) == NULL) {
+	    (d->q = calloc((size_t)max_queries, sizeof(*d->q))) == NULL ||
+	    (d->cache = calloc(DNS_CACHE_SIZE, sizeof(*d->cache))) == NULL) {
+		if (d != NULL)
+			free(d->q);
 		free(d);
 		return NULL;
 	}
@@ -135,6 +151,7 @@ dns_create(struct ev_loop *loop, int max_queries, const char *servers)
 	o.sock_state_cb_data = d;
 	if ((rc = ares_init_options(&d->ch, &o, ARES_OPT_SOCK_STATE_CB)) != ARES_SUCCESS) {
 		log_warnx("dns: %s", ares_strerror(rc));
+		free(d->cache);
 		free(d->q);
 		free(d);
 		return NULL;
@@ -143,6 +160,7 @@ dns_create(struct ev_loop *loop, int max_queries, const char *servers)
 	    (rc = ares_set_servers_ports_csv(d->ch, servers)) != ARES_SUCCESS) {
 		log_warnx("dns: dns-servers=%s: %s", servers, ares_strerror(rc));
 		ares_destroy(d->ch);
+		free(d->cache);
 		free(d->q);
 		free(d);
 		return NULL;
@@ -159,8 +177,53 @@ dns_free(struct dns *d)
 		d->q[i].cb = NULL;
 	ares_destroy(d->ch);	/* runs the callbacks with ARES_EDESTRUCTION */
 	ev_timer_stop(d->loop, &d->timer);
+	free(d->cache);
 	free(d->q);
 	free(d);
+}
+
+static struct dns_cache_ent *
+cache_slot(struct dns *d, const char *host)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)host; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return &d->cache[h % DNS_CACHE_SIZE];
+}
+
+static void
+cache_put(struct dns *d, const char *host, const struct dns_result *r, int ttl)
+{
+	struct dns_cache_ent *e;
+
+	if (ttl <= 0 || r->naddrs == 0 || strlen(host) >= sizeof(e->host))
+		return;
+	if (ttl > DNS_CACHE_MAX_S)
+		ttl = DNS_CACHE_MAX_S;
+	e = cache_slot(d, host);
+	memcpy(e->host, host, strlen(host) + 1);
+	e->r = *r;
+	e->expires = d->loop->now_ms + (int64_t)ttl * 1000;
+}
+
+/* A fresh cached answer with `port` set, or NULL. */
+static const struct dns_result *
+cache_get(struct dns *d, const char *host, uint16_t port)
+{
+	struct dns_cache_ent *e = cache_slot(d, host);
+
+	if (e->expires <= d->loop->now_ms || strcmp(e->host, host) != 0)
+		return NULL;
+	for (int i = 0; i < e->r.naddrs; i++) {
+		struct sockaddr_storage *ss = &e->r.addrs[i];
+
+		if (ss->ss_family == AF_INET)
+			((struct sockaddr_in *)ss)->sin_port = htons(port);
+		else if (ss->ss_family == AF_INET6)
+			((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	}
+	return &e->r;
 }
 
 static void
@@ -169,6 +232,8 @@ addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 	struct dns_query *q = arg;
 	struct dns_result r;
 	dns_cb *cb = q->cb;
+
+	int ttl = DNS_CACHE_MAX_S;
 
 	r.naddrs = 0;
 	r.error = status == ARES_SUCCESS ? "no address" : ares_strerror(status);
@@ -179,7 +244,11 @@ addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 				continue;
 			memcpy(&r.addrs[r.naddrs], n->ai_addr, (size_t)n->ai_addrlen);
 			r.lens[r.naddrs++] = (socklen_t)n->ai_addrlen;
+			if (n->ai_ttl < ttl)
+				ttl = n->ai_ttl;	/* the shortest one rules */
 		}
+		if (status == ARES_SUCCESS && q->d != NULL)
+			cache_put(q->d, q->host, &r, ttl);
 	}
 	if (ai != NULL)
 		ares_freeaddrinfo(ai);
@@ -195,8 +264,14 @@ dns_resolve(struct dns *d, const char *host, uint16_t port, dns_cb *cb,
 {
 	struct ares_addrinfo_hints h;
 	struct dns_query *q = NULL;
+	const struct dns_result *hit;
 	char svc[8];
 
+	if ((hit = cache_get(d, host, port)) != NULL) {
+		*qp = NULL;
+		cb(arg, hit);
+		return VD_OK;
+	}
 	for (int i = 0; i < d->nq; i++)
 		if (!d->q[i].busy) {
 			q = &d->q[i];
@@ -209,6 +284,7 @@ dns_resolve(struct dns *d, const char *host, uint16_t port, dns_cb *cb,
 	q->arg = arg;
 	q->port = port;
 	q->busy = true;
+	vd_strlcpy(q->host, host, sizeof(q->host));
 	*qp = q;
 	memset(&h, 0, sizeof(h));
 	h.ai_family = AF_UNSPEC;

@@ -3,7 +3,9 @@
  *
  * One resolver per worker; its sockets and its retransmission timer are
  * registered in the worker's loop, so a lookup never blocks.  /etc/hosts is
- * honoured ("localhost" works).  Queries live in a pool sized at creation:
+ * honoured ("localhost" works).  Positive answers are cached for their TTL
+ * (at most an hour; hosts-file answers, TTL 0, are not cached), so a
+ * cached name answers at once.  Queries live in a pool sized at creation:
  * no allocation per lookup in our code.  A caller whose connection goes
  * away cancels its query; the answer is then dropped when it arrives.
  */
@@ -35,7 +37,8 @@ void		 dns_free(struct dns *);
 /*
  * Resolve host (NUL-terminated, no brackets) for `port`.  *qp is set before
  * the lookup starts; the callback may run before dns_resolve returns (hosts
- * file, numeric address).  Returns VD_OK or VD_ERR (no query slot free).
+ * file, numeric address, cache: *qp is then NULL).  Returns VD_OK or VD_ERR
+ * (no query slot free).
  */
 int		 dns_resolve(struct dns *, const char *host, uint16_t port,
 		    dns_cb *, void *arg, struct dns_query **qp);

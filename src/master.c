@@ -18,6 +18,7 @@
 #include "viaduct.h"
 #include "cachemgr.h"
 #include "conf.h"
+#include "connstat.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
@@ -188,6 +189,11 @@ open_stats(struct master *m, char *err, size_t errlen)
 	m->stats->master.pid = getpid();
 	m->stats->master.started = time(NULL);
 	vd.stats = &m->stats->master;
+	/* `viaductctl connections`: optional, the workers fill it (connstat.h) */
+	snprintf(path, sizeof(path), "%s/conns", m->conf->run_dir);
+	if (connstat_create(path, MASTER_SLOTS, (uint32_t)m->conf->max_client_connections,
+	    m->ids.switch_user && geteuid() == 0, m->ids.uid, m->ids.gid) == -1)
+		log_warn("cannot create %s (viaductctl connections stays empty)", path);
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define XXH_INLINE_ALL		/* no link dependency (the fuzz targets link no libxxhash) */
 #include <xxhash.h>
 
 #include "viaduct.h"

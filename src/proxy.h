@@ -6,7 +6,11 @@
  *
  * One request at a time per connection: a pipelined request waits in the
  * client buffer until the response before it is complete, so responses
- * leave in order.  Every buffer is fixed-size and allocated with the table.
+ * leave in order.  While a request body goes up, the origin is read too:
+ * its 1xx are relayed (iout) and an early final response ends the upload.
+ * CONNECT, and a 101 to an Upgrade we offered, turn the connection into a
+ * tunnel (tunnel.h).  Origin connections come from the worker's keep-alive
+ * pool when one is idle (upstream.c).  Every buffer is fixed-size and allocated with the table.
  * Descriptors are edge-triggered; `rd`/`wr` remember whether the last
  * attempt stopped on EAGAIN, and proxy_run() makes progress until every
  * side it needs is blocked.

@@ -15,6 +15,12 @@
  * plain string, `*string` or `string*` are compared directly; every other
  * pattern becomes an anchored PCRE2 code, JIT-compiled at load.
  *
+ * Cost: each list is indexed at load (rules.c), so a request pays for the
+ * rules that could match it (same host, domain, client prefix, ...) plus
+ * the rules that cannot be indexed (regexes without a literal label,
+ * negations, mid-string wildcards), not for the whole list; the decision is
+ * exactly the top-to-bottom walk's.
+ *
  * Ownership and processes: rules_compile() runs in whichever process loads
  * the configuration (the master, viaduct -t, viaductctl) and the result is
  * part of the immutable struct vd_conf; workers inherit it over fork().  The
@@ -48,7 +54,10 @@ enum rules_list {
 };
 
 /* At most this many rules per list: the hit counters are a fixed array per
- * stats slot, so that slots stay fixed-size. */
+ * stats slot, so that slots stay fixed-size.  16384 lets one list hold a
+ * 10,000-line block list; it costs 3 x 16384 x 8 = 384 KiB of address space
+ * per slot in a sparse file, of which only the pages of rules that were hit
+ * (or that a reaped slot's fold touches) are ever backed. */
 #define RULES_MAX		16384
 
 enum rules_verdict {

@@ -4,6 +4,11 @@
  *   viaductctl [-f file] reload|reopen|stop|status|check [file]
  *   viaductctl [-f file] monitor [--json] [--workers] [--interval N]
  *   viaductctl [-f file] inserts|lookups [--json] [--interval N]
+ *   viaductctl [-f file] rules|connections [--json]
+ *   viaductctl [-f file] metrics
+ *   viaductctl [-f file] cache-contents [PATTERN] [--sort uri|size|accessed]
+ *                        [--limit N] [--json]
+ *   viaductctl [-f file] purge URL | --match REGEX
  *
  * Everything it knows comes from the configuration file (the pid file and
  * the run directory) and the kernel (who holds the pid-file lock).  It
@@ -18,12 +23,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "viaduct.h"
 #include "conf.h"
+#include "connstat.h"
 #include "pidfile.h"
+#include "prom.h"
 #include "stats.h"
 
 #define DEFAULT_CONF	SYSCONFDIR "/viaduct/viaduct.conf"
@@ -35,8 +43,13 @@ usage(void)
 	fprintf(stderr, "usage: %s [-f file] reload | reopen | stop | status | "
 	    "check [file]\n"
 	    "       %s [-f file] monitor [--json] [--workers] [--interval N]\n"
-	    "       %s [-f file] inserts | lookups [--json] [--interval N]\n",
-	    CTL, CTL, CTL);
+	    "       %s [-f file] inserts | lookups [--json] [--interval N]\n"
+	    "       %s [-f file] rules | connections [--json]\n"
+	    "       %s [-f file] metrics\n"
+	    "       %s [-f file] cache-contents [PATTERN] [--sort uri|size|accessed] "
+	    "[--limit N] [--json]\n"
+	    "       %s [-f file] purge URL | --match REGEX\n",
+	    CTL, CTL, CTL, CTL, CTL, CTL, CTL);
 	exit(1);
 }
 
@@ -324,6 +337,254 @@ view(const struct vd_conf *conf, const char *what, const struct view *v)
 	}
 }
 
+/* A JSON string literal (RFC 8259 escapes). */
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+/* ------------------------------------------------------------ rules */
+
+/* The rule as it was written: its properties in order, name=value. */
+static void
+rule_text(const struct conf_rule *r)
+{
+	for (int p = 0; p < r->nprops; p++)
+		printf("%s%s=%s", p > 0 ? " " : "", r->props[p].name, r->props[p].value);
+}
+
+static bool
+rule_disabled(const struct conf_rule *r)
+{
+	for (int p = 0; p < r->nprops; p++)
+		if (strcmp(r->props[p].name, "disabled") == 0)
+			return strcmp(r->props[p].value, "yes") == 0 ||
+			    strcmp(r->props[p].value, "true") == 0;
+	return false;
+}
+
+static const struct conf_rules *
+conf_list(const struct vd_conf *conf, int l)
+{
+	return l == RULES_ACCESS ? &conf->access : l == RULES_CACHE ? &conf->cache :
+	    &conf->direct;
+}
+
+static void
+rules_json(const struct vd_conf *conf, const struct stats_slot *t)
+{
+	printf("{");
+	for (int l = 0; l < RULES_NLISTS; l++) {
+		const struct conf_rules *cl = conf_list(conf, l);
+
+		printf("%s\"%s\": [", l > 0 ? ", " : "", rules_list_name(l));
+		for (int i = 0; i < cl->nrules; i++) {
+			const struct conf_rule *r = &cl->rules[i];
+
+			printf("%s{\"index\": %d, \"line\": %d, \"disabled\": %s, "
+			    "\"hits\": %llu, \"properties\": {", i > 0 ? ", " : "", i,
+			    r->line, rule_disabled(r) ? "true" : "false",
+			    (unsigned long long)(i < RULES_MAX ? t->rule_hits[l][i] : 0));
+			for (int p = 0; p < r->nprops; p++) {
+				printf("%s", p > 0 ? ", " : "");
+				json_str(r->props[p].name);
+				printf(": ");
+				json_str(r->props[p].value);
+			}
+			printf("}}");
+		}
+		printf("]");
+	}
+	printf("}\n");
+}
+
+/* RouterOS's `print stats`: one block per list, rules in order. */
+static void
+rules_text(const struct vd_conf *conf, const struct stats_slot *t)
+{
+	for (int l = 0; l < RULES_NLISTS; l++) {
+		const struct conf_rules *cl = conf_list(conf, l);
+
+		printf("%s/ip proxy %s\n", l > 0 ? "\n" : "", rules_list_name(l));
+		printf("%4s %1s %6s %12s  %s\n", "#", "", "LINE", "HITS", "RULE");
+		for (int i = 0; i < cl->nrules; i++) {
+			const struct conf_rule *r = &cl->rules[i];
+
+			printf("%4d %1s %6d %12llu  ", i, rule_disabled(r) ? "X" : "",
+			    r->line, (unsigned long long)(i < RULES_MAX ?
+			    t->rule_hits[l][i] : 0));
+			rule_text(r);
+			printf("\n");
+		}
+	}
+}
+
+static int
+rules_cmd(const char *file, int argc, char **argv)
+{
+	const struct stats_hdr *h;
+	struct stats_slot *sum;
+	struct vd_conf *conf;
+	bool json = false;
+	size_t len;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			usage();
+	}
+	conf = load(file, false);
+	h = open_segment(conf, &len);
+	if ((sum = malloc(sizeof(*sum))) == NULL)
+		die("out of memory");
+	stats_sum(h, sum);
+	stats_unmap(h, len);
+	if (json)
+		rules_json(conf, sum);
+	else
+		rules_text(conf, sum);
+	free(sum);
+	conf_free(conf);
+	return 0;
+}
+
+/* ------------------------------------------------------ connections */
+
+static int64_t
+wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void
+conn_line(const struct connstat_rec *r, int64_t now, bool json, const char *sep)
+{
+	int64_t age = r->started_ms > 0 && now > r->started_ms ? (now - r->started_ms) / 1000 : 0;
+	const char *proto = r->tunnel ? "connect" : "http";
+	char up[64];
+
+	if (!json) {
+		printf("%-24.56s %-24.96s %-8s %-10s %10llu %10llu %8s\n", r->src, r->dst,
+		    proto, connstat_state_name(r->state), (unsigned long long)r->rx_bytes,
+		    (unsigned long long)r->tx_bytes, fmt_uptime(age, up, sizeof(up)));
+		return;
+	}
+	printf("%s{\"src-address\": ", sep);
+	json_str(r->src);
+	printf(", \"dst-address\": ");
+	json_str(r->dst);
+	printf(", \"protocol\": \"%s\", \"state\": \"%s\", \"rx-bytes\": %llu, "
+	    "\"tx-bytes\": %llu, \"age\": %lld, \"requests\": %llu}", proto,
+	    connstat_state_name(r->state), (unsigned long long)r->rx_bytes,
+	    (unsigned long long)r->tx_bytes, (long long)age, (unsigned long long)r->requests);
+}
+
+static int
+connections_cmd(const char *file, int argc, char **argv)
+{
+	const struct connstat_hdr *ch;
+	const struct stats_hdr *h;
+	struct connstat_rec *recs;
+	struct vd_conf *conf;
+	char path[4096];
+	const char *sep = "";
+	bool json = false;
+	size_t len, clen;
+	uint32_t total, hidden = 0;
+	int64_t now;
+	int n;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			usage();
+	}
+	conf = load(file, false);
+	h = open_segment(conf, &len);
+	snprintf(path, sizeof(path), "%s/conns", conf->run_dir);
+	if ((ch = connstat_open_ro(path, &clen)) == NULL)
+		die("cannot read connection table %s: %s", path, errno == EINVAL ?
+		    "not a viaduct connection table of this version" : strerror(errno));
+	if ((recs = calloc(ch->cap > 0 ? ch->cap : 1, sizeof(*recs))) == NULL)
+		die("out of memory");
+	if (json)
+		printf("{\"connections\": [");
+	else
+		printf("%-24s %-24s %-8s %-10s %10s %10s %8s\n", "SRC-ADDRESS", "DST-ADDRESS",
+		    "PROTOCOL", "STATE", "RX-BYTES", "TX-BYTES", "AGE");
+	now = wall_ms();
+	for (uint32_t i = 0; i < h->nslots && i < ch->nslots; i++) {
+		if (h->slots[i].pid == 0)
+			continue;
+		if ((n = connstat_read(ch, i, h->slots[i].pid, recs, ch->cap, &total)) < 0)
+			continue;
+		for (int k = 0; k < n; k++) {
+			conn_line(&recs[k], now, json, sep);
+			sep = ", ";
+		}
+		hidden += total - (uint32_t)n;
+	}
+	if (json)
+		printf("], \"not-listed\": %u}\n", hidden);
+	else if (hidden > 0)
+		printf("(%u more connections not listed)\n", hidden);
+	free(recs);
+	stats_unmap(ch, clen);
+	stats_unmap(h, len);
+	conf_free(conf);
+	return 0;
+}
+
+/* ---------------------------------------------------------- metrics */
+
+static int
+metrics_cmd(const char *file, int argc, char **argv)
+{
+	const struct stats_hdr *h;
+	struct stats_slot *sum;
+	struct vd_conf *conf;
+	size_t len, cap = 65536, need;
+	char *buf = NULL;
+
+	if (argc != 1)
+		usage();
+	conf = load(file, false);
+	h = open_segment(conf, &len);
+	if ((sum = malloc(sizeof(*sum))) == NULL)
+		die("out of memory");
+	stats_sum(h, sum);
+	for (;;) {
+		if ((buf = realloc(buf, cap)) == NULL)
+			die("out of memory");
+		if ((need = prom_write(buf, cap, h, sum, conf)) < cap)
+			break;
+		cap = need + 1;
+	}
+	fwrite(buf, 1, need, stdout);
+	free(buf);
+	free(sum);
+	stats_unmap(h, len);
+	conf_free(conf);
+	return 0;
+}
+
 static int
 view_cmd(const char *file, int argc, char **argv)
 {
@@ -378,6 +639,12 @@ main(int argc, char **argv)
 		printf("%s: configuration OK\n", file);
 		return 0;
 	}
+	if (strcmp(cmd, "rules") == 0)
+		return rules_cmd(file, argc, argv);
+	if (strcmp(cmd, "connections") == 0)
+		return connections_cmd(file, argc, argv);
+	if (strcmp(cmd, "metrics") == 0)
+		return metrics_cmd(file, argc, argv);
 	if (strcmp(cmd, "monitor") == 0 || strcmp(cmd, "inserts") == 0 ||
 	    strcmp(cmd, "lookups") == 0)
 		return view_cmd(file, argc, argv);

@@ -16,6 +16,7 @@
 #include "accesslog.h"
 #include "conf.h"
 #include "conn.h"
+#include "connstat.h"
 #include "event.h"
 #include "log.h"
 #include "privdrop.h"
@@ -41,6 +42,8 @@ struct worker {
 	struct ev_io		 master;
 	struct accesslog	*al;		/* access log (accesslog.h) */
 	struct ev_timer		 alflush;	/* writes it at least every second */
+	struct connstat		*cs;		/* viaductctl connections (connstat.h) */
+	struct ev_timer		 cstimer;
 };
 
 static void
@@ -218,6 +221,15 @@ alflush_cb(struct ev_loop *l, struct ev_timer *t)
 	ev_timer_start(l, t, ACCESSLOG_FLUSH_MS);
 }
 
+static void
+cstimer_cb(struct ev_loop *l, struct ev_timer *t)
+{
+	struct worker *w = t->data;
+
+	connstat_update(w->cs, w->t, l->now_ms);
+	ev_timer_start(l, t, CONNSTAT_INTERVAL_MS);
+}
+
 struct accesslog *
 worker_accesslog(void)
 {
@@ -247,6 +259,10 @@ worker_init(struct worker *w, const struct worker_spec *spec)
 	w->al = accesslog_create(spec->conf, conn_capacity(w->t));
 	ev_timer_init(&w->alflush, alflush_cb, w);
 	ev_timer_start(&w->loop, &w->alflush, ACCESSLOG_FLUSH_MS);
+	if ((w->cs = connstat_open(spec->conf)) != NULL) {
+		ev_timer_init(&w->cstimer, cstimer_cb, w);
+		ev_timer_start(&w->loop, &w->cstimer, CONNSTAT_INTERVAL_MS);
+	}
 	ev_timer_init(&w->pause, pause_cb, w);
 	ev_timer_init(&w->deadline, deadline_cb, w);
 	ev_io_init(&w->sig, sfd, signal_cb, w);

@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # Names through viaduct's own resolver (dns-servers= pointing at a tiny DNS
-# server on loopback): every address tried in turn, DNS failure -> 504.
+# server on loopback): every address tried in turn, DNS failure -> 504,
+# answers cached for their TTL.
 # Each timeout: request header, client keep-alive, connect, origin
 # response, body idle.  HTTP/1.0 clients.
 use strict;
@@ -32,7 +33,7 @@ my $dns = Viaduct::DNS->new(records => {
 	'one.test' => { A => ['127.0.0.2'] },
 });
 my $v = start_viaduct(conf => Viaduct::Test::default_conf() .
-    "set via-pseudonym=dns.via dns-servers=127.0.0.1:" . $dns->port .
+    "set workers=1 via-pseudonym=dns.via dns-servers=127.0.0.1:" . $dns->port .
     " request-header-timeout=1s keepalive-timeout=1s response-timeout=1s idle-timeout=1s connect-timeout=1s\n");
 my $port = $v->port;
 
@@ -44,6 +45,9 @@ ok($v->wait_log(qr/connect to 127\.0\.0\.1:$op: Connection refused, trying the n
 $r = http_get($port, "http://one.test:$op/y");
 like($r, qr{\r\n\r\nlive /y\n\z}, 'a name with one address');
 like((($origin->requests)[-1] // ''), qr{\AGET /y HTTP/1\.1\r\nHost: one\.test:$op\r\n}, 'Host keeps the name');
+http_get($port, "http://one.test:$op/y2");
+http_get($port, "http://one.test:$op/y3");
+is(scalar(grep { $_ eq 'one.test A' } $dns->questions), 1, 'answers cached for their TTL: one question for three requests');
 $r = http_get($port, "http://dead.test:$op/z");
 like($r, qr{\AHTTP/1\.1 502 Bad Gateway\r\n}, 'every address refused: 502');
 $r = http_get($port, "http://nonexistent.test:$op/z");

@@ -185,4 +185,18 @@ sub count_re { my ($text, $re) = @_; my $n = () = $text =~ /$re/g; $n }
 	is($v->stop, 0, 'stops with 0');
 }
 
+# --- the master dies (kill -9): the cache manager sees EOF and exits ------------
+{
+	my $v = start_viaduct(conf => conf('max-cache-size=1MiB'));
+	my $cm;
+	ok(wait_until(sub { ($cm) = managers($v); $cm }), 'a cache manager');
+	my @w = workers($v);
+	kill 'KILL', $v->pid;
+	ok(wait_until(sub { !alive($cm) }), 'it exits when the master is gone');
+	ok(wait_until(sub { !grep { alive($_) } @w }), 'so do the workers');
+	like(slurp($v->errlog) // '', qr/cache manager pid $cm: master went away, exiting/,
+	    'and says why');
+	$v->stop;	# reaps the killed master (its status is ours to ignore)
+}
+
 done_testing();

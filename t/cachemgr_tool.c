@@ -77,11 +77,14 @@ has(struct cache_store *cs, const char *url)
 	struct cache_reader r;
 	struct cache_key k;
 	struct cache_obj o;
+	int rc;
 
 	if (cache_reader_init(cs, &r) != VD_OK)
 		return 2;
 	cache_key_primary(url, strlen(url), &k);
-	return cache_store_lookup(&r, &k, url, strlen(url), &o) == VD_OK ? 0 : 1;
+	rc = cache_store_lookup(&r, &k, url, strlen(url), &o) == VD_OK ? 0 : 1;
+	cache_reader_free(&r);
+	return rc;
 }
 
 int

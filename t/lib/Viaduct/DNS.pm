@@ -5,29 +5,44 @@ package Viaduct::DNS;
 #
 #   my $d = Viaduct::DNS->new(records => { 'two.test' => { A => ['127.0.0.1', '127.0.0.2'] } });
 #   $d->port;  # give viaduct dns-servers=127.0.0.1:PORT
+#   $d->questions;  # ("two.test A", ...) in arrival order
 use strict;
 use warnings;
 use IO::Socket::INET;
 use Socket qw(inet_aton inet_pton AF_INET6);
+use File::Temp qw(tempfile);
 
 sub new {
 	my ($class, %o) = @_;
 	my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'udp')
 	    or die "dns: $!";
+	my (undef, $log) = tempfile('viaduct-dns-XXXXXX', TMPDIR => 1, UNLINK => 1);
 	my $pid = fork // die "fork: $!";
 	if ($pid == 0) {
 		while (1) {
 			my $peer = $s->recv(my $q, 512) // next;
+			if (my ($name, $type) = question($q)) {
+				open(my $fh, '>>', $log) or die;
+				print $fh "$name " . ({ 1 => 'A', 28 => 'AAAA' }->{$type} // $type) . "\n";
+				close $fh;
+			}
 			my $r = answer($q, $o{records} // {});
 			$s->send($r, 0, $peer) if defined $r;
 		}
 	}
-	my $self = bless { pid => $pid, port => $s->sockport }, $class;
+	my $self = bless { pid => $pid, port => $s->sockport, log => $log }, $class;
 	close $s;
 	return $self;
 }
 
 sub port { $_[0]{port} }
+
+sub questions {
+	open(my $fh, '<', $_[0]{log}) or return ();
+	my @q = <$fh>;
+	chomp @q;
+	return @q;
+}
 
 # The question's name and type, or () when malformed.
 sub question {

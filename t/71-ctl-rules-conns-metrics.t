@@ -1,0 +1,253 @@
+#!/usr/bin/perl
+# viaductctl rules (hit counts per rule, kept across a worker's kill -9),
+# connections (a slow response seen as waiting, then tx-body, with the
+# right addresses and byte counts) and metrics (a strict parser of the
+# Prometheus text format; values equal to monitor --json).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(sleep time);
+use Viaduct::Test;
+use Viaduct::Origin;
+
+my $json = JSON::PP->new;
+my $ctl = viaductctl_bin();
+my $body = 'x' x 1000;
+my $origin = Viaduct::Origin->new(handler => sub {
+	my ($req) = @_;
+	my ($path) = $req =~ m{^\S+ (\S+)};
+	if ($path eq '/slowhead') {
+		return sub { my ($c) = @_; sleep 4;
+		    print $c "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" };
+	}
+	if ($path eq '/slowbody') {
+		return sub { my ($c) = @_;
+		    print $c "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"; sleep 4;
+		    print $c "defghij" };
+	}
+	return "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+});
+my $op = $origin->port;
+
+my $conf = default_conf() . <<"CONF";
+/ip proxy access
+add path=/deny/* action=deny
+add dst-host=blocked.test action=deny comment="no blocked"
+add path=/allow/* action=allow
+add path=/never/* action=deny disabled=yes
+/ip proxy cache
+add path=*.nocache action=deny
+CONF
+my $v = start_viaduct(conf => $conf);
+my $cf = $v->{conf};
+
+sub ctl_json {
+	my ($st, $out, $err) = run_cmd([$ctl, '-f', $cf, @_]);
+	is($st, 0, "viaductctl @_: exit 0") or diag($err);
+	return eval { $json->decode($out) } // {};
+}
+
+sub get { http_get($v->port, $_[0]) // '' }
+
+# --- rules -------------------------------------------------------------------
+like(get("http://127.0.0.1:$op/deny/$_"), qr{^HTTP/1\.1 403 }, "deny $_") for 1 .. 3;
+like(get("http://blocked.test/x"), qr{^HTTP/1\.1 403 }, 'blocked.test denied');
+like(get("http://127.0.0.1:$op/allow/$_"), qr{^HTTP/1\.1 200 }, "allow $_") for 1 .. 2;
+like(get("http://127.0.0.1:$op/other"), qr{^HTTP/1\.1 200 }, 'no rule: the default');
+
+my %want = (0 => 3, 1 => 1, 2 => 2, 3 => 0);
+sub check_rules {
+	my ($tag) = @_;
+	my $r = ctl_json('rules', '--json');
+	my @a = @{ $r->{access} // [] };
+	is(scalar @a, 4, "$tag: four access rules");
+	is_deeply([map { $_->{hits} } @a], [map { $want{$_} } 0 .. 3], "$tag: access hits");
+	is_deeply([map { $_->{index} } @a], [0 .. 3], "$tag: in order");
+	return $r;
+}
+{
+	my $r = check_rules('first');
+	my @a = @{ $r->{access} };
+	is($a[0]{properties}{path}, '/deny/*', 'rule 0 is path=/deny/*');
+	is($a[1]{properties}{comment}, 'no blocked', 'comment kept');
+	is($a[3]{disabled}, JSON::PP::true, 'disabled rule marked');
+	ok(!$a[0]{disabled}, 'enabled rule not marked');
+	my @lines = map { $_->{line} } @a;
+	my @cl = split /\n/, $conf;
+	for my $i (0 .. 3) {
+		like($cl[$lines[$i] - 1] // '', qr/^add /, "rule $i: line $lines[$i] is its add line");
+	}
+	is($cl[$lines[0] - 1], 'add path=/deny/* action=deny', 'line number of rule 0 exact');
+	is(scalar @{ $r->{cache} }, 1, 'cache list: one rule');
+	is($r->{cache}[0]{properties}{action}, 'deny', 'cache rule');
+	is_deeply($r->{direct}, [], 'direct list empty');
+
+	my ($st, $out) = run_cmd([$ctl, '-f', $cf, 'rules']);
+	is($st, 0, 'rules: exit 0');
+	like($out, qr{^/ip proxy access$}m, 'text: access heading');
+	like($out, qr{^\s*0\s+\d+\s+3\s+path=/deny/\* action=deny$}m, 'text: rule 0 with 3 hits');
+	like($out, qr{^\s*3 X\s+\d+\s+0\s+path=/never/\*}m, 'text: disabled rule flagged X');
+	like($out, qr{^/ip proxy direct$}m, 'text: direct heading');
+}
+{
+	# kill -9 every worker in turn: their hits are folded, never lost
+	my $m = ctl_json('monitor', '--json', '--workers');
+	my @w = map { $_->{pid} } @{ $m->{workers} // [] };
+	is(scalar @w, 2, 'two workers');
+	for my $pid (@w) {
+		kill 'KILL', $pid;
+		ok(wait_until(sub {
+			my $mm = ctl_json('monitor', '--json', '--workers');
+			my @p = map { $_->{pid} } @{ $mm->{workers} // [] };
+			@p == 2 && !grep { $_ == $pid } @p
+		}, 15), "worker $pid replaced");
+	}
+	check_rules('after kill -9');
+	like(get("http://127.0.0.1:$op/deny/again"), qr{^HTTP/1\.1 403 }, 'deny again');
+	$want{0}++;
+	check_rules('after one more');
+}
+
+# --- connections ---------------------------------------------------------------
+sub find_conn {
+	my ($port, $state) = @_;
+	my $hit;
+	wait_until(sub {
+		my $c = ctl_json('connections', '--json');
+		($hit) = grep { $_->{'src-address'} eq "127.0.0.1:$port" &&
+		    $_->{state} eq $state } @{ $c->{connections} // [] };
+		$hit
+	}, 10);
+	return $hit;
+}
+{
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $v->port) or die;
+	my $req = "GET http://127.0.0.1:$op/slowhead HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n\r\n";
+	print $s $req;
+	my $c = find_conn($s->sockport, 'waiting');
+	ok($c, 'slow origin before its headers: waiting');
+	is($c->{'dst-address'}, "127.0.0.1:$op", 'waiting: dst-address is the origin');
+	is($c->{protocol}, 'http', 'protocol http');
+	is($c->{'rx-bytes'}, length $req, 'rx-bytes = the request bytes');
+	my $t0 = time;
+	my $resp = '';
+	while ($resp !~ /\r\n\r\nok/ && time - $t0 < 10) { sysread($s, $resp, 4096, length $resp) or last }
+	like($resp, qr{^HTTP/1\.1 200 }, 'slowhead answered');
+	my $idle = find_conn($s->sockport, 'idle');
+	ok($idle, 'after the response: idle (keep-alive)');
+	is($idle->{'tx-bytes'}, length $resp, 'tx-bytes = the response bytes') if $idle;
+	is($idle->{requests}, 1, 'one request on it') if $idle;
+	close $s;
+}
+{
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $v->port) or die;
+	my $port = $s->sockport;
+	my $req = "GET http://127.0.0.1:$op/slowbody HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n\r\n";
+	print $s $req;
+	my $c = find_conn($port, 'tx-body');
+	ok($c, 'slow body: tx-body');
+	is($c->{'dst-address'}, "127.0.0.1:$op", 'tx-body: dst-address is the origin');
+	is($c->{'rx-bytes'}, length $req, 'rx-bytes = the request bytes');
+	cmp_ok($c->{'tx-bytes'}, '>', 0, 'tx-bytes: the head is out');
+	cmp_ok($c->{age}, '>=', 0, 'age');
+	my ($st, $out) = run_cmd([$ctl, '-f', $cf, 'connections']);
+	like($out, qr{^SRC-ADDRESS\s+DST-ADDRESS\s+PROTOCOL\s+STATE\s+RX-BYTES\s+TX-BYTES\s+AGE$}m,
+	    'text: header');
+	like($out, qr{^127\.0\.0\.1:$port\s+127\.0\.0\.1:$op\s+http\s+tx-body\s+\d+\s+\d+\s+\d+s$}m,
+	    'text: the slow connection');
+	close $s;
+	ok(wait_until(sub { my $cc = ctl_json('connections', '--json');
+	    !grep { $_->{'src-address'} eq "127.0.0.1:$port" } @{ $cc->{connections} } }, 10),
+	    'a closed connection disappears');
+}
+
+# --- metrics -------------------------------------------------------------------
+# A strict reader of the text exposition format 0.0.4: every sample belongs to
+# a family with one HELP and one TYPE line before its samples, families are
+# contiguous, names and labels are well formed, no series repeats.
+sub parse_prom {
+	my ($text) = @_;
+	my (%help, %type, %seen, %closed, %val, @err);
+	my $cur = '';
+	my $name_re = qr/[a-zA-Z_:][a-zA-Z0-9_:]*/;
+	push @err, 'does not end with a newline' unless $text =~ /\n\z/;
+	for my $l (split /\n/, $text) {
+		if ($l =~ /^# HELP ($name_re) (.*)$/) {
+			push @err, "second HELP for $1" if $help{$1}++;
+			push @err, "family $1 split" if $closed{$1};
+			$closed{$cur} = 1 if $cur ne '' && $cur ne $1;
+			$cur = $1;
+			push @err, "bad escape in HELP $1" if $2 =~ /\\[^\\n]/;
+		} elsif ($l =~ /^# TYPE ($name_re) (counter|gauge|histogram|summary|untyped)$/) {
+			push @err, "second TYPE for $1" if $type{$1};
+			push @err, "TYPE $1 after its samples" if $seen{$1};
+			push @err, "family $1 split" if $closed{$1};
+			$closed{$cur} = 1 if $cur ne '' && $cur ne $1;
+			$cur = $1;
+			$type{$1} = $2;
+		} elsif ($l =~ /^#/) {
+			push @err, "bad comment: $l";
+		} elsif ($l =~ /^($name_re)(?:\{(.*)\})? (\S+)$/) {
+			my ($n, $labels, $v) = ($1, $2 // '', $3);
+			push @err, "sample $n without TYPE" unless $type{$n};
+			push @err, "sample $n outside its family" if $n ne $cur;
+			push @err, "counter $n not named _total" if ($type{$n} // '') eq 'counter' && $n !~ /_total$/;
+			push @err, "bad value $v" unless $v =~ /^(?:[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|NaN|[-+]Inf)$/;
+			my %lab;
+			my $rest = $labels;
+			while ($rest ne '') {
+				if ($rest =~ s/^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\["\\n])*)"(,|$)//) {
+					push @err, "label $1 twice in $l" if exists $lab{$1};
+					$lab{$1} = $2;
+				} else { push @err, "bad labels: $l"; last }
+			}
+			my $key = $n . '{' . join(',', map { "$_=$lab{$_}" } sort keys %lab) . '}';
+			push @err, "series $key twice" if exists $val{$key};
+			$val{$key} = $v;
+			$seen{$n} = 1;
+		} else {
+			push @err, "unparsable line: $l";
+		}
+	}
+	for my $n (keys %type) { push @err, "TYPE $n without HELP" unless $help{$n} }
+	return (\%val, \%type, \@err);
+}
+{
+	my ($st, $text, $err) = run_cmd([$ctl, '-f', $cf, 'metrics']);
+	is($st, 0, 'metrics: exit 0') or diag($err);
+	my $m = ctl_json('monitor', '--json', '--workers');
+	my ($val, $type, $errs) = parse_prom($text);
+	is_deeply($errs, [], 'the exposition parses strictly') or diag(join("\n", @$errs));
+	my @fields = grep { /^(?:accepted|client-connections|server-connections|requests|responses-|received-|sent-|hits|upstream-|cache-used|inserts-|lookups-)/ } keys %$m;
+	cmp_ok(scalar @fields, '>=', 23, 'every counter of monitor --json');
+	for my $f (sort @fields) {
+		(my $n = "viaduct_$f") =~ tr/-/_/;
+		$n .= '_total' if ($type->{"${n}_total"} // '') eq 'counter';
+		ok(defined $type->{$n}, "$f: family $n") or next;
+		is($val->{"$n\{}"}, $m->{$f}, "$n = monitor's $f ($m->{$f})");
+		my $sum = 0;
+		my $nw = 0;
+		for my $w (@{ $m->{workers} }) {
+			my $k = "$n\{worker=$w->{slot}}";
+			$nw++ if defined $val->{$k};
+			$sum += $val->{$k} // 0;
+			is($val->{$k}, $w->{$f}, "$n worker $w->{slot}") if $f eq 'requests';
+		}
+		is($nw, 2, "$n: one sample per worker");
+	}
+	is($type->{viaduct_requests_total}, 'counter', 'requests is a counter');
+	is($type->{viaduct_client_connections}, 'gauge', 'client-connections is a gauge');
+	my $r = ctl_json('rules', '--json');
+	for my $rule (@{ $r->{access} }) {
+		is($val->{"viaduct_rule_hits_total{index=$rule->{index},line=$rule->{line},list=access}"},
+		    $rule->{hits}, "rule hits access $rule->{index}");
+	}
+	like($val->{'viaduct_start_time_seconds{}'}, qr/^\d+$/, 'start time');
+}
+
+is($v->stop, 0, 'viaduct stops cleanly');
+done_testing();
