@@ -44,6 +44,7 @@
 #include "log.h"
 #include "util.h"
 #include "conf.h"
+#include "parent.h"
 #include "conf_tbl.h"
 #include "rules.h"
 
@@ -733,6 +734,22 @@ parse_str(struct parser *p, const struct prop *pr, const struct word *w,
 	return VD_OK;
 }
 
+/* PARENTS: text, checked now so that a bad list is an error at its column. */
+static int
+parse_parents(struct parser *p, const struct prop *pr, const struct word *w,
+    void *field, void *aux)
+{
+	struct parent_set *ps;
+	char err[256];
+
+	if ((ps = parent_set_new(w->value, NULL, 0, 0, 1000, err, sizeof(err))) == NULL) {
+		error(p, w->vat, "%s", err);
+		return VD_ERR;
+	}
+	parent_set_free(ps);
+	return parse_str(p, pr, w, field, aux);
+}
+
 /* LOGLEVEL -> VD_LOG_*; LOGFMT -> the name itself. */
 static int
 parse_enum(struct parser *p, const struct prop *pr, const struct word *w,
@@ -893,6 +910,7 @@ static parse_fn *const parsers[] = {
 	[CONF_T_TIME_S] = parse_time,
 	[CONF_T_TIME_MS] = parse_time,
 	[CONF_T_STR] = parse_str,
+	[CONF_T_PARENTS] = parse_parents,
 	[CONF_T_LOGLEVEL] = parse_enum,
 	[CONF_T_LOGFMT] = parse_enum,
 	[CONF_T_ADDR] = parse_addr,
@@ -922,7 +940,7 @@ prop_equal(const struct prop *pr, const struct vd_conf *a, const struct vd_conf 
 		return *(const int *)fa == *(const int *)fb;
 	case CONF_T_U16:
 		return *(const uint16_t *)fa == *(const uint16_t *)fb;
-	case CONF_T_STR: case CONF_T_LOGFMT:
+	case CONF_T_STR: case CONF_T_LOGFMT: case CONF_T_PARENTS:
 		return strcmp(*(char *const *)fa, *(char *const *)fb) == 0;
 	case CONF_T_ADDR:
 		return *(const socklen_t *)((const char *)a + pr->aux) ==
@@ -1251,7 +1269,8 @@ conf_free(struct vd_conf *c)
 	if (c == NULL)
 		return;
 	for (size_t i = 0; i < VD_ARRLEN(props); i++)
-		if (props[i].type == CONF_T_STR || props[i].type == CONF_T_LOGFMT)
+		if (props[i].type == CONF_T_STR || props[i].type == CONF_T_LOGFMT ||
+		    props[i].type == CONF_T_PARENTS)
 			free(*(char **)((char *)c + props[i].off));
 	rules_free(&c->access);
 	rules_free(&c->cache);

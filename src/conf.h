@@ -57,6 +57,7 @@ enum conf_type {
 	CONF_T_TIME_S,		/* RouterOS time -> int64_t seconds */
 	CONF_T_TIME_MS,		/* RouterOS time -> int64_t milliseconds */
 	CONF_T_STR,		/* any text -> char * */
+	CONF_T_PARENTS,		/* ADDR:PORT[/WEIGHT],... checked by parent.c -> char * */
 	CONF_T_LOGLEVEL,	/* error|warn|notice|info|debug -> int (VD_LOG_*) */
 	CONF_T_LOGFMT,		/* squid|common|combined|json -> char * */
 	CONF_T_ADDR,		/* IPv4|IPv6, 0.0.0.0 and :: = unset -> sockaddr + len */

@@ -124,7 +124,7 @@ CONF_PROP("connect-ports", CONF_SEC_VIADUCT, CONF_T_PORTS, 1, 65535, "443,563", 
     connect_ports, nconnect_ports, 1, "ports CONNECT may tunnel to") \
 CONF_PROP("tunnel-idle-timeout", CONF_SEC_VIADUCT, CONF_T_TIME_MS, 1, CONF_DAY * CONF_SEC, "10m", \
     tunnel_idle_timeout, tunnel_idle_timeout, 1, "idle time of a CONNECT or Upgrade tunnel") \
-CONF_PROP("parents", CONF_SEC_VIADUCT, CONF_T_STR, 0, 4095, "", \
+CONF_PROP("parents", CONF_SEC_VIADUCT, CONF_T_PARENTS, 0, 4095, "", \
     parents, parents, 0, "parent array ADDR:PORT[/WEIGHT], comma list (parent.h)") \
 CONF_PROP("parent-hold-time", CONF_SEC_VIADUCT, CONF_T_TIME_MS, 1 * CONF_SEC, CONF_DAY * CONF_SEC, "30s", \
     parent_hold_time, parent_hold_time, 0, "time a parent that failed stays marked down") \

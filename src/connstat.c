@@ -26,7 +26,6 @@
 /* What the last snapshot knew of a connection slot. */
 struct shadow {
 	int		 fd;		/* -1: free at the last snapshot */
-	int		 upfd;		/* dst below belongs to this origin socket */
 	unsigned	 nreq;
 	int64_t		 started_ms;
 	char		 src[56];
@@ -235,26 +234,23 @@ state_of(const struct conn *c)
 static void
 track(struct shadow *s, const struct conn *c, int64_t wall)
 {
-	/* a new connection in this slot since the last snapshot */
-	if (s->fd != c->cl.fd || c->nreq < s->nreq) {
+	char src[sizeof(s->src)];
+
+	/* a new connection in this slot since the last snapshot: the slot and
+	 * even the fd number are reused at once, the client's address is not */
+	peer_of(c->cl.fd, src, sizeof(src));
+	if (s->fd != c->cl.fd || c->nreq < s->nreq || strcmp(src, s->src) != 0) {
 		s->fd = c->cl.fd;
 		s->started_ms = wall;
-		s->upfd = -2;
-		peer_of(c->cl.fd, s->src, sizeof(s->src));
+		memcpy(s->src, src, sizeof(s->src));
 	}
 	s->nreq = c->nreq;
-	if (c->up.s.fd >= 0 && c->state != PX_CONNECT) {
-		if (s->upfd != c->up.s.fd) {
-			s->upfd = c->up.s.fd;
-			peer_of(c->up.s.fd, s->dst, sizeof(s->dst));
-		}
-	} else {
-		s->upfd = -2;
-		if (c->up.host[0] != '\0' && c->state != PX_HEAD)
-			snprintf(s->dst, sizeof(s->dst), "%.80s:%u", c->up.host, c->up.port);
-		else
-			s->dst[0] = '\0';
-	}
+	if (c->up.s.fd >= 0 && c->state != PX_CONNECT && c->state != PX_HEAD)
+		peer_of(c->up.s.fd, s->dst, sizeof(s->dst));
+	else if (c->up.host[0] != '\0' && c->state != PX_HEAD)
+		snprintf(s->dst, sizeof(s->dst), "%.80s:%u", c->up.host, c->up.port);
+	else
+		s->dst[0] = '\0';
 }
 
 static void

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -104,14 +105,29 @@ add_rule_hits(struct stats_slot *out, const struct stats_slot *s)
 			out->rule_hits[l][i] += s->rule_hits[l][i];
 }
 
+/*
+ * Fold the rule hits into retired and clear them, writing only the entries
+ * that are not zero: a plain memset would back every page of a sparse slot.
+ */
+static void
+retire_rule_hits(struct stats_slot *out, struct stats_slot *s)
+{
+	for (int l = 0; l < RULES_NLISTS; l++)
+		for (int i = 0; i < RULES_MAX; i++)
+			if (s->rule_hits[l][i] != 0) {
+				out->rule_hits[l][i] += s->rule_hits[l][i];
+				s->rule_hits[l][i] = 0;
+			}
+}
+
 void
 stats_retire(struct stats_hdr *h, struct stats_slot *s)
 {
 #define STATS_X(f, name, kind, help)	if (kind == COUNTER) h->retired.f += s->f;
 	STATS_FIELDS(STATS_X)
 #undef STATS_X
-	add_rule_hits(&h->retired, s);
-	memset(s, 0, sizeof(*s));
+	retire_rule_hits(&h->retired, s);
+	memset(s, 0, offsetof(struct stats_slot, rule_hits));
 }
 
 static void

@@ -23,7 +23,7 @@
 #include "stats_tbl.h"
 
 #define STATS_MAGIC	0x7669616475637431ULL	/* "viaduct1" */
-#define STATS_VERSION	2
+#define STATS_VERSION	3
 #define STATS_PANIC_LEN	256
 
 enum stats_kind { COUNTER, GAUGE };

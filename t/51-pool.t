@@ -23,6 +23,9 @@ my $origin = Viaduct::Origin->new(handler => sub {
 	if ($path =~ m{^/old}) {
 		return "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nold";
 	}
+	if ($path =~ m{^/close-soon}) {	# keep-alive response, then the origin closes
+		return sub { print {$_[0]} "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\ncs"; sleep 0.3 };
+	}
 	if ($path =~ m{^/bye}) {
 		return "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye";
 	}
@@ -86,6 +89,16 @@ is(scalar @log, 3, 'origin: warm, flaky (dropped), flaky (retried)');
 is($log[1][0], $log[0][0], 'the first attempt went on the pooled connection');
 isnt($log[2][0], $log[1][0], 'the retry went on a new connection');
 is($log[2][1], $log[1][1], 'the retried request is byte for byte the same');
+
+# --- an idle pooled connection the origin closes is dropped from the pool at once
+$origin->clear;
+http_get($p, "http://$o/close-soon");
+sleep 1;
+$r = http_get($p, "http://$o/after-close");
+like($r, qr{\r\n\r\npath=/after-close\n\z}, 'after the origin closed an idle connection: served');
+@log = $origin->log;
+is(scalar @log, 2, 'no retry was needed: the origin saw each request once');
+isnt($log[1][0], $log[0][0], 'the closed connection was not reused');
 
 # --- POST is not idempotent: never retried
 $origin->clear;
