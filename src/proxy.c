@@ -1,7 +1,10 @@
 /*
  * proxy.c — the request flow of one client connection, as a state machine
  * driven by readiness (see proxy.h).  One request at a time; bodies move
- * through fixed buffers with back-pressure both ways (relay_run).
+ * through fixed buffers with back-pressure both ways (relay.c).  Here: the
+ * checks and routing of a request (explicit, transparent, reverse, CONNECT),
+ * viaduct's own TRACE/OPTIONS answers, Expect and 1xx, the safe retry on a
+ * fresh origin connection, and the switch to a tunnel.
  */
 #include "config.h"
 
@@ -23,183 +26,6 @@
 #define LINGER_MS	2000
 
 static int	read_resp(struct conn *);
-
-/* ------------------------------------------------------------ the relay */
-
-static void
-queue(struct relay *r, const char *p, size_t n, size_t consume)
-{
-	r->iov[0] = (struct iovec){ (void *)(uintptr_t)p, n };
-	r->niov = n > 0 ? 1 : 0;
-	r->consume = consume;
-}
-
-static void
-queue_encoded(struct relay *r, const char *p, size_t n)
-{
-	size_t hl = http_chunk_header(r->chdr, n);
-
-	r->iov[0] = (struct iovec){ r->chdr, hl };
-	r->iov[1] = (struct iovec){ (void *)(uintptr_t)p, n };
-	r->iov[2] = (struct iovec){ (void *)(uintptr_t)"\r\n", 2 };
-	r->niov = 3;
-	r->consume = n;
-}
-
-/* Turn buffered source bytes into queued output.  VD_OK or RELAY_ESRC. */
-static int
-produce(struct relay *r, struct buf *b)
-{
-	const char *p = b->p + b->start;
-	size_t avail = b->end - b->start, cons, off, dl;
-	int rc;
-
-	switch (r->fr.kind) {
-	case HTTP_BODY_LENGTH:
-		if (avail > r->left)
-			avail = (size_t)r->left;
-		queue(r, p, avail, avail);
-		r->left -= avail;
-		r->ending = r->left == 0;
-		return VD_OK;
-	case HTTP_BODY_CHUNKED:
-		rc = http_chunk_decode(&r->ch, p, avail, &cons, &off, &dl);
-		if (rc == VD_ERR) {
-			r->why = r->ch.why;
-			return RELAY_ESRC;
-		}
-		r->total += dl;
-		if (r->limit > 0 && r->total > r->limit) {
-			r->why = "request body too large";
-			r->status = 413;
-			return RELAY_ESRC;
-		}
-		if (r->out == RELAY_DECODE) {
-			queue(r, p + off, dl, cons);
-			if (dl == 0)
-				b->start += cons;
-		} else {
-			queue(r, p, cons, cons);
-		}
-		r->ending = rc == VD_DONE;
-		return VD_OK;
-	case HTTP_BODY_EOF:
-		if (r->out == RELAY_ENCODE)
-			queue_encoded(r, p, avail);
-		else
-			queue(r, p, avail, avail);
-		return VD_OK;
-	case HTTP_BODY_NONE:
-		break;
-	}
-	r->ending = true;
-	return VD_OK;
-}
-
-/* Write what is queued.  VD_OK all written, VD_AGAIN, RELAY_EDST. */
-static int
-flush(struct relay *r, struct side *to, uint64_t *count)
-{
-	struct msghdr mh;
-	ssize_t n;
-
-	while (r->niov > 0) {
-		if (!to->wr)
-			return VD_AGAIN;
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = r->iov;
-		mh.msg_iovlen = (size_t)r->niov;
-		n = sendmsg(to->fd, &mh, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				to->wr = false;
-				return VD_AGAIN;
-			}
-			r->why = strerror(errno);
-			return RELAY_EDST;
-		}
-		*count += (uint64_t)n;
-		for (int i = 0; i < r->niov && n > 0; i++) {
-			size_t k = (size_t)n < r->iov[i].iov_len ? (size_t)n : r->iov[i].iov_len;
-			r->iov[i].iov_base = (char *)r->iov[i].iov_base + k;
-			r->iov[i].iov_len -= k;
-			n -= (ssize_t)k;
-		}
-		while (r->niov > 0 && r->iov[0].iov_len == 0) {
-			memmove(r->iov, r->iov + 1, sizeof(r->iov[0]) * (size_t)(r->niov - 1));
-			r->niov--;
-		}
-	}
-	return VD_OK;
-}
-
-/* Read into the drained buffer.  VD_OK (bytes or EOF), VD_AGAIN, RELAY_ESRC. */
-static int
-fill(struct buf *b, struct side *from, uint64_t *count, const char **why)
-{
-	ssize_t n;
-
-	for (;;) {
-		if (!from->rd)
-			return VD_AGAIN;
-		n = recv(from->fd, b->p + b->end, b->cap - b->end, 0);
-		if (n > 0) {
-			b->end += (size_t)n;
-			*count += (uint64_t)n;
-			return VD_OK;
-		}
-		if (n == 0) {
-			from->eof = true;
-			return VD_OK;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			from->rd = false;
-			return VD_AGAIN;
-		}
-		*why = strerror(errno);
-		return RELAY_ESRC;
-	}
-}
-
-int
-relay_run(struct relay *r, struct buf *b, struct side *from, struct side *to,
-    uint64_t *in_count, uint64_t *out_count)
-{
-	int rc;
-
-	for (;;) {
-		if (r->niov > 0) {
-			if ((rc = flush(r, to, out_count)) != VD_OK)
-				return rc;
-			b->start += r->consume;
-			r->consume = 0;
-		}
-		if (r->ending || r->fr.kind == HTTP_BODY_NONE)
-			return VD_DONE;
-		if (b->start < b->end) {
-			if ((rc = produce(r, b)) != VD_OK)
-				return rc;
-			continue;
-		}
-		b->start = b->end = b->base;
-		if (from->eof) {
-			if (r->fr.kind != HTTP_BODY_EOF) {
-				r->why = "closed before the end of the body";
-				return RELAY_ESRC;
-			}
-			r->ending = true;
-			if (r->out == RELAY_ENCODE)
-				queue(r, HTTP_CHUNK_LAST, sizeof(HTTP_CHUNK_LAST) - 1, 0);
-			continue;
-		}
-		if ((rc = fill(b, from, in_count, &r->why)) != VD_OK)
-			return rc;
-	}
-}
 
 /* ------------------------------------------------------------ helpers */
 
@@ -949,7 +775,7 @@ read_resp(struct conn *c)
 			proxy_error(c, 502, "origin closed without a response");
 			return VD_OK;
 		}
-		rc = fill(b, &c->up.s, &in, &why);
+		rc = relay_fill(b, &c->up.s, &in, &why);
 		STATS_INC(received_from_servers, in);
 		if (in > 0)
 			c->up.got = true;
@@ -1180,6 +1006,12 @@ proxy_timeout(struct conn *c)
 				c->iout_off = 0;
 			}
 			conn_timer(c, c->t->conf->idle_timeout);
+			break;
+		}
+		if (c->out_off == c->out.len && c->body.niov == 0 &&
+		    c->in.start == c->in.end) {
+			/* nothing waits for the origin: the client's body stalled */
+			proxy_error(c, 408, "request body timed out");
 			break;
 		}
 		/* FALLTHROUGH */

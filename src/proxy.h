@@ -206,8 +206,11 @@ int	upstream_pool_init(struct conn_table *);
 void	upstream_pool_free(struct conn_table *);
 void	upstream_pool_drain(struct conn_table *);	/* close every idle one */
 
-/* relay.c-like helpers in proxy.c */
+/* relay.c: move the body until done or a side blocks (VD_DONE, VD_AGAIN,
+ * RELAY_ESRC, RELAY_EDST). */
 int	relay_run(struct relay *, struct buf *src, struct side *from,
 	    struct side *to, uint64_t *in_count, uint64_t *out_count);
+/* Read into the drained buffer.  VD_OK (bytes or EOF), VD_AGAIN, RELAY_ESRC (*why). */
+int	relay_fill(struct buf *, struct side *from, uint64_t *count, const char **why);
 
 #endif

@@ -57,6 +57,12 @@ my @set = (
 	[ '/viaduct', 'connect-timeout=250ms' ], [ '/viaduct', 'response-timeout=1h30m' ],
 	[ '/viaduct', 'idle-timeout=90' ], [ '/viaduct', 'max-request-line=8KiB' ],
 	[ '/viaduct', 'max-header-size=1MiB' ], [ '/viaduct', 'max-headers=64' ],
+	[ '/viaduct', 'server-idle-timeout=15s' ], [ '/viaduct', 'max-idle-per-server=4' ],
+	[ '/viaduct', 'max-request-body=100MiB' ], [ '/viaduct', 'connect-ports=443,8443' ],
+	[ '/viaduct', 'tunnel-idle-timeout=1h' ], [ '/viaduct', 'transparent-ports=3129' ],
+	[ '/viaduct', 'reverse-ports=80' ], [ '/viaduct', 'reverse-origins=www.example.com=10.0.0.5:8080' ],
+	[ '/viaduct', 'dns-servers=192.0.2.53' ],
+	[ '/viaduct', 'parents=10.0.0.1:3128/2' ], [ '/viaduct', 'parent-hold-time=1m' ],
 );
 my $tbl = slurp("$src/src/conf_tbl.h") // '';
 my @names = $tbl =~ /^CONF_PROP\("([a-z-]+)"/mg;
@@ -74,9 +80,9 @@ is_deeply([ grep { !$covered{$_} } @names ], [], "this test sets every property 
 	my @other = grep { length && !/^\Q$f\E:\d+:\d+: warning: / } split /\n/, $err;
 	is_deeply(\@other, [], "every property: stderr holds warnings only");
 	my @warn = $err =~ /^\Q$f\E:\d+:\d+: warning: (\S+?)=/mg;
-	is_deeply([ sort @warn ], [ sort qw(src-address parent-proxy parent-proxy-port
+	is_deeply([ sort @warn ], [ sort qw(parent-proxy parent-proxy-port
 	    max-cache-size max-cache-object-size cache-on-disk cache-path max-fresh-time
-	    serialize-connections always-from-cache cache-hit-dscp) ],
+	    serialize-connections always-from-cache cache-hit-dscp parents parent-hold-time) ],
 	    "a warning for each property not implemented yet, and only those");
 	like($err, qr/^\Q$f\E:20:5: warning: cache-on-disk=yes is accepted but not implemented yet/m,
 	    "the warning has the file, line and column");

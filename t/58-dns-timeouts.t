@@ -61,6 +61,11 @@ like($r, qr{\AHTTP/1\.1 504 Gateway Timeout\r\n.*did not answer}s, 'response-tim
 $r = http_get($port, "http://one.test:$op/stall", timeout => 10);
 like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\n123\z}s, 'idle-timeout: head and the bytes that came, then closed (truncated, not completed)');
 
+# --- a request body that stalls: the client's fault, 408
+$r = http_raw($port, "POST http://one.test:$op/body HTTP/1.1\r\nHost: one.test:$op\r\nContent-Length: 10\r\n\r\nabc",
+    timeout => 10);
+like($r, qr{\AHTTP/1\.1 408 Request Timeout\r\n.*request body timed out}s, 'idle-timeout on a request body: 408');
+
 # --- connect timeout: a listener whose accept queue is full drops SYNs
 my $full = IO::Socket::INET->new(Listen => 0, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp') or die;
 my $fp = $full->sockport;

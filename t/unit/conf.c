@@ -144,7 +144,7 @@ test_defaults(void)
  * not implemented yet. */
 static const struct { const char *sec, *set; int warn; } nondefault[] = {
 	{ "/ip proxy", "enabled=yes", 0 },
-	{ "/ip proxy", "src-address=192.0.2.1", 1 },
+	{ "/ip proxy", "src-address=192.0.2.1", 0 },
 	{ "/ip proxy", "port=3128,8080", 0 },
 	{ "/ip proxy", "anonymous=true", 0 },
 	{ "/ip proxy", "parent-proxy=2001:db8::1", 1 },
@@ -181,6 +181,17 @@ static const struct { const char *sec, *set; int warn; } nondefault[] = {
 	{ "/viaduct", "max-request-line=8KiB", 0 },
 	{ "/viaduct", "max-header-size=1MiB", 0 },
 	{ "/viaduct", "max-headers=64", 0 },
+	{ "/viaduct", "server-idle-timeout=15s", 0 },
+	{ "/viaduct", "max-idle-per-server=4", 0 },
+	{ "/viaduct", "max-request-body=100MiB", 0 },
+	{ "/viaduct", "connect-ports=443,8443", 0 },
+	{ "/viaduct", "tunnel-idle-timeout=1h", 0 },
+	{ "/viaduct", "transparent-ports=3129", 0 },
+	{ "/viaduct", "reverse-ports=80", 0 },
+	{ "/viaduct", "reverse-origins=www.example.com=10.0.0.5:8080", 0 },
+	{ "/viaduct", "dns-servers=192.0.2.53", 0 },
+	{ "/viaduct", "parents=10.0.0.1:3128/2", 1 },
+	{ "/viaduct", "parent-hold-time=1m", 1 },
 };
 
 static void
@@ -240,6 +251,19 @@ check_nondefault(const struct vd_conf *c, const char *set)
 	else if (!strncmp(set, "max-request-line=", 17)) IS(c->max_request_line == 8192);
 	else if (!strncmp(set, "max-header-size=", 16)) IS(c->max_header_size == 1048576);
 	else if (!strncmp(set, "max-headers=", 12)) IS(c->max_headers == 64);
+	else if (!strncmp(set, "server-idle-timeout=", 20)) IS(c->server_idle_timeout == 15000);
+	else if (!strncmp(set, "max-idle-per-server=", 20)) IS(c->max_idle_per_server == 4);
+	else if (!strncmp(set, "max-request-body=", 17)) IS(c->max_request_body == 104857600);
+	else if (!strncmp(set, "connect-ports=", 14))
+		IS(c->nconnect_ports == 2 && c->connect_ports[0] == 443 && c->connect_ports[1] == 8443);
+	else if (!strncmp(set, "tunnel-idle-timeout=", 20)) IS(c->tunnel_idle_timeout == 3600000);
+	else if (!strncmp(set, "transparent-ports=", 18)) IS(!strcmp(c->transparent_ports, "3129"));
+	else if (!strncmp(set, "reverse-ports=", 14)) IS(!strcmp(c->reverse_ports, "80"));
+	else if (!strncmp(set, "reverse-origins=", 16))
+		IS(!strcmp(c->reverse_origins, "www.example.com=10.0.0.5:8080"));
+	else if (!strncmp(set, "dns-servers=", 12)) IS(!strcmp(c->dns_servers, "192.0.2.53"));
+	else if (!strncmp(set, "parents=", 8)) IS(!strcmp(c->parents, "10.0.0.1:3128/2"));
+	else if (!strncmp(set, "parent-hold-time=", 17)) IS(c->parent_hold_time == 60000);
 	else
 		ok(0, set);
 #undef IS
