@@ -39,7 +39,8 @@ stats_create(const char *path, uint32_t nslots, size_t *maplen)
 	if (h == MAP_FAILED)
 		goto fail;
 	close(fd);
-	memset(h, 0, len);
+	/* no memset: the file is new, so it reads as zeros, and touching it
+	 * would back every page of every slot's sparse rule-hit table */
 	h->version = STATS_VERSION;
 	h->nslots = nslots;
 	h->master_pid = getpid();
