@@ -299,11 +299,12 @@ counters(const struct stats_slot *t, const char *prefix, bool json)
 		printf("{");
 #define STATS_X(f, name, kind, help)					\
 	if (strncmp(name, prefix, pl) == 0) {				\
+		const char *n_ = &(name)[pl];				\
 		if (json)						\
-			printf("%s\"%s\": %llu", sep, name + pl,	\
+			printf("%s\"%s\": %llu", sep, n_,		\
 			    (unsigned long long)t->f);			\
 		else							\
-			printf("%20s: %llu\n", name + pl,		\
+			printf("%20s: %llu\n", n_,			\
 			    (unsigned long long)t->f);			\
 		sep = ", ";						\
 	}
