@@ -16,6 +16,9 @@
 
 #include "viaduct.h"
 #include "accesslog.h"
+#include "cache_proxy.h"
+#include "conf.h"
+#include "parent.h"
 #include "worker.h"
 #include "proxy.h"
 #include "stats.h"
@@ -88,12 +91,20 @@ field(const struct http_field *f, int n, const char *name)
 static void
 classify(struct conn *c, struct accesslog_entry *e, char *peer, size_t peerlen)
 {
+	bool hit;
+
 	e->hier = AL_HIER_NONE;
+	e->result = cache_proxy_result(c, AL_TCP_MISS, &hit);
 	if (c->req.method.len == 0) {
 		e->result = AL_NONE;		/* not even a request line */
+	} else if (hit) {
+		return;				/* answered from the cache */
 	} else if (c->resp.status >= 200) {
-		e->result = AL_TCP_MISS;	/* the origin answered */
+		/* the origin answered: a miss, or a refresh (cache_proxy.c) */
 		e->hier = AL_HIER_DIRECT;
+		if (c->up.via_parent)	/* a parent: hashed when there are several */
+			e->hier = c->t->conf->parent_set->n > 1 ? AL_HIER_CARP :
+			    AL_HIER_FIRSTUP_PARENT;
 		e->peer = peer_of(c, peer, peerlen);
 		e->ctype = field(c->resp.fields, c->resp.nfields, "content-type");
 		return;
@@ -102,7 +113,7 @@ classify(struct conn *c, struct accesslog_entry *e, char *peer, size_t peerlen)
 		e->result = AL_TCP_DENIED;
 		STATS_INC(lookups_denied, 1);
 	} else if (c->status == 502 || c->status == 503 || c->status == 504) {
-		e->result = AL_TCP_MISS;	/* a miss whose fetch failed (Squid) */
+		/* a miss whose fetch failed (Squid); e->result as set above */
 	} else {
 		e->result = AL_NONE;		/* refused or answered before forwarding */
 	}

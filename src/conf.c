@@ -1276,6 +1276,7 @@ conf_free(struct vd_conf *c)
 	rules_free(&c->cache);
 	rules_free(&c->direct);
 	rules_destroy(c->rules);
+	parent_set_free(c->parent_set);
 	free(c->file);
 	free(c);
 }
@@ -1323,6 +1324,14 @@ parse_all(struct parser *p, const char *buf, size_t len)
 	 * patterns) and compiles them into the immutable conf */
 	if (p->nerrors == 0 && !p->oom)
 		p->conf->rules = rules_compile(p->conf, rules_diag, p);
+	/* the parent array too: built once here, shared by every worker */
+	if (p->nerrors == 0 && !p->oom) {
+		char err[CONF_MSG_MAX];
+
+		if ((p->conf->parent_set = parent_set_from_conf(p->conf, err,
+		    sizeof(err))) == NULL)
+			error(p, ((struct pos){ 0, 0 }), "%s", err);
+	}
 }
 
 struct vd_conf *

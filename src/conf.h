@@ -144,6 +144,7 @@ struct vd_conf {
 	int64_t		 tunnel_idle_timeout;	/* ms; CONNECT/Upgrade tunnel idle, 10m */
 	char		*parents;		/* ADDR:PORT[/WEIGHT],... parent array (parent.h) */
 	int64_t		 parent_hold_time;	/* ms; parent-hold-time=30s */
+	struct parent_set *parent_set;		/* built from the three above at load (parent.h) */
 	char		*transparent_ports;	/* local ports serving transparent mode, comma list */
 	char		*reverse_ports;		/* local ports serving reverse mode, comma list */
 	char		*reverse_origins;	/* HOST=ADDR:PORT,... for reverse mode */

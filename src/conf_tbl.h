@@ -46,29 +46,29 @@ CONF_PROP("port", CONF_SEC_PROXY, CONF_T_PORTS, 1, 65535, "8080", \
 CONF_PROP("anonymous", CONF_SEC_PROXY, CONF_T_BOOL, 0, 1, "no", \
     anonymous, anonymous, 1, "hide the client (no Via, no X-Forwarded-For)") \
 CONF_PROP("parent-proxy", CONF_SEC_PROXY, CONF_T_ADDR, 0, 0, "0.0.0.0", \
-    parent_proxy, parent_proxy_len, 0, "send every request through this proxy") \
+    parent_proxy, parent_proxy_len, 1, "send every request through this proxy") \
 CONF_PROP("parent-proxy-port", CONF_SEC_PROXY, CONF_T_U16, 0, 65535, "0", \
-    parent_proxy_port, parent_proxy_port, 0, "port of the parent proxy") \
+    parent_proxy_port, parent_proxy_port, 1, "port of the parent proxy") \
 CONF_PROP("cache-administrator", CONF_SEC_PROXY, CONF_T_STR, 0, 255, "webmaster", \
     cache_administrator, cache_administrator, 1, "contact shown on error pages") \
 CONF_PROP("max-cache-size", CONF_SEC_PROXY, CONF_T_CACHESIZE, 0, 4294967295LL * CONF_KIB, "none", \
-    max_cache_size, max_cache_size, 0, "cache size: none, unlimited or a size") \
+    max_cache_size, max_cache_size, 1, "cache size: none, unlimited or a size") \
 CONF_PROP("max-cache-object-size", CONF_SEC_PROXY, CONF_T_KSIZE, 0, 4294967295LL * CONF_KIB, "50000KiB", \
-    max_cache_object_size, max_cache_object_size, 0, "largest object stored") \
+    max_cache_object_size, max_cache_object_size, 1, "largest object stored") \
 CONF_PROP("cache-on-disk", CONF_SEC_PROXY, CONF_T_BOOL, 0, 1, "no", \
-    cache_on_disk, cache_on_disk, 0, "keep the cache on disk rather than in memory") \
+    cache_on_disk, cache_on_disk, 1, "keep the cache on disk rather than in memory") \
 CONF_PROP("cache-path", CONF_SEC_PROXY, CONF_T_STR, 1, 4095, "proxy-cache", \
-    cache_path, cache_path, 0, "directory of the cache") \
+    cache_path, cache_path, 1, "directory of the cache") \
 CONF_PROP("max-client-connections", CONF_SEC_PROXY, CONF_T_INT, 1, 1000000, "600", \
     max_client_connections, max_client_connections, 1, "client connections at once") \
 CONF_PROP("max-server-connections", CONF_SEC_PROXY, CONF_T_INT, 1, 1000000, "600", \
     max_server_connections, max_server_connections, 1, "origin connections at once") \
 CONF_PROP("max-fresh-time", CONF_SEC_PROXY, CONF_T_TIME_S, 0, 3650 * CONF_DAY, "3d", \
-    max_fresh_time, max_fresh_time, 0, "longest time an object is fresh") \
+    max_fresh_time, max_fresh_time, 1, "longest time an object is fresh") \
 CONF_PROP("serialize-connections", CONF_SEC_PROXY, CONF_T_BOOL, 0, 1, "no", \
     serialize_connections, serialize_connections, 0, "one origin connection per client") \
 CONF_PROP("always-from-cache", CONF_SEC_PROXY, CONF_T_BOOL, 0, 1, "no", \
-    always_from_cache, always_from_cache, 0, "ignore client no-cache requests") \
+    always_from_cache, always_from_cache, 1, "ignore client no-cache requests") \
 CONF_PROP("cache-hit-dscp", CONF_SEC_PROXY, CONF_T_INT, 0, 63, "4", \
     cache_hit_dscp, cache_hit_dscp, 0, "DSCP mark on cache hits") \
 /* ---- /viaduct: viaduct's own ---- */ \
@@ -125,9 +125,9 @@ CONF_PROP("connect-ports", CONF_SEC_VIADUCT, CONF_T_PORTS, 1, 65535, "443,563", 
 CONF_PROP("tunnel-idle-timeout", CONF_SEC_VIADUCT, CONF_T_TIME_MS, 1, CONF_DAY * CONF_SEC, "10m", \
     tunnel_idle_timeout, tunnel_idle_timeout, 1, "idle time of a CONNECT or Upgrade tunnel") \
 CONF_PROP("parents", CONF_SEC_VIADUCT, CONF_T_PARENTS, 0, 4095, "", \
-    parents, parents, 0, "parent array ADDR:PORT[/WEIGHT], comma list (parent.h)") \
+    parents, parents, 1, "parent array ADDR:PORT[/WEIGHT], comma list (parent.h)") \
 CONF_PROP("parent-hold-time", CONF_SEC_VIADUCT, CONF_T_TIME_MS, 1 * CONF_SEC, CONF_DAY * CONF_SEC, "30s", \
-    parent_hold_time, parent_hold_time, 0, "time a parent that failed stays marked down") \
+    parent_hold_time, parent_hold_time, 1, "time a parent that failed stays marked down") \
 CONF_PROP("transparent-ports", CONF_SEC_VIADUCT, CONF_T_STR, 0, 255, "", \
     transparent_ports, transparent_ports, 1, "local ports whose origin-form requests are transparent") \
 CONF_PROP("reverse-ports", CONF_SEC_VIADUCT, CONF_T_STR, 0, 255, "", \

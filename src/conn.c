@@ -15,6 +15,7 @@
 
 #include "viaduct.h"
 #include "accesslog.h"
+#include "cache_proxy.h"
 #include "conf.h"
 #include "conn.h"
 #include "log.h"
@@ -122,6 +123,7 @@ conn_table_free(struct conn_table *t)
 		return;
 	if (t->conns != NULL)
 		conn_close_all(t);
+	cache_proxy_free(t);
 	if (t->idle_slots != NULL)
 		upstream_pool_free(t);
 	dns_free(t->dns);
@@ -244,6 +246,7 @@ conn_close(struct conn *c)
 	if (c->state == PX_FREE)
 		return;
 	accesslog_req_end(c);	/* a request cut short is logged too */
+	cache_proxy_end(c, false);	/* an object being stored is dropped */
 	upstream_close(c);
 	tunnel_close(c);
 	ev_timer_stop(t->loop, &c->timer);

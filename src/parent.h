@@ -31,7 +31,7 @@
  * given, takes the clock as an argument (milliseconds, any monotonic
  * origin), never blocks, logs or allocates after parent_set_new().
  *
- * How upstream.c uses it (request path, to be wired):
+ * How upstream.c uses it (upstream_parent_plan and upstream_parent_failed):
  *
  *	int order[PARENT_MAX], n, i;
  *
@@ -132,5 +132,10 @@ void			 parent_mark_down(const struct parent_set *, struct parent_health *,
 /* Member i answered: up. */
 void			 parent_mark_up(struct parent_health *, int i);
 bool			 parent_is_up(const struct parent_health *, int i, int64_t now);
+
+/* The worker's health of its conf's set: kept in the worker's router,
+ * which is per worker too (router.c). */
+struct router;
+struct parent_health	*router_parent_health(struct router *);
 
 #endif

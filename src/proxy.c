@@ -17,6 +17,7 @@
 
 #include "viaduct.h"
 #include "accesslog.h"
+#include "cache_proxy.h"
 #include "conf.h"
 #include "log.h"
 #include "stats.h"
@@ -203,6 +204,7 @@ static void
 start_upstream(struct conn *c)
 {
 	struct upstream *u = &c->up;
+	int rc;
 
 	u->naddrs = u->cur = 0;
 	u->error = NULL;
@@ -212,13 +214,16 @@ start_upstream(struct conn *c)
 	c->resp.fields = c->req.fields + c->t->conf->max_headers;
 	c->iout.len = c->iout_off = 0;
 	c->early = false;
+	/* the direct list may send it through a parent (addrs[] = parents) */
+	if ((rc = upstream_parent_plan(c)) == VD_ERR)
+		return;
 	if (upstream_pool_get(c) == VD_OK) {
 		c->state = PX_SEND;
 		conn_timer(c, c->t->conf->idle_timeout);
 		return;
 	}
 	conn_timer(c, c->t->conf->connect_timeout);
-	if (numeric_host(u)) {
+	if (rc == VD_OK || numeric_host(u)) {
 		c->state = PX_CONNECT;
 		return;
 	}
@@ -494,6 +499,8 @@ on_request(struct conn *c)
 	c->up.fresh_only = false;
 	if (route(c) != VD_OK)
 		return;
+	if (cache_proxy_request(c) == VD_OK)	/* a hit, or only-if-cached's 504 */
+		return;
 	start_upstream(c);
 }
 
@@ -558,6 +565,18 @@ st_connect(struct conn *c)
 	if (rc == VD_ERR) {
 		STATS_INC(upstream_errors, 1);
 		proxy_error(c, 502, c->up.error ? c->up.error : "cannot connect to origin");
+		return VD_OK;
+	}
+	if (c->connect && c->up.via_parent) {
+		/* chained: CONNECT to the parent, whose answer on_response relays */
+		if (upstream_parent_connect_head(c) != VD_OK) {
+			proxy_error(c, 431, "request header too large to forward");
+			return VD_OK;
+		}
+		memset(&c->body, 0, sizeof(c->body));
+		c->body.fr.kind = HTTP_BODY_NONE;
+		c->state = PX_SEND;
+		conn_timer(c, c->t->conf->idle_timeout);
 		return VD_OK;
 	}
 	if (c->connect) {
@@ -671,6 +690,27 @@ on_switch(struct conn *c)
 	return VD_OK;
 }
 
+/* A parent's 2xx to our CONNECT: relayed, then the tunnel runs through it. */
+static int
+on_parent_tunnel(struct conn *c)
+{
+	struct http_framing none = { .kind = HTTP_BODY_NONE };
+	struct http_resp_out ro = { 0 };
+
+	c->out.len = 0;
+	c->out.overflow = false;
+	if (http_resp_head(&c->out, &c->resp, &none, &ro, c->t->via) != VD_OK) {
+		proxy_error(c, 502, "response header too large");
+		return VD_OK;
+	}
+	c->out_off = 0;
+	c->up.in.base = c->up.in.start = c->resp.head_len;
+	c->up.reusable = false;
+	c->status = c->resp.status;
+	c->state = PX_TUNNEL_OK;
+	return VD_OK;
+}
+
 static int
 on_response(struct conn *c)
 {
@@ -681,6 +721,8 @@ on_response(struct conn *c)
 
 	if (rs->status == 101)
 		return on_switch(c);
+	if (c->connect && rs->status >= 200 && rs->status < 300)
+		return on_parent_tunnel(c);
 	if (rs->status < 200) {
 		/* RFC 9110 §15.2: relayed to a 1.1 client, never to a 1.0 one */
 		if (c->iout.len > 0)
@@ -733,6 +775,7 @@ on_response(struct conn *c)
 	b->base = b->start = rs->head_len;
 	c->state = PX_RESP_BODY;
 	conn_timer(c, c->t->conf->idle_timeout);
+	cache_proxy_response(c);	/* invalidate; store while it streams */
 	return VD_OK;
 }
 
@@ -803,6 +846,7 @@ finish_response(struct conn *c)
 {
 	count_status(c->status);
 	accesslog_req_end(c);
+	cache_proxy_end(c, true);	/* a complete body: commit what was stored */
 	upstream_release(c);
 	if (!c->keep_alive || c->t->shutdown) {
 		linger(c);
@@ -842,6 +886,21 @@ st_resp_body(struct conn *c)
 		conn_close(c);		/* the client went away */
 		return VD_OK;
 	}
+}
+
+/* PX_CACHE: the response comes from the cache (cache_proxy.c). */
+static int
+st_cache(struct conn *c)
+{
+	int rc = cache_proxy_send(c);
+
+	if (rc == VD_AGAIN)
+		return VD_AGAIN;
+	if (rc == VD_DONE)
+		finish_response(c);
+	else
+		conn_close(c);
+	return VD_OK;
 }
 
 static int
@@ -958,6 +1017,7 @@ proxy_run(struct conn *c)
 		case PX_TUNNEL:		rc = st_tunnel(c); break;
 		case PX_ERROR:		rc = st_error(c); break;
 		case PX_LINGER:		rc = st_linger(c); break;
+		case PX_CACHE:		rc = st_cache(c); break;
 		case PX_RESOLVE:
 		case PX_FREE:
 			rc = VD_AGAIN;
@@ -981,6 +1041,8 @@ proxy_timeout(struct conn *c)
 		conn_close(c);
 		return;
 	case PX_CONNECT:
+		if (c->up.s.fd >= 0)
+			upstream_parent_failed(c);	/* a parent that times out */
 		if (c->up.s.fd >= 0 && c->up.cur + 1 < c->up.naddrs) {
 			/* every address of the name gets its own chance */
 			log_info("%s: connect to %s:%u timed out, trying the next address",
@@ -1016,6 +1078,7 @@ proxy_timeout(struct conn *c)
 		}
 		/* FALLTHROUGH */
 	case PX_RESP_HEAD:
+		upstream_parent_failed(c);	/* a parent that does not answer */
 		STATS_INC(upstream_errors, 1);
 		proxy_error(c, 504, "the origin did not answer in time");
 		break;

@@ -33,6 +33,8 @@
 #include "router.h"
 
 struct conn_table;
+struct cache_conn;
+struct cache_proxy;
 
 /* A fixed buffer: bytes [start, end) are unconsumed; `base` is where reads
  * restart when it drains (the bytes before it hold the message head). */
@@ -71,6 +73,9 @@ struct relay {
 	uint64_t	 total;		/* chunked data so far */
 	int		 status;	/* on RELAY_ESRC: the answer, 0 = 400 */
 	const char	*why;		/* on error */
+	/* the cache copies body data as it streams (cache_proxy.c); NULL: off */
+	void		(*tap)(void *arg, const char *p, size_t n);
+	void		*tap_arg;
 };
 
 /* relay_run: VD_DONE, VD_AGAIN (a side is blocked), or these: */
@@ -90,6 +95,7 @@ enum px_state {
 	PX_REPLY,		/* writing viaduct's own answer (TRACE, OPTIONS) */
 	PX_ERROR,		/* writing an error page, then close */
 	PX_LINGER,		/* half-closed, draining the client before close */
+	PX_CACHE,		/* writing a response from the cache (cache_proxy.c) */
 };
 
 struct upstream {
@@ -109,6 +115,10 @@ struct upstream {
 	const char	*error;		/* why the last connect failed */
 	bool		 got;		/* response bytes arrived on this connection */
 	bool		 timed_out;
+	/* through a parent (parent.h): addrs[] are the parents to try, in
+	 * order, addrs[i] being the conf's parent_set->p[pidx[i]] */
+	bool		 via_parent;
+	int8_t		 pidx[DNS_MAX_ADDRS];
 };
 
 struct conn {
@@ -147,6 +157,7 @@ struct conn {
 	struct http_resp_out ro;
 	int		 status;	/* of the response, for counters */
 	uint64_t	 sent;		/* bytes to the client for this response */
+	struct cache_conn *cache;	/* cache_proxy.c's state; NULL: no cache */
 };
 
 /* An idle origin connection kept for reuse (upstream.c). */
@@ -180,6 +191,7 @@ struct conn_table {
 	char		 via[256];
 	const char	*admin;
 	void		*mem;
+	struct cache_proxy *cache;	/* cache_proxy.c; NULL: max-cache-size=none */
 };
 
 /* proxy.c */
@@ -205,6 +217,18 @@ void	upstream_release(struct conn *);
 int	upstream_pool_init(struct conn_table *);
 void	upstream_pool_free(struct conn_table *);
 void	upstream_pool_drain(struct conn_table *);	/* close every idle one */
+/*
+ * Parents (parent.h), for start_upstream(): with a parent configured and the
+ * direct list denying the origin, VD_OK: addrs[] hold the live parents by
+ * URL hash and the head in c->out is in absolute-form; VD_DECLINED: straight
+ * to the origin (always, with no parent); VD_ERR: an error page is set (no
+ * parent is live).
+ */
+int	upstream_parent_plan(struct conn *);
+/* The parent being connected to refused or timed out: down for the hold time. */
+void	upstream_parent_failed(struct conn *);
+/* CONNECT through a parent: the CONNECT request for it, into c->out. */
+int	upstream_parent_connect_head(struct conn *);
 
 /* relay.c: move the body until done or a side blocks (VD_DONE, VD_AGAIN,
  * RELAY_ESRC, RELAY_EDST). */

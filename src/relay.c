@@ -34,6 +34,14 @@ queue_encoded(struct relay *r, const char *p, size_t n)
 	r->consume = n;
 }
 
+/* Body data (decoded) to the cache's tap, if any (cache_proxy.c). */
+static void
+tap(struct relay *r, const char *p, size_t n)
+{
+	if (r->tap != NULL && n > 0)
+		r->tap(r->tap_arg, p, n);
+}
+
 /* Turn buffered source bytes into queued output.  VD_OK or RELAY_ESRC. */
 static int
 produce(struct relay *r, struct buf *b)
@@ -47,6 +55,7 @@ produce(struct relay *r, struct buf *b)
 		if (avail > r->left)
 			avail = (size_t)r->left;
 		queue(r, p, avail, avail);
+		tap(r, p, avail);
 		r->left -= avail;
 		r->ending = r->left == 0;
 		return VD_OK;
@@ -62,6 +71,7 @@ produce(struct relay *r, struct buf *b)
 			r->status = 413;
 			return RELAY_ESRC;
 		}
+		tap(r, p + off, dl);
 		if (r->out == RELAY_DECODE) {
 			queue(r, p + off, dl, cons);
 			if (dl == 0)
@@ -72,6 +82,7 @@ produce(struct relay *r, struct buf *b)
 		r->ending = rc == VD_DONE;
 		return VD_OK;
 	case HTTP_BODY_EOF:
+		tap(r, p, avail);
 		if (r->out == RELAY_ENCODE)
 			queue_encoded(r, p, avail);
 		else

@@ -11,6 +11,7 @@
 #include "viaduct.h"
 #include "conf.h"
 #include "http_parse.h"
+#include "parent.h"
 #include "router.h"
 
 #define ROUTER_MAX_PORTS	CONF_MAX_PORTS
@@ -27,6 +28,8 @@ struct router {
 	int		 ntports, nrports;
 	struct router_origin *origins;
 	int		 norigins;
+	/* per worker like the router itself: which parents are marked down */
+	struct parent_health parents;
 };
 
 static int
@@ -120,6 +123,12 @@ router_create(const struct vd_conf *cf, char *err, size_t errlen)
 		return NULL;
 	}
 	return r;
+}
+
+struct parent_health *
+router_parent_health(struct router *r)
+{
+	return &r->parents;
 }
 
 void

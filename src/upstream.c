@@ -11,8 +11,11 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,8 +24,10 @@
 #include "viaduct.h"
 #include "conf.h"
 #include "log.h"
+#include "parent.h"
 #include "stats.h"
 #include "proxy.h"
+#include "rules.h"
 #include "util.h"
 
 static void
@@ -185,10 +190,29 @@ upstream_pool_free(struct conn_table *t)
 	t->idle_slots = NULL;
 }
 
-static bool
-idle_match(const struct up_idle *e, const struct upstream *u)
+/* What a pooled connection is known by: the origin's name and port, or for
+ * a parent its "addr:port" with port 0 (no origin has port 0), so that
+ * requests for any origin share the connections to one parent. */
+static const char *
+pool_key(const struct conn *c, uint16_t *port)
 {
-	return e->port == u->port && strcmp(e->host, u->host) == 0;
+	const struct upstream *u = &c->up;
+
+	if (u->via_parent) {
+		*port = 0;
+		return c->t->conf->parent_set->p[u->pidx[u->cur]].name;
+	}
+	*port = u->port;
+	return u->host;
+}
+
+static bool
+idle_match(const struct up_idle *e, const struct conn *c)
+{
+	uint16_t port;
+	const char *host = pool_key(c, &port);
+
+	return e->port == port && strcmp(e->host, host) == 0;
 }
 
 int
@@ -201,7 +225,7 @@ upstream_pool_get(struct conn *c)
 	if (u->fresh_only)
 		return VD_DECLINED;
 	for (e = c->t->idle_lru; e != NULL; e = e->next)
-		if (idle_match(e, u))
+		if (idle_match(e, c))
 			break;
 	if (e == NULL)
 		return VD_DECLINED;
@@ -230,15 +254,14 @@ pool_put(struct conn *c)
 	if ((e = t->idle_free) == NULL)
 		return VD_DECLINED;
 	for (struct up_idle *i = t->idle_lru; i != NULL; i = i->next)
-		if (idle_match(i, u))
+		if (idle_match(i, c))
 			same++;
 	if (same >= t->conf->max_idle_per_server)
 		return VD_DECLINED;
 	t->idle_free = e->next;
 	ev_io_del(t->loop, &u->s.io);
 	e->fd = u->s.fd;
-	e->port = u->port;
-	memcpy(e->host, u->host, sizeof(e->host));
+	snprintf(e->host, sizeof(e->host), "%s", pool_key(c, &e->port));
 	ev_io_init(&e->io, e->fd, idle_io_cb, e);
 	if (ev_io_add(t->loop, &e->io, EPOLLIN | EPOLLRDHUP | EPOLLET) == -1) {
 		e->next = t->idle_free;
@@ -323,6 +346,14 @@ bind_source(struct conn *c, int fd, int family)
 		log_warn("bind to src-address");
 }
 
+/* A parent accepted the connection: up again if it was on probation. */
+static void
+parent_up(struct conn *c)
+{
+	if (c->up.via_parent)
+		parent_mark_up(router_parent_health(c->t->router), c->up.pidx[c->up.cur]);
+}
+
 /* Start connecting to addrs[cur], then the next ones.  */
 int
 upstream_connect(struct conn *c)
@@ -361,11 +392,13 @@ upstream_connect(struct conn *c)
 		}
 		if (connect(fd, sa, u->lens[u->cur]) == 0) {
 			u->s.wr = true;
+			parent_up(c);
 			return VD_OK;
 		}
 		if (errno == EINPROGRESS)
 			return VD_AGAIN;
 		u->error = strerror(errno);
+		upstream_parent_failed(c);
 		upstream_close(c);
 		u->cur++;
 	}
@@ -382,17 +415,189 @@ upstream_connected(struct conn *c)
 
 	if (getsockopt(u->s.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
-	if (err == 0)
+	if (err == 0) {
+		parent_up(c);
 		return VD_OK;
+	}
 	if (err == EINPROGRESS || err == EALREADY) {
 		u->s.wr = false;
 		return VD_AGAIN;
 	}
 	u->error = strerror(err);
+	upstream_parent_failed(c);
 	log_info("%s: connect to %s: %s%s", c->peer,
 	    vd_sockaddr_fmt((struct sockaddr *)&u->addrs[u->cur], a, sizeof(a)),
 	    u->error, u->cur + 1 < u->naddrs ? ", trying the next address" : "");
 	upstream_close(c);
 	u->cur++;
 	return upstream_connect(c);
+}
+
+/* ------------------------------------------------------------ parents */
+
+void
+upstream_parent_failed(struct conn *c)
+{
+	struct upstream *u = &c->up;
+	const struct parent_set *ps = c->t->conf->parent_set;
+
+	if (!u->via_parent || u->cur >= u->naddrs)
+		return;
+	log_info("%s: parent %s failed: marked down for %lld ms", c->peer,
+	    ps->p[u->pidx[u->cur]].name, (long long)ps->hold_ms);
+	parent_mark_down(ps, router_parent_health(c->t->router), u->pidx[u->cur],
+	    c->t->loop->now_ms);
+}
+
+/* "http://host[:port]" of the origin (IPv6 in brackets, host lower case:
+ * the URL as the cache key sees it), or "host:port" for CONNECT. */
+static size_t
+origin_authority(const struct conn *c, char *buf, size_t len)
+{
+	const struct upstream *u = &c->up;
+	bool v6 = strchr(u->host, ':') != NULL;
+	int n;
+
+	if (c->connect)
+		n = snprintf(buf, len, "%s%s%s:%u", v6 ? "[" : "", u->host, v6 ? "]" : "",
+		    (unsigned)u->port);
+	else if (u->port == 80)
+		n = snprintf(buf, len, "http://%s%s%s", v6 ? "[" : "", u->host, v6 ? "]" : "");
+	else
+		n = snprintf(buf, len, "http://%s%s%s:%u", v6 ? "[" : "", u->host,
+		    v6 ? "]" : "", (unsigned)u->port);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= len)
+		n = (int)len - 1;
+	for (int i = 0; i < n; i++)
+		buf[i] = (char)tolower((unsigned char)buf[i]);
+	return (size_t)n;
+}
+
+/* The hash key: the absolute URL (a long one cut short, the same for
+ * every request of that URL), for CONNECT the authority. */
+static struct vd_str
+parent_url(const struct conn *c, char *buf, size_t len)
+{
+	const struct http_req *r = &c->req;
+	struct vd_str path = r->form == HTTP_FORM_ABSOLUTE ? r->path : r->target;
+	size_t n = origin_authority(c, buf, len);
+
+	if (!c->connect) {
+		if (path.len == 0 || path.p[0] != '/')
+			n += (size_t)snprintf(buf + n, len - n, "/");
+		if (path.len > len - n - 1)
+			path.len = len - n - 1;
+		memcpy(buf + n, path.p, path.len);
+		n += path.len;
+	}
+	return (struct vd_str){ buf, n };
+}
+
+/* The head in c->out to absolute-form (RFC 9112 §3.2.2): the authority
+ * goes in front of the origin-form target; "*" (OPTIONS with an empty
+ * path) becomes the authority alone (§3.2.4).  Done once per request: a
+ * retry finds it done. */
+static int
+head_absolute(struct conn *c)
+{
+	struct http_out *o = &c->out;
+	char auth[300];
+	size_t alen = origin_authority(c, auth, sizeof(auth)), at, cut = 0;
+	char *sp = memchr(o->p, ' ', o->len);
+
+	if (sp == NULL)
+		return VD_ERR;
+	at = (size_t)(sp + 1 - o->p);
+	if (at < o->len && o->p[at] != '/' && o->p[at] != '*')
+		return VD_OK;		/* already absolute */
+	if (at < o->len && o->p[at] == '*')
+		cut = 1;
+	if (o->len - cut + alen > o->cap)
+		return VD_ERR;
+	memmove(o->p + at + alen, o->p + at + cut, o->len - at - cut);
+	memcpy(o->p + at, auth, alen);
+	o->len = o->len - cut + alen;
+	return VD_OK;
+}
+
+/* The direct list: VD_DECLINED goes straight to the origin.  Its
+ * dst-address rules see a literal address; for a name they count as "no"
+ * (rules.h), so the request takes the parent, which resolves it. */
+static bool
+direct_allowed(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	const struct sockaddr *dst = NULL;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, c->up.host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(c->up.port);
+		dst = (const struct sockaddr *)&ss;
+	} else if (inet_pton(AF_INET6, c->up.host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(c->up.port);
+		dst = (const struct sockaddr *)&ss;
+	}
+	return rules_conn_direct_allowed(c, dst);
+}
+
+int
+upstream_parent_plan(struct conn *c)
+{
+	const struct parent_set *ps = c->t->conf->parent_set;
+	struct upstream *u = &c->up;
+	int order[DNS_MAX_ADDRS], n;
+	char buf[4096];
+
+	u->via_parent = false;
+	/* reverse mode has its configured origins; no parent, no change */
+	if (ps == NULL || ps->n == 0 || c->mode == ROUTER_REVERSE || direct_allowed(c))
+		return VD_DECLINED;
+	n = parent_order(ps, router_parent_health(c->t->router), parent_url(c, buf,
+	    sizeof(buf)), c->t->loop->now_ms, order, DNS_MAX_ADDRS);
+	if (n == 0) {
+		/* RouterOS: the direct list denies the origin, no parent answers */
+		STATS_INC(upstream_errors, 1);
+		proxy_error(c, 502, "no parent proxy is reachable");
+		return VD_ERR;
+	}
+	for (int i = 0; i < n; i++) {
+		memcpy(&u->addrs[i], &ps->p[order[i]].addr, sizeof(u->addrs[i]));
+		u->lens[i] = ps->p[order[i]].addrlen;
+		u->pidx[i] = (int8_t)order[i];
+	}
+	u->naddrs = n;
+	u->cur = 0;
+	u->via_parent = true;
+	if (!c->connect && head_absolute(c) != VD_OK) {
+		u->via_parent = false;
+		proxy_error(c, 431, "request header too large to forward");
+		return VD_ERR;
+	}
+	return VD_OK;
+}
+
+int
+upstream_parent_connect_head(struct conn *c)
+{
+	char auth[300];
+
+	origin_authority(c, auth, sizeof(auth));
+	c->out.len = 0;
+	c->out.overflow = false;
+	http_out_str(&c->out, "CONNECT ");
+	http_out_str(&c->out, auth);
+	http_out_str(&c->out, " HTTP/1.1\r\nHost: ");
+	http_out_str(&c->out, auth);
+	/* our Via, so that a chain of viaduct nodes still sees a loop */
+	http_out_str(&c->out, "\r\nVia: 1.1 ");
+	http_out_str(&c->out, c->t->via);
+	http_out_str(&c->out, "\r\n\r\n");
+	c->out_off = 0;
+	return c->out.overflow ? VD_ERR : VD_OK;
 }

@@ -14,6 +14,7 @@
 
 #include "viaduct.h"
 #include "accesslog.h"
+#include "cache_proxy.h"
 #include "conf.h"
 #include "conn.h"
 #include "connstat.h"
@@ -256,6 +257,8 @@ worker_init(struct worker *w, const struct worker_spec *spec)
 		log_errx("worker: cannot allocate the connection table");
 		exit(VD_EXIT_FATAL);
 	}
+	/* this worker's own LMDB environment, after fork (cache_proxy.h) */
+	(void)cache_proxy_init(w->t);
 	w->al = accesslog_create(spec->conf, conn_capacity(w->t));
 	ev_timer_init(&w->alflush, alflush_cb, w);
 	ev_timer_start(&w->loop, &w->alflush, ACCESSLOG_FLUSH_MS);

@@ -94,7 +94,9 @@ my $origin = Viaduct::Origin->new(raw => sub {
 my $o = '127.0.0.1:' . $origin->port;
 
 my $v = start_viaduct(conf => Viaduct::Test::default_conf() .
-    "set request-header-timeout=2s keepalive-timeout=2s response-timeout=5s max-request-line=1KiB\n");
+    "set request-header-timeout=2s keepalive-timeout=2s response-timeout=5s max-request-line=1KiB\n" .
+    # few slots: a slot an error path forgets to free soon shows as 503
+    "/ip proxy\nset max-client-connections=4\n");
 my $port = $v->port;
 ok(wait_until(sub { (() = $v->children) >= 2 }), 'workers up');
 sleep 0.3;
@@ -177,6 +179,16 @@ for my $t (@client) {
 	still_standing($name);
 }
 
+# Just inside the limits is still served.
+{
+	my $path = '/' . ('a' x 900);
+	my $r = http_get($port, "http://$g$path", timeout => 8);
+	like($r // '', qr{\AHTTP/1\.1 200 .*hello from origin: \Q$path\E\n\z}s, 'a 900-byte target is served');
+	$r = http_get($port, "http://$g/many", timeout => 8, headers => join('', map { "X-F$_: v\r\n" } 1 .. 100));
+	like($r // '', qr{\AHTTP/1\.1 200 }, '100 fields are served');
+	still_standing('inside the limits');
+}
+
 # An empty connection, closed at once, and one that closes half-way
 # through a request line: no response, no damage.
 for my $t ([ 'connect and close', '' ], [ 'close mid request line', 'GET http://' ]) {
@@ -252,6 +264,28 @@ for my $t ([ 'connect and close', '' ], [ 'close mid request line', 'GET http://
 	still_standing('idle');
 }
 
+# More connections than max-client-connections (4): the extra ones get 503
+# at once, the others are ended by the header timeout, and the slots come back.
+{
+	my @s = map { IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp') } 1 .. 7;
+	my ($busy, $ended) = (0, 0);
+	for my $s (@s) {
+		my $rin = '';
+		vec($rin, fileno($s), 1) = 1;
+		my $buf = '';
+		if (select(my $rout = $rin, undef, undef, 15) > 0) {	# safety net
+			sysread($s, $buf, 65536);
+			$busy++ if status_of($buf) eq '503';
+			$ended++;
+		}
+		close $s;
+	}
+	cmp_ok($busy, '>=', 3, "over the limit: at least 3 of 7 got 503 ($busy)");
+	is($ended, 7, 'over the limit: every connection was ended by the proxy');
+	still_standing('over the limit');
+	normal_ok('over the limit');
+}
+
 # ---- a hostile origin ------------------------------------------------------
 for my $name (sort keys %bad) {
 	my $r = http_get($port, "http://$o/$name", timeout => 10);
@@ -293,8 +327,9 @@ for my $t ([ 'client gone before the response', "GET http://$o/slow HTTP/1.1\r\n
 		$s->autoflush(1);
 		print $s $bytes;
 		sleep $wait;
-		my $buf;
-		sysread($s, $buf, 1024);	# read a little, leave the rest
+		my ($buf, $rin) = ('', '');
+		vec($rin, fileno($s), 1) = 1;	# read a little if there is any, leave the rest
+		sysread($s, $buf, 1024) if select(my $rout = $rin, undef, undef, 0) > 0;
 		setsockopt($s, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0)) if $rst;
 		close $s;
 	}
@@ -322,11 +357,49 @@ for my $name ('half-header', 'reset', 'huge-chunk-ext', 'huge-trailer') {
 }
 is(status_of(http_get($port, "http://$o/half-header", timeout => 10)), 502, 'origin half-header: 502');
 
+# An origin that sends more than the framing says (at once, or a moment
+# later while its connection idles in the pool): the extra bytes are never
+# taken for the answer to someone else's request (response desync).
+for my $late (0, 1) {
+	my $d = Viaduct::Origin->new(raw => sub {
+		my ($s, $record) = @_;
+		my $buf = '';
+		while (1) {
+			while ($buf !~ /\r\n\r\n/) {
+				my $n = sysread($s, $buf, 65536, length $buf);
+				return if !$n;
+			}
+			$buf =~ s/\A(.*?\r\n\r\n)//s;
+			my $req = $1;
+			$record->($req);
+			local $SIG{PIPE} = 'IGNORE';
+			if ($req =~ m{^GET /first}) {
+				print $s "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+				sleep 0.1 if $late;
+				print $s "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!";
+			} else {
+				print $s "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nreal2";
+			}
+		}
+	});
+	my $u = 'http://127.0.0.1:' . $d->port;
+	my $name = $late ? 'extra bytes later' : 'extra bytes at once';
+	like(http_get($port, "$u/first", timeout => 5) // '', qr{\r\n\r\nok\z}, "$name: the first answer");
+	sleep 0.3;
+	for my $i (1 .. 3) {
+		like(http_get($port, "$u/second$i", timeout => 5) // '', qr{\AHTTP/1\.1 200 .*\r\n\r\nreal2\z}s,
+		    "$name: request $i gets its own answer");
+	}
+	still_standing($name);
+}
+
 # ---- still alive and well --------------------------------------------------
 my ($st, $out, $err) = run_cmd([ viaductctl_bin(), '-f', $v->{conf}, 'monitor', '--json' ]);
 is($st, 0, 'viaductctl monitor --json exits 0') or diag($err);
 like($out, qr/"requests": \d+/, 'monitor --json reports requests');
 normal_ok('end');
+ok(wait_until(sub { my (undef, $j) = run_cmd([ viaductctl_bin(), '-f', $v->{conf}, 'monitor', '--json' ]);
+    $j =~ /"client-connections": 0\b/ }, 10), 'no client connection left open: every error path freed its slot');
 still_standing('end');
 is($v->stop, 0, 'stops cleanly');
 unlike(slurp($v->{log}) // '', qr/AddressSanitizer|LeakSanitizer|runtime error/,

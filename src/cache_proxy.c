@@ -1,0 +1,989 @@
+/*
+ * cache_proxy.c — the shared cache on the request path (see cache_proxy.h
+ * for the flow).  The RFC 9111 decisions are cache_policy.c's, the keys
+ * cache_key.c's and the storage cache_store.c's; here they meet a
+ * connection: which requests look up, how a hit is written, and how a
+ * miss's body is captured while it streams to the client.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "viaduct.h"
+#include "cache_key.h"
+#include "cache_policy.h"
+#include "cache_proxy.h"
+#include "cache_store.h"
+#include "conf.h"
+#include "log.h"
+#include "proxy.h"
+#include "rules.h"
+#include "stats.h"
+
+#define CP_URL_MAX	4096	/* longer URLs are not cached */
+#define CP_VARY_MAX	512	/* canonical Vary names */
+#define CP_SENDFILE_MAX	(1024 * 1024)	/* per call, so one hit cannot hog the loop */
+
+/* Per connection slot (allocated with the table, pages touched on use). */
+struct cache_conn {
+	struct cache_reader rd;
+	bool		 cacheable;	/* GET/HEAD the cache may answer and store */
+	bool		 hit;		/* the cache answers this request */
+	enum accesslog_result result;
+	struct cache_cc	 rq;		/* request directives */
+	bool		 auth;		/* the request had Authorization */
+	int64_t		 req_time;
+	char		 url[CP_URL_MAX];
+	size_t		 ulen;		/* 0: no usable URL */
+	struct cache_key key;		/* primary */
+	/* the hit being sent */
+	struct cache_key hkey;		/* where the object was found */
+	uint64_t	 body_off, body_size;
+	int64_t		 obj_rt;	/* identity of the object: response_time */
+	int		 fd;		/* body file, -1 */
+	bool		 inline_body;
+	const char	*body_p;	/* inline body in the map, while rd is active */
+	/* the miss being stored */
+	bool		 storing;
+	bool		 to_file;
+	bool		 varies;
+	struct cache_key vkey;		/* variant key when varies */
+	struct cache_body body;
+	uint64_t	 got;
+	size_t		 blen;
+	char		*buf;		/* inline_max bytes */
+	char		*head;		/* stored header block, head_cap bytes */
+	size_t		 hlen;
+	struct cache_obj obj;
+	char		 vary[CP_VARY_MAX];
+	size_t		 vlen;
+	/* a stale object being revalidated (RFC 9111 §4.3): what 304 keeps */
+	bool		 revalidating;
+	bool		 body_copy;	/* the hit's inline body is buf, not the map */
+	char		*old;		/* its header block, head_cap bytes */
+	size_t		 oldlen;
+	char		*upd;		/* the 304's fields, head_cap bytes */
+	struct cache_resp old_resp;
+	uint64_t	 old_size;
+	bool		 old_file;
+};
+
+struct cache_proxy {
+	struct cache_store cs;
+	char		 path[PATH_MAX];
+	struct cache_conn *cc;
+	char		*mem;
+	size_t		 head_cap;
+};
+
+static struct cache_store *
+store_of(const struct conn *c)
+{
+	return &((struct cache_proxy *)c->t->cache)->cs;
+}
+
+static int64_t
+now_sec(const struct conn *c)
+{
+	return (int64_t)c->t->loop->now_sec;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+int
+cache_proxy_init(struct conn_table *t)
+{
+	struct cache_store_conf scf;
+	struct cache_proxy *cp;
+	size_t per;
+	int rc;
+
+	if ((cp = calloc(1, sizeof(*cp))) == NULL)
+		return VD_ERR;
+	rc = cache_store_conf_init(&scf, t->conf, cp->path, sizeof(cp->path));
+	if (rc != VD_OK) {
+		if (rc == VD_ERR)
+			log_warnx("cache: cache path too long, serving without a cache");
+		free(cp);
+		return rc;
+	}
+	if (cache_store_open(&cp->cs, &scf) != VD_OK) {
+		log_warnx("cache: cannot open the store at %s, serving without a cache", cp->path);
+		free(cp);
+		return VD_ERR;
+	}
+	cp->head_cap = (size_t)t->conf->max_header_size;
+	per = cp->cs.inline_max + 3 * cp->head_cap;
+	cp->cc = calloc(t->n, sizeof(*cp->cc));
+	/* untouched pages cost nothing until a connection stores something */
+	cp->mem = calloc(t->n, per);
+	if (cp->cc == NULL || cp->mem == NULL) {
+		log_warnx("cache: out of memory, serving without a cache");
+		cache_store_close(&cp->cs);
+		free(cp->cc);
+		free(cp->mem);
+		free(cp);
+		return VD_ERR;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		struct cache_conn *cc = &cp->cc[i];
+
+		cc->fd = -1;
+		cc->body.fd = -1;
+		cc->buf = cp->mem + i * per;
+		cc->head = cc->buf + cp->cs.inline_max;
+		cc->old = cc->head + cp->head_cap;
+		cc->upd = cc->old + cp->head_cap;
+		cc->result = AL_NONE;
+		t->conns[i].cache = cc;
+	}
+	t->cache = cp;
+	log_info("cache: store %s open", cp->path);
+	return VD_OK;
+}
+
+void
+cache_proxy_free(struct conn_table *t)
+{
+	struct cache_proxy *cp = t->cache;
+
+	if (cp == NULL)
+		return;
+	for (size_t i = 0; i < t->n; i++) {
+		cache_reader_free(&cp->cc[i].rd);
+		t->conns[i].cache = NULL;
+	}
+	cache_store_close(&cp->cs);
+	free(cp->cc);
+	free(cp->mem);
+	free(cp);
+	t->cache = NULL;
+}
+
+/* ------------------------------------------------------------ the request */
+
+/* The normalised absolute URL of the request into cc->url (ulen 0: none). */
+static void
+request_url(struct conn *c, struct cache_conn *cc)
+{
+	struct http_req *r = &c->req;
+	char tmp[CP_URL_MAX];
+	const char *u = r->target.p;
+	size_t ul = r->target.len;
+	int n;
+
+	cc->ulen = 0;
+	if (r->form != HTTP_FORM_ABSOLUTE) {
+		if (r->form != HTTP_FORM_ORIGIN || r->host_field < 0)
+			return;
+		n = snprintf(tmp, sizeof(tmp), "http://%.*s%.*s",
+		    (int)r->fields[r->host_field].value.len, r->fields[r->host_field].value.p,
+		    (int)r->target.len, r->target.p);
+		if (n <= 0 || (size_t)n >= sizeof(tmp))
+			return;
+		u = tmp;
+		ul = (size_t)n;
+	}
+	if (cache_key_url_norm(u, ul, cc->url, sizeof(cc->url), &cc->ulen) != VD_OK)
+		cc->ulen = 0;
+}
+
+/* Request Cache-Control, Pragma (RFC 9111 §5.4) and Authorization. */
+static void
+request_directives(struct conn *c, struct cache_conn *cc)
+{
+	struct http_req *r = &c->req;
+	bool have_cc = false, pragma = false;
+
+	cache_cc_init(&cc->rq);
+	cc->auth = false;
+	for (int i = 0; i < r->nfields; i++) {
+		struct http_field *f = &r->fields[i];
+
+		if (http_str_ieq(f->name, "cache-control")) {
+			cache_cc_parse(&cc->rq, f->value.p, f->value.len);
+			have_cc = true;
+		} else if (http_str_ieq(f->name, "pragma")) {
+			pragma = pragma || memmem(f->value.p, f->value.len, "no-cache", 8) != NULL;
+		} else if (http_str_ieq(f->name, "authorization")) {
+			cc->auth = true;
+		}
+	}
+	if (!have_cc && pragma)
+		cc->rq.flags |= CACHE_CC_NO_CACHE;
+}
+
+/* Requests the cache leaves alone (forwarded as they are, not stored). */
+static bool
+cache_skips(const struct http_req *r)
+{
+	static const char *const f[] = { "range", "if-match", "if-unmodified-since", "if-range" };
+
+	for (size_t i = 0; i < VD_ARRLEN(f); i++)
+		if (http_field_find(r->fields, r->nfields, f[i], 0) >= 0)
+			return true;
+	return false;
+}
+
+static struct vd_str
+req_field(const struct http_req *r, const char *name)
+{
+	int i = http_field_find(r->fields, r->nfields, name, 0);
+
+	return i >= 0 ? r->fields[i].value : (struct vd_str){ NULL, 0 };
+}
+
+/* The head of a hit into c->out: stored fields, Age, Via, framing. */
+static int
+hit_head(struct conn *c, const struct cache_obj *o, int status, int64_t now)
+{
+	struct http_out *out = &c->out;
+	int64_t age = cache_current_age(&o->resp, now);
+
+	out->len = 0;
+	out->overflow = false;
+	http_out_str(out, "HTTP/1.1 ");
+	http_out_uint(out, (uint64_t)status);
+	http_out_str(out, " ");
+	http_out_str(out, http_reason(status));
+	http_out_str(out, "\r\n");
+	http_out_add(out, o->head.p, o->head.len);
+	/* RFC 9111 §5.1: Age on every response from the cache */
+	http_out_str(out, "Age: ");
+	http_out_uint(out, (uint64_t)(age < 0 ? 0 : age));
+	http_out_str(out, "\r\nVia: 1.1 ");
+	http_out_str(out, c->t->via);
+	http_out_str(out, "\r\n");
+	if (status != 304) {
+		http_out_str(out, "Content-Length: ");
+		http_out_uint(out, o->body_size);
+		http_out_str(out, "\r\n");
+	}
+	if (!c->keep_alive)
+		http_out_str(out, "Connection: close\r\n");
+	else if (c->req.version == 10)
+		http_out_str(out, "Connection: keep-alive\r\n");
+	http_out_str(out, "\r\n");
+	c->out_off = 0;
+	return out->overflow ? VD_ERR : VD_OK;
+}
+
+/* Look the key up, following a Vary marker.  As cache_store_lookup(). */
+static int
+lookup(struct conn *c, struct cache_conn *cc, struct cache_obj *o)
+{
+	struct http_req *r = &c->req;
+	int rc;
+
+	if (cc->rd.txn == NULL && cache_reader_init(store_of(c), &cc->rd) != VD_OK)
+		return VD_AGAIN;
+	rc = cache_store_lookup(&cc->rd, &cc->key, cc->url, cc->ulen, o);
+	cc->hkey = cc->key;
+	if (rc != VD_OK || !(o->flags & CACHE_OBJ_VARY))
+		return rc;
+	if (o->flags & CACHE_OBJ_VARY_STAR)
+		return VD_DECLINED;
+	cache_key_variant(cc->url, cc->ulen, o->vary.p, o->vary.len, r->fields, r->nfields,
+	    &cc->hkey);
+	return cache_store_lookup(&cc->rd, &cc->hkey, cc->url, cc->ulen, o);
+}
+
+/* A usable object: set the hit up.  VD_OK, or VD_DECLINED (go upstream). */
+static int
+start_hit(struct conn *c, struct cache_conn *cc, const struct cache_obj *o, int64_t now)
+{
+	struct vd_str inm = req_field(&c->req, "if-none-match");
+	struct vd_str ims = req_field(&c->req, "if-modified-since");
+	int status = o->resp.status;
+
+	cc->fd = -1;
+	cc->inline_body = false;
+	if (status == 200 && (inm.len > 0 || ims.len > 0))
+		status = cache_client_conditional(&inm, &ims, &o->etag, &o->resp, now);
+	if (status != 304 && !c->head_method && o->body_size > 0) {
+		if (o->flags & CACHE_OBJ_BODY_FILE) {
+			/* the file stays readable even if it is replaced meanwhile */
+			if ((cc->fd = cache_store_body_open(store_of(c), o)) == -1)
+				return VD_DECLINED;
+		} else {
+			cc->inline_body = true;
+			cc->body_p = o->body.p;
+		}
+	}
+	if (hit_head(c, o, status, now) != VD_OK) {
+		if (cc->fd >= 0)
+			close(cc->fd);
+		cc->fd = -1;
+		return VD_DECLINED;
+	}
+	cc->body_off = 0;
+	cc->body_size = cc->fd >= 0 || cc->inline_body ? o->body_size : 0;
+	cc->obj_rt = o->resp.response_time;
+	cc->hit = true;
+	cc->result = status == 304 ? AL_TCP_IMS_HIT : AL_TCP_HIT;
+	c->status = status;
+	c->resp.status = 0;		/* nothing came from an origin */
+	c->resp.nfields = 0;
+	STATS_INC(lookups_successes, 1);
+	STATS_INC(hits, 1);
+	c->state = PX_CACHE;
+	conn_timer(c, c->t->conf->idle_timeout);
+	return VD_OK;
+}
+
+/*
+ * RFC 9111 §4.3.1: add the stored validators to the request head in c->out
+ * and keep what a 304 needs of the stored object (its header block, its
+ * times, a copy of an inline body or the open body file), since the read
+ * txn ends before the answer comes.  VD_OK, or VD_DECLINED (plain refetch).
+ */
+static int
+revalidate_prepare(struct conn *c, struct cache_conn *cc, const struct cache_obj *o)
+{
+	struct cache_proxy *cp = c->t->cache;
+	struct http_req *r = &c->req;
+	char f[1024];
+	ssize_t n;
+	bool file = (o->flags & CACHE_OBJ_BODY_FILE) != 0;
+
+	if ((o->etag.len == 0 && o->last_modified.len == 0) ||
+	    http_field_find(r->fields, r->nfields, "if-none-match", 0) >= 0 ||
+	    http_field_find(r->fields, r->nfields, "if-modified-since", 0) >= 0 ||
+	    o->head.len > cp->head_cap || o->vary.len > sizeof(cc->vary) ||
+	    (!file && o->body_size > cp->cs.inline_max) ||
+	    (n = cache_conditional_fields(&o->etag, &o->last_modified, f, sizeof(f))) < 0 ||
+	    c->out.len < 2 || c->out.len + (size_t)n > c->out.cap)
+		return VD_DECLINED;
+	if (file && (cc->fd = cache_store_body_open(store_of(c), o)) == -1)
+		return VD_DECLINED;
+	if (!file && o->body_size > 0)
+		memcpy(cc->buf, o->body.p, o->body_size);
+	memcpy(cc->old, o->head.p, o->head.len);
+	cc->oldlen = o->head.len;
+	memcpy(cc->vary, o->vary.p, o->vary.len);
+	cc->vlen = o->vary.len;
+	cc->old_resp = o->resp;
+	cc->old_size = o->body_size;
+	cc->old_file = file;
+	c->out.len -= 2;			/* before the blank line */
+	http_out_add(&c->out, f, (size_t)n);
+	http_out_str(&c->out, "\r\n");
+	cc->revalidating = true;
+	return VD_OK;
+}
+
+int
+cache_proxy_request(struct conn *c)
+{
+	struct cache_conn *cc = c->cache;
+	struct http_req *r = &c->req;
+	struct cache_obj o;
+	int64_t now;
+	int rc;
+
+	if (cc == NULL)
+		return VD_DECLINED;
+	now = now_sec(c);
+	cc->req_time = now;
+	cc->hit = cc->storing = false;
+	cc->result = AL_NONE;
+	request_url(c, cc);
+	if (cc->ulen > 0)
+		cache_key_primary(cc->url, cc->ulen, &cc->key);
+	cc->cacheable = cc->ulen > 0 && (http_str_ieq(r->method, "GET") || c->head_method) &&
+	    c->req_fr.kind == HTTP_BODY_NONE && !c->upgrade && !cache_skips(r);
+	if (!cc->cacheable)
+		return VD_DECLINED;
+	if (!rules_conn_cache_allowed(c)) {	/* /ip proxy cache */
+		STATS_INC(lookups_non_cacheable, 1);
+		cc->cacheable = false;
+		return VD_DECLINED;
+	}
+	request_directives(c, cc);
+	rc = lookup(c, cc, &o);
+	if (rc == VD_OK) {
+		switch (cache_serve(&o.resp, &cc->rq, now, c->t->conf->max_fresh_time,
+		    c->t->conf->always_from_cache)) {
+		case CACHE_SERVE_FRESH:
+		case CACHE_SERVE_STALE_OK:
+		case CACHE_SERVE_STALE_REVALIDATE:
+			if (start_hit(c, cc, &o, now) == VD_OK) {
+				if (!cc->inline_body)
+					cache_reader_reset(&cc->rd);
+				return VD_OK;
+			}
+			break;
+		case CACHE_SERVE_REVALIDATE:
+			/* a conditional request when it has validators, else a
+			 * plain refetch; either way a 200 replaces the object */
+			STATS_INC(lookups_expired, 1);
+			cc->result = (cc->rq.flags & CACHE_CC_NO_CACHE) ?
+			    AL_TCP_CLIENT_REFRESH_MISS : AL_TCP_REFRESH_MODIFIED;
+			(void)revalidate_prepare(c, cc, &o);
+			break;
+		case CACHE_SERVE_GATEWAY_TIMEOUT:
+			rc = VD_DECLINED;
+			break;
+		}
+	} else {
+		STATS_INC(lookups_not_found, 1);
+	}
+	cache_reader_reset(&cc->rd);
+	if ((cc->rq.flags & CACHE_CC_ONLY_IF_CACHED) && cc->result == AL_NONE) {
+		/* RFC 9111 §5.2.1.7 */
+		cc->result = AL_TCP_MISS;
+		cc->cacheable = false;
+		c->resp.status = 0;
+		proxy_error(c, 504, "only-if-cached: not in the cache");
+		return VD_OK;
+	}
+	return VD_DECLINED;
+}
+
+/* ------------------------------------------------------------ the hit */
+
+/* Pitfall 5: the read txn was reset while the client was blocked; find the
+ * same object again and point body_p into the map.  VD_OK, VD_ERR it changed. */
+static int
+relookup(struct cache_conn *cc)
+{
+	struct cache_obj o;
+
+	if (cache_store_lookup(&cc->rd, &cc->hkey, cc->url, cc->ulen, &o) != VD_OK ||
+	    o.resp.response_time != cc->obj_rt || o.body_size != cc->body_size ||
+	    (o.flags & CACHE_OBJ_BODY_FILE) || o.body.p == NULL) {
+		cache_reader_reset(&cc->rd);
+		return VD_ERR;
+	}
+	cc->body_p = o.body.p;
+	return VD_OK;
+}
+
+/* writev of the rest of the head and the inline body (body_p valid while
+ * the read txn is active).  VD_OK / VD_AGAIN / VD_ERR. */
+static int
+send_inline(struct conn *c, struct cache_conn *cc, uint64_t *out)
+{
+	struct iovec iov[2];
+	struct msghdr mh;
+	ssize_t n;
+	size_t hl;
+	int k;
+
+	for (;;) {
+		k = 0;
+		hl = c->out.len - c->out_off;
+		if (hl > 0)
+			iov[k++] = (struct iovec){ c->out.p + c->out_off, hl };
+		if (cc->inline_body && cc->body_off < cc->body_size)
+			iov[k++] = (struct iovec){ (char *)(uintptr_t)cc->body_p + cc->body_off,
+			    cc->body_size - cc->body_off };
+		if (k == 0)
+			return VD_OK;
+		if (!c->cl.wr)
+			return VD_AGAIN;
+		/* MSG_MORE: the head leaves with the first part of a body file */
+		mh = (struct msghdr){ .msg_iov = iov, .msg_iovlen = (size_t)k };
+		n = sendmsg(c->cl.fd, &mh, MSG_NOSIGNAL |
+		    (cc->fd >= 0 && cc->body_off < cc->body_size ? MSG_MORE : 0));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				c->cl.wr = false;
+				return VD_AGAIN;
+			}
+			return VD_ERR;
+		}
+		*out += (uint64_t)n;
+		if ((size_t)n <= hl) {
+			c->out_off += (size_t)n;
+		} else {
+			c->out_off = c->out.len;
+			cc->body_off += (uint64_t)n - hl;
+		}
+	}
+}
+
+/* sendfile of a body file, after the head.  VD_OK / VD_AGAIN / VD_ERR. */
+static int
+send_file(struct conn *c, struct cache_conn *cc, uint64_t *out)
+{
+	while (cc->fd >= 0 && cc->body_off < cc->body_size) {
+		off_t off = (off_t)cc->body_off;
+		size_t want = cc->body_size - cc->body_off;
+		ssize_t n;
+
+		if (!c->cl.wr)
+			return VD_AGAIN;
+		n = sendfile(c->cl.fd, cc->fd, &off, want < CP_SENDFILE_MAX ? want : CP_SENDFILE_MAX);
+		if (n > 0) {
+			cc->body_off += (uint64_t)n;
+			*out += (uint64_t)n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->cl.wr = false;
+			return VD_AGAIN;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else {
+			return VD_ERR;	/* the file shrank, or the client went away */
+		}
+	}
+	return VD_OK;
+}
+
+int
+cache_proxy_send(struct conn *c)
+{
+	struct cache_conn *cc = c->cache;
+	uint64_t out = 0;
+	int rc = VD_OK;
+
+	if (cc->inline_body && !cc->body_copy && cc->body_off < cc->body_size &&
+	    !cc->rd.active)
+		rc = relookup(cc);
+	if (rc == VD_OK)
+		rc = send_inline(c, cc, &out);
+	if (rc == VD_OK)
+		rc = send_file(c, cc, &out);
+	/* never hold the read txn across a callback (STYLE pitfall 5) */
+	cache_reader_reset(&cc->rd);
+	STATS_INC(sent_to_clients, out);
+	STATS_INC(hits_sent_to_clients, out);
+	c->sent += out;
+	if (out > 0) {
+		c->resp_started = true;
+		conn_timer(c, c->t->conf->idle_timeout);
+	}
+	return rc == VD_OK ? VD_DONE : rc;
+}
+
+/* ------------------------------------------------------------ the miss */
+
+/* RFC 9111 §4.4: a successful unsafe request invalidates the target URI
+ * and same-origin Location / Content-Location. */
+static void
+invalidate(struct conn *c, struct cache_conn *cc)
+{
+	static const char *const loc[] = { "location", "content-location" };
+	struct http_resp *rs = &c->resp;
+	struct cache_key k;
+	char u[CP_URL_MAX];
+	size_t ul;
+	int rc;
+
+	if (cc->ulen == 0 || !cache_method_invalidates(c->req.method.p, c->req.method.len,
+	    rs->status))
+		return;
+	rc = cache_store_delete(store_of(c), &cc->key);
+	log_debug("cache: %.*s invalidates %.*s: %d", (int)c->req.method.len, c->req.method.p,
+	    (int)cc->ulen, cc->url, rc);
+	for (size_t i = 0; i < VD_ARRLEN(loc); i++) {
+		int f = http_field_find(rs->fields, rs->nfields, loc[i], 0);
+
+		if (f < 0 || cache_key_same_origin(cc->url, cc->ulen, rs->fields[f].value.p,
+		    rs->fields[f].value.len, u, sizeof(u), &ul) != VD_OK)
+			continue;
+		cache_key_primary(u, ul, &k);
+		(void)cache_store_delete(store_of(c), &k);
+	}
+}
+
+static void
+add_line(struct cache_conn *cc, size_t cap, const struct http_field *f, struct vd_str *val,
+    bool *overflow)
+{
+	size_t need = f->name.len + 2 + f->value.len + 2;
+
+	if (cc->hlen + need > cap) {
+		*overflow = true;
+		return;
+	}
+	memcpy(cc->head + cc->hlen, f->name.p, f->name.len);
+	memcpy(cc->head + cc->hlen + f->name.len, ": ", 2);
+	memcpy(cc->head + cc->hlen + f->name.len + 2, f->value.p, f->value.len);
+	if (val != NULL)
+		*val = (struct vd_str){ cc->head + cc->hlen + f->name.len + 2, f->value.len };
+	memcpy(cc->head + cc->hlen + need - 2, "\r\n", 2);
+	cc->hlen += need;
+}
+
+/* One response field into the metadata (RFC 9111 §4.2: the times and
+ * directives freshness is computed from).  *val: where ETag /
+ * Last-Modified values go (NULL for other fields). */
+static void
+note_field(struct cache_conn *cc, struct cache_obj *o, struct vd_str name, struct vd_str v,
+    int64_t now, struct vd_str **val)
+{
+	*val = NULL;
+	if (http_str_ieq(name, "cache-control")) {
+		cache_cc_parse(&o->resp.cc, v.p, v.len);
+	} else if (http_str_ieq(name, "date")) {
+		o->resp.date = cache_http_date_parse(v.p, v.len, now);
+	} else if (http_str_ieq(name, "expires")) {
+		o->resp.expires = cache_http_date_parse(v.p, v.len, now);
+	} else if (http_str_ieq(name, "last-modified")) {
+		o->resp.last_modified = cache_http_date_parse(v.p, v.len, now);
+		*val = &o->last_modified;
+	} else if (http_str_ieq(name, "etag")) {
+		*val = &o->etag;
+	} else if (http_str_ieq(name, "age")) {
+		int64_t a = 0;
+		size_t i;
+
+		for (i = 0; i < v.len && v.p[i] >= '0' && v.p[i] <= '9'; i++)
+			a = a >= CACHE_DELTA_MAX ? CACHE_DELTA_MAX : a * 10 + (v.p[i] - '0');
+		if (i > 0 && i == v.len)
+			o->resp.age_value = a > CACHE_DELTA_MAX ? CACHE_DELTA_MAX : a;
+	} else if (http_str_ieq(name, "vary") && cc != NULL) {
+		/* one Vary line is understood; several: not stored (vlen 0) */
+		size_t vl = 0;
+		int vr = cc->varies ? VD_ERR : cache_key_vary_names(v.p, v.len, cc->vary,
+		    sizeof(cc->vary), &vl);
+
+		if (vr == VD_DECLINED)
+			o->resp.vary_star = true;
+		cc->vlen = vr == VD_OK ? vl : 0;
+		cc->varies = true;
+	}
+}
+
+static void
+obj_init(struct cache_obj *o, int status, int64_t req_time, int64_t now)
+{
+	memset(o, 0, sizeof(*o));
+	o->resp.status = status;
+	o->resp.request_time = req_time;
+	o->resp.response_time = now;
+	o->resp.date = o->resp.expires = o->resp.last_modified = CACHE_TIME_UNSET;
+	cache_cc_init(&o->resp.cc);
+}
+
+/*
+ * What the cache remembers of the response: struct cache_resp from its
+ * fields, the stored header block (storable, end-to-end fields; the
+ * framing is ours on every hit) with ETag / Last-Modified slices into it,
+ * and the Vary names.  VD_OK, VD_ERR not storable as received.
+ */
+static int
+describe(struct conn *c, struct cache_conn *cc, int64_t now)
+{
+	struct http_resp *rs = &c->resp;
+	struct cache_obj *o = &cc->obj;
+	size_t cap = c->t->cache->head_cap;
+	bool overflow = false;
+
+	obj_init(o, rs->status, cc->req_time, now);
+	cc->hlen = cc->vlen = 0;
+	cc->varies = false;
+	for (int i = 0; i < rs->nfields; i++) {
+		const struct http_field *f = &rs->fields[i];
+		struct vd_str *val;
+
+		note_field(cc, o, f->name, f->value, now, &val);
+		if (!cache_field_storable(f->name.p, f->name.len) ||
+		    http_str_ieq(f->name, "content-length") ||
+		    http_is_hop(rs->fields, rs->nfields, f->name))
+			continue;
+		add_line(cc, cap, f, val, &overflow);
+	}
+	o->head = (struct vd_str){ cc->head, cc->hlen };
+	o->url = (struct vd_str){ cc->url, cc->ulen };
+	return overflow ? VD_ERR : VD_OK;
+}
+
+/* relay.c's tap: body bytes as they stream to the client. */
+static void
+tap(void *arg, const char *p, size_t n)
+{
+	struct conn *c = arg;
+	struct cache_conn *cc = c->cache;
+	struct cache_store *cs = store_of(c);
+	int64_t max = c->t->conf->max_cache_object_size;
+
+	if (!cc->storing)
+		return;
+	if (max > 0 && cc->got + n > (uint64_t)max) {
+		STATS_INC(inserts_too_large, 1);
+		goto drop;
+	}
+	cc->got += n;
+	if (!cc->to_file && cc->blen + n <= cs->inline_max) {
+		memcpy(cc->buf + cc->blen, p, n);
+		cc->blen += n;
+		return;
+	}
+	if (!cc->to_file) {
+		if (cache_body_begin(cs, &cc->body) != VD_OK) {
+			STATS_INC(inserts_errors, 1);
+			cc->storing = false;
+			return;
+		}
+		cc->to_file = true;
+		if (cache_body_write(&cc->body, cc->buf, cc->blen) != VD_OK)
+			goto fail;
+	}
+	if (cache_body_write(&cc->body, p, n) == VD_OK)
+		return;
+fail:
+	STATS_INC(inserts_errors, 1);
+drop:
+	if (cc->to_file)
+		cache_body_abort(cs, &cc->body);
+	cc->to_file = false;
+	cc->storing = false;
+}
+
+/* Next "Name: value\r\n" line of a header block; false at the end. */
+static bool
+next_line(const char *b, size_t len, size_t *pos, struct vd_str *name, struct vd_str *v)
+{
+	const char *p = b + *pos, *end = b + len, *colon, *eol;
+
+	if (p >= end || (eol = memchr(p, '\r', (size_t)(end - p))) == NULL ||
+	    (colon = memchr(p, ':', (size_t)(eol - p))) == NULL)
+		return false;
+	*name = (struct vd_str){ p, (size_t)(colon - p) };
+	for (colon++; colon < eol && (*colon == ' ' || *colon == '\t'); colon++)
+		;
+	*v = (struct vd_str){ colon, (size_t)(eol - colon) };
+	*pos = (size_t)(eol - b) + 2;
+	return true;
+}
+
+/* Store the refreshed object (same body, merged head).  A status. */
+static int
+refresh_store(struct conn *c, struct cache_conn *cc)
+{
+	struct cache_store *cs = store_of(c);
+	struct cache_obj *o = &cc->obj;
+	loff_t in = 0;
+	ssize_t n;
+	int rc;
+
+	if (!cc->old_file) {
+		o->body = (struct vd_str){ cc->buf, cc->old_size };
+		return cache_store_put(cs, &cc->hkey, o);
+	}
+	if ((rc = cache_body_begin(cs, &cc->body)) != VD_OK)
+		return rc;
+	/* the body is unchanged: an in-kernel copy into a new file */
+	while ((uint64_t)in < cc->old_size) {
+		n = copy_file_range(cc->fd, &in, cc->body.fd, NULL,
+		    (size_t)(cc->old_size - (uint64_t)in), 0);
+		if (n <= 0) {
+			cache_body_abort(cs, &cc->body);
+			return VD_ERR;
+		}
+		cc->body.size += (uint64_t)n;
+	}
+	return cache_body_commit(cs, &cc->body, &cc->hkey, o);
+}
+
+/*
+ * RFC 9111 §4.3.3/§4.3.4: the origin says the stored object is still good.
+ * Its fields update the stored ones, the times are the 304's, the object is
+ * stored again and the client gets the full stored response.
+ */
+static void
+refreshed(struct conn *c, struct cache_conn *cc)
+{
+	struct http_resp *rs = &c->resp;
+	struct cache_obj *o = &cc->obj;
+	size_t cap = c->t->cache->head_cap, ul = 0, pos = 0;
+	int64_t now = now_sec(c);
+	struct vd_str name, v, *val;
+	ssize_t n;
+	int rc;
+
+	for (int i = 0; i < rs->nfields; i++) {
+		const struct http_field *f = &rs->fields[i];
+		size_t need = f->name.len + f->value.len + 4;
+
+		if (!cache_field_storable(f->name.p, f->name.len) ||
+		    http_is_hop(rs->fields, rs->nfields, f->name) || ul + need > cap)
+			continue;
+		memcpy(cc->upd + ul, f->name.p, f->name.len);
+		memcpy(cc->upd + ul + f->name.len, ": ", 2);
+		memcpy(cc->upd + ul + f->name.len + 2, f->value.p, f->value.len);
+		memcpy(cc->upd + ul + need - 2, "\r\n", 2);
+		ul += need;
+	}
+	n = cache_merge_304(cc->old, cc->oldlen, cc->upd, ul, cc->head, cap);
+	if (n < 0) {
+		memcpy(cc->head, cc->old, cc->oldlen);
+		n = (ssize_t)cc->oldlen;
+	}
+	obj_init(o, cc->old_resp.status, cc->req_time, now);
+	for (int i = 0; i < rs->nfields; i++)	/* the 304's own Age */
+		if (http_str_ieq(rs->fields[i].name, "age"))
+			note_field(NULL, o, rs->fields[i].name, rs->fields[i].value, now, &val);
+	while (next_line(cc->head, (size_t)n, &pos, &name, &v)) {
+		if (http_str_ieq(name, "age"))
+			continue;
+		note_field(NULL, o, name, v, now, &val);
+		if (val != NULL)
+			*val = v;
+	}
+	o->head = (struct vd_str){ cc->head, (size_t)n };
+	o->url = (struct vd_str){ cc->url, cc->ulen };
+	o->vary = (struct vd_str){ cc->vary, cc->vlen };
+	o->body_size = cc->old_size;
+	rc = refresh_store(c, cc);
+	if (rc == CACHE_STORE_FULL)
+		STATS_INC(inserts_no_memory, 1);
+	else if (rc != VD_OK)
+		STATS_INC(inserts_errors, 1);
+	/* the client asked without conditionals: it gets the full response */
+	cc->inline_body = !cc->old_file && !c->head_method && cc->old_size > 0;
+	cc->body_copy = cc->inline_body;
+	cc->body_p = cc->buf;
+	if (hit_head(c, o, o->resp.status, now) != VD_OK) {
+		proxy_error(c, 502, "stored response header too large");
+		return;
+	}
+	cc->body_off = 0;
+	cc->body_size = c->head_method ? 0 : cc->old_size;
+	cc->hit = true;
+	cc->result = AL_TCP_REFRESH_UNMODIFIED;
+	c->status = o->resp.status;
+	upstream_release(c);		/* the 304 had no body */
+	c->state = PX_CACHE;
+}
+
+void
+cache_proxy_response(struct conn *c)
+{
+	struct cache_conn *cc = c->cache;
+	int64_t now, max;
+	enum cache_storable st;
+
+	if (cc == NULL || cc->hit)
+		return;
+	if (cc->revalidating) {
+		cc->revalidating = false;
+		if (c->resp.status == 304) {
+			refreshed(c, cc);
+			return;
+		}
+		if (cc->fd >= 0)	/* replaced (200) or failed: the old body goes */
+			close(cc->fd);
+		cc->fd = -1;
+	}
+	invalidate(c, cc);
+	if (!cc->cacheable || c->head_method)
+		return;
+	now = now_sec(c);
+	max = c->t->conf->max_cache_object_size;
+	if (describe(c, cc, now) != VD_OK) {
+		STATS_INC(inserts_errors, 1);
+		return;
+	}
+	st = cache_storable(c->req.method.p, c->req.method.len, &cc->rq, cc->auth, &cc->obj.resp);
+	if (st != CACHE_STORABLE) {
+		log_debug("cache: not storing %.*s: %s", (int)cc->ulen, cc->url,
+		    cache_storable_str(st));
+		STATS_INC(inserts_denied, 1);
+		return;
+	}
+	if (c->body.fr.kind == HTTP_BODY_LENGTH && max > 0 && c->body.fr.length > (uint64_t)max) {
+		STATS_INC(inserts_too_large, 1);
+		return;
+	}
+	if (cc->varies) {
+		if (cc->vlen == 0) {
+			STATS_INC(inserts_denied, 1);
+			return;
+		}
+		cache_key_variant(cc->url, cc->ulen, cc->vary, cc->vlen, c->req.fields,
+		    c->req.nfields, &cc->vkey);
+		cc->obj.vary = (struct vd_str){ cc->vary, cc->vlen };
+	}
+	cc->storing = true;
+	cc->to_file = false;
+	cc->got = 0;
+	cc->blen = 0;
+	c->body.tap = tap;
+	c->body.tap_arg = c;
+}
+
+static int
+commit(struct conn *c, struct cache_conn *cc)
+{
+	struct cache_store *cs = store_of(c);
+	const struct cache_key *k = cc->varies ? &cc->vkey : &cc->key;
+	struct cache_obj *o = &cc->obj;
+	int rc;
+
+	o->body_size = cc->got;
+	if (cc->varies) {
+		/* the marker at the primary key names the fields that select */
+		struct cache_obj m = *o;
+
+		m.flags = CACHE_OBJ_VARY;
+		m.head = m.body = m.etag = m.last_modified = (struct vd_str){ NULL, 0 };
+		m.body_size = 0;
+		if ((rc = cache_store_put(cs, &cc->key, &m)) != VD_OK)
+			return rc;
+	}
+	if (cc->to_file) {
+		cc->to_file = false;
+		return cache_body_commit(cs, &cc->body, k, o);
+	}
+	o->body = (struct vd_str){ cc->buf, cc->blen };
+	return cache_store_put(cs, k, o);
+}
+
+void
+cache_proxy_end(struct conn *c, bool complete)
+{
+	struct cache_conn *cc = c->cache;
+	int rc;
+
+	if (cc == NULL)
+		return;
+	if (cc->storing) {
+		cc->storing = false;
+		if (!complete) {
+			if (cc->to_file)
+				cache_body_abort(store_of(c), &cc->body);
+			cc->to_file = false;
+		} else if ((rc = commit(c, cc)) == VD_OK) {
+			STATS_INC(inserts_successes, 1);
+		} else if (rc == CACHE_STORE_FULL) {
+			STATS_INC(inserts_no_memory, 1);
+		} else {
+			STATS_INC(inserts_errors, 1);
+		}
+	}
+	c->body.tap = NULL;
+	cache_reader_reset(&cc->rd);
+	if (cc->fd >= 0)
+		close(cc->fd);
+	cc->fd = -1;
+	cc->inline_body = false;
+	cc->body_copy = false;
+	cc->revalidating = false;
+	cc->hit = false;
+	cc->cacheable = false;
+	cc->result = AL_NONE;
+}
+
+enum accesslog_result
+cache_proxy_result(const struct conn *c, enum accesslog_result dflt, bool *hit)
+{
+	const struct cache_conn *cc = c->cache;
+
+	*hit = cc != NULL && cc->hit;
+	if (cc == NULL || cc->result == AL_NONE)
+		return dflt;
+	return cc->result;
+}
