@@ -306,6 +306,10 @@ start_hit(struct conn *c, struct cache_conn *cc, const struct cache_obj *o, int6
 
 	cc->fd = -1;
 	cc->inline_body = false;
+	/* c->out still holds the request head for the origin: keep it intact
+	 * unless the hit's head surely fits (status line, Age, Via, framing) */
+	if (o->head.len + strlen(c->t->via) + 200 > c->out.cap)
+		return VD_DECLINED;
 	if (status == 200 && (inm.len > 0 || ims.len > 0))
 		status = cache_client_conditional(&inm, &ims, &o->etag, &o->resp, now);
 	if (status != 304 && !c->head_method && o->body_size > 0) {
@@ -318,12 +322,7 @@ start_hit(struct conn *c, struct cache_conn *cc, const struct cache_obj *o, int6
 			cc->body_p = o->body.p;
 		}
 	}
-	if (hit_head(c, o, status, now) != VD_OK) {
-		if (cc->fd >= 0)
-			close(cc->fd);
-		cc->fd = -1;
-		return VD_DECLINED;
-	}
+	VD_ASSERT(hit_head(c, o, status, now) == VD_OK);
 	cc->body_off = 0;
 	cc->body_size = cc->fd >= 0 || cc->inline_body ? o->body_size : 0;
 	cc->obj_rt = o->resp.response_time;
@@ -464,6 +463,8 @@ relookup(struct cache_conn *cc)
 		return VD_ERR;
 	}
 	cc->body_p = o.body.p;
+	log_debug("cache: hit resumed at %llu of %llu", (unsigned long long)cc->body_off,
+	    (unsigned long long)cc->body_size);
 	return VD_OK;
 }
 

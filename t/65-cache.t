@@ -16,6 +16,8 @@ use Time::HiRes qw(sleep);
 use POSIX qw(strftime);
 use Viaduct::Test;
 use Viaduct::Origin;
+use IO::Handle;
+use Socket;
 
 my $big = join('', map { sprintf("%07d\n", $_) } 0 .. 131071);	# 1 MiB
 is(length $big, 1048576, 'the large body is 1 MiB');
@@ -62,6 +64,8 @@ my $o = Viaduct::Origin->new(handler => sub {
 		return resp('200 OK', "Cache-Control: max-age=300\r\nVary: Accept-Language\r\n",
 		    'lang ' . ($lang // 'none') . "\n");
 	}
+	return resp('200 OK', "Cache-Control: max-age=300\r\n", substr($big, 0, 60000))
+	    if $path eq '/inline60k';
 	if ($path eq '/cut') {
 		return sub {
 			my ($c) = @_;
@@ -303,7 +307,7 @@ ok($bw2 eq $big, 'after a restart: the 1 MiB body file is served byte-exact');
 undef $v;
 {
 	my $d2 = tmpdir_keep();
-	my $c2 = default_conf() =~ s{cache-path=\@DIR\@/cache}{cache-path=\@DIR\@/cache max-cache-size=10MiB max-cache-object-size=64KiB max-fresh-time=1s always-from-cache=yes}r;
+	my $c2 = default_conf() =~ s{cache-path=\@DIR\@/cache}{cache-path=\@DIR\@/cache max-cache-size=10MiB max-cache-object-size=64KiB max-fresh-time=1s always-from-cache=yes}r =~ s/log-level=info/log-level=debug/r;
 	my $w = start_viaduct(dir => $d2, conf => $c2);
 	my $wp = $w->port;
 	my $g = sub { my ($path, %h) = @_; http_get($wp, "$base$path", %h) };
@@ -322,10 +326,43 @@ undef $v;
 	my (undef, $bb2) = split_resp($g->('/big', timeout => 10));
 	ok($bb1 eq $big && $bb2 eq $big, 'max-cache-object-size: the large body still passes through');
 	is(seen('/big') - $before, 2, 'max-cache-object-size=64KiB: 1 MiB is not stored');
+
 	my ($st, $out) = run_cmd([viaductctl_bin(), '-f', $w->{conf}, 'inserts']);
 	my %c = $out =~ /^\s*([a-z-]+)\s*:?\s+(\d+)\s*$/mg;
 	is($c{'too-large'} // -1, 2, 'inserts too-large counts both');
 	is($c{successes} // -1, 2, 'inserts successes: /fresh5 twice');
+
+	# a slow client on an inline hit: the read txn is reset while it is
+	# blocked, and the object found again when it can take more (pitfall 5)
+	$g->('/inline60k');
+	# a small receive window, set before connect so that it is what we offer
+	socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+	setsockopt($s, SOL_SOCKET, SO_RCVBUF, 2048) or die "SO_RCVBUF: $!";
+	connect($s, sockaddr_in($wp, inet_aton('127.0.0.1'))) or die "connect: $!";
+	$s->autoflush(1);
+	# pipelined, so that the socket buffers fill whatever their size
+	print $s "GET $base/inline60k HTTP/1.1\r\nHost: x\r\n\r\n" x 59,
+	    "GET $base/inline60k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	my $slow = '';
+	sleep 0.3;
+	while (1) {
+		my $rin = '';
+		vec($rin, fileno($s), 1) = 1;
+		last unless select(my $rout = $rin, undef, undef, 5) > 0;
+		my $k = sysread($s, $slow, 1024, length $slow);
+		last unless $k;
+		sleep 0.0005;
+	}
+	close $s;
+	my @parts = split /^(?=HTTP\/1\.1 )/m, $slow;
+	is(scalar @parts, 60, 'slow client: 60 responses');
+	# (max-fresh-time=1s here: a slow enough reader may see a refetch too)
+	is(scalar(grep { /\AHTTP\/1\.1 200 .*\r\n\r\n\Q@{[substr($big, 0, 60000)]}\E\z/s } @parts),
+	    60, 'slow client: every response has the 60000-byte inline body, byte-exact');
+	ok(scalar(grep { /^Age: /m } @parts) >= 1, 'slow client: hits among them');
+	like(slurp("$d2/error.log") // '', qr/cache: hit resumed at [1-9]\d* of 60000/,
+	    'slow client: the hit went on after the txn was reset');
+
 }
 
 done_testing();
