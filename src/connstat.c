@@ -226,6 +226,8 @@ state_of(const struct conn *c)
 		return CONNSTAT_TX_HEADER;
 	case PX_TUNNEL:
 		return CONNSTAT_TUNNEL;
+	case PX_CACHE:		/* a hit being sent */
+		return c->out_off < c->out.len ? CONNSTAT_TX_HEADER : CONNSTAT_TX_BODY;
 	default:
 		return CONNSTAT_CLOSING;
 	}

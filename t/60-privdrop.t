@@ -46,6 +46,9 @@ sub check_procs {
 	is($m->{CapInh}, '0000000000000000', "$what: master inheritable caps none");
 	my @w = $v->children;
 	ok(@w >= 2, "$what: workers running") or return;
+	# a child seen right after fork() has not dropped anything yet: wait
+	# (bounded) until each reports that it serves, then look at it
+	wait_until(sub { !grep { ((proc_status($_) // {})->{NoNewPrivs} // 1) != 1 } @w }, 10);
 	for my $pid (@w) {
 		my $s = proc_status($pid) or next;
 		is($s->{Uid}, join("\t", ($nobody_uid) x 4), "$what: worker $pid runs as nobody");

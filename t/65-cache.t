@@ -40,7 +40,7 @@ my $o = Viaduct::Origin->new(handler => sub {
 	return resp('200 OK', "Cache-Control: no-store\r\n", "nostore $n\n") if $path eq '/nostore';
 	return resp('200 OK', "Cache-Control: private, max-age=300\r\n", "private $n\n")
 	    if $path eq '/private';
-	return resp('200 OK', "Cache-Control: max-age=1\r\n", "short\n") if $path eq '/short';
+	return resp('200 OK', "Cache-Control: max-age=2\r\n", "short\n") if $path eq '/short';
 	return resp('200 OK', "Cache-Control: max-age=300\r\nETag: \"v1\"\r\n", $big)
 	    if $path eq '/big';
 	return resp('200 OK', "Cache-Control: max-age=300\r\n", "post done\n") if $m eq 'POST';
@@ -48,16 +48,16 @@ my $o = Viaduct::Origin->new(handler => sub {
 	    =~ s/Content-Length: 0\r\n//r . "5\r\nchunk\r\n6\r\ned bod\r\n1\r\ny\r\n0\r\n\r\n"
 	    if $path eq '/chunked';
 	if ($path eq '/etag') {
-		return resp('304 Not Modified', "Cache-Control: max-age=1\r\nETag: \"e1\"\r\nX-Rev: $n\r\n", '')
+		return resp('304 Not Modified', "Cache-Control: max-age=2\r\nETag: \"e1\"\r\nX-Rev: $n\r\n", '')
 		    =~ s/Content-Length: 0\r\n//r if $req =~ /^If-None-Match: "e1"\r$/mi;
-		return resp('200 OK', "Cache-Control: max-age=1\r\nETag: \"e1\"\r\nX-Rev: $n\r\n",
+		return resp('200 OK', "Cache-Control: max-age=2\r\nETag: \"e1\"\r\nX-Rev: $n\r\n",
 		    "etag body\n");
 	}
 	if ($path eq '/bigv') {
 		my $lm = 'Sat, 01 Jan 2022 00:00:00 GMT';
-		return resp('304 Not Modified', "Cache-Control: max-age=1\r\n", '') =~ s/Content-Length: 0\r\n//r
+		return resp('304 Not Modified', "Cache-Control: max-age=2\r\n", '') =~ s/Content-Length: 0\r\n//r
 		    if $req =~ /^If-Modified-Since: \Q$lm\E\r$/mi;
-		return resp('200 OK', "Cache-Control: max-age=1\r\nLast-Modified: $lm\r\n", $big);
+		return resp('200 OK', "Cache-Control: max-age=2\r\nLast-Modified: $lm\r\n", $big);
 	}
 	if ($path eq '/vary') {
 		my ($lang) = $req =~ /^Accept-Language: (\S+)\r$/mi;
@@ -141,12 +141,12 @@ for my $p ('/nostore', '/private') {
 	unlike($hb, qr{^Age:}m, "$p: the second answer is not a hit");
 }
 
-# --- max-age=1: stale after 2 s, fetched again ---------------------------------
+# --- max-age=2 (not 1: ages are whole seconds): stale after 3 s, fetched again ---
 get('/short');
 get('/short');
 $lk{'not-found'}++; $in{successes}++; $lk{successes}++;
-is(seen('/short'), 1, 'max-age=1: fresh at first');
-sleep 2.2;
+is(seen('/short'), 1, 'max-age=2: fresh at first');
+sleep 3.2;
 my ($hs) = split_resp(get('/short'));
 $lk{expired}++; $in{successes}++;
 like($hs, qr{^HTTP/1\.1 200 }, 'stale: 200');
@@ -235,7 +235,7 @@ my (undef, $be1) = split_resp(get('/etag'));
 $lk{'not-found'}++; $in{successes}++;
 my (undef, $bv1) = split_resp(get('/bigv', timeout => 10));
 $lk{'not-found'}++; $in{successes}++;
-sleep 2.2;
+sleep 3.2;
 my ($he2, $be2) = split_resp(get('/etag'));
 $lk{expired}++;
 is(seen('/etag'), 2, 'stale: the origin was asked again');
@@ -307,7 +307,7 @@ ok($bw2 eq $big, 'after a restart: the 1 MiB body file is served byte-exact');
 undef $v;
 {
 	my $d2 = tmpdir_keep();
-	my $c2 = default_conf() =~ s{cache-path=\@DIR\@/cache}{cache-path=\@DIR\@/cache max-cache-size=10MiB max-cache-object-size=64KiB max-fresh-time=1s always-from-cache=yes}r =~ s/log-level=info/log-level=debug/r;
+	my $c2 = default_conf() =~ s{cache-path=\@DIR\@/cache}{cache-path=\@DIR\@/cache max-cache-size=10MiB max-cache-object-size=64KiB max-fresh-time=2s always-from-cache=yes}r =~ s/log-level=info/log-level=debug/r;
 	my $w = start_viaduct(dir => $d2, conf => $c2);
 	my $wp = $w->port;
 	my $g = sub { my ($path, %h) = @_; http_get($wp, "$base$path", %h) };
@@ -318,9 +318,9 @@ undef $v;
 	like($hf, qr{^Age: }m, 'always-from-cache=yes: a hit');
 	ok(-e "$d2/run/cache/data.mdb", 'cache-on-disk=no: the store is under run-dir');
 	ok(!-e "$d2/cache/data.mdb", 'cache-on-disk=no: nothing under cache-path');
-	sleep 2.2;
+	sleep 3.2;
 	$g->('/fresh5');
-	is(seen('/fresh5') - $before, 2, 'max-fresh-time=1s caps max-age=300: stale after 2 s');
+	is(seen('/fresh5') - $before, 2, 'max-fresh-time=2s caps max-age=300: stale after 3 s');
 	$before = seen('/big');
 	my (undef, $bb1) = split_resp($g->('/big', timeout => 10));
 	my (undef, $bb2) = split_resp($g->('/big', timeout => 10));
@@ -356,7 +356,7 @@ undef $v;
 	close $s;
 	my @parts = split /^(?=HTTP\/1\.1 )/m, $slow;
 	is(scalar @parts, 60, 'slow client: 60 responses');
-	# (max-fresh-time=1s here: a slow enough reader may see a refetch too)
+	# (max-fresh-time=2s here: a slow enough reader may see a refetch too)
 	is(scalar(grep { /\AHTTP\/1\.1 200 .*\r\n\r\n\Q@{[substr($big, 0, 60000)]}\E\z/s } @parts),
 	    60, 'slow client: every response has the 60000-byte inline body, byte-exact');
 	ok(scalar(grep { /^Age: /m } @parts) >= 1, 'slow client: hits among them');
