@@ -903,13 +903,23 @@ st_cache(struct conn *c)
 	return VD_OK;
 }
 
+/* Write what c->out still holds to the client, counting what went. */
 static int
-st_tunnel_ok(struct conn *c)
+send_out(struct conn *c)
 {
 	uint64_t out = 0;
 	int rc = write_out(c, &c->cl, &out);
 
 	STATS_INC(sent_to_clients, out);
+	c->sent += out;
+	return rc;
+}
+
+static int
+st_tunnel_ok(struct conn *c)
+{
+	int rc = send_out(c);
+
 	if (rc == VD_AGAIN)
 		return VD_AGAIN;
 	if (rc == VD_ERR || tunnel_start(c) != VD_OK) {
@@ -944,11 +954,8 @@ st_tunnel(struct conn *c)
 static int
 st_reply(struct conn *c)
 {
-	uint64_t out = 0;
-	int rc = write_out(c, &c->cl, &out);
+	int rc = send_out(c);
 
-	STATS_INC(sent_to_clients, out);
-	c->sent += out;
 	if (rc == VD_AGAIN)
 		return VD_AGAIN;
 	if (rc == VD_ERR) {
@@ -962,11 +969,8 @@ st_reply(struct conn *c)
 static int
 st_error(struct conn *c)
 {
-	uint64_t out = 0;
-	int rc = write_out(c, &c->cl, &out);
+	int rc = send_out(c);
 
-	STATS_INC(sent_to_clients, out);
-	c->sent += out;
 	if (rc == VD_AGAIN)
 		return VD_AGAIN;
 	if (rc == VD_ERR)
