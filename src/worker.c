@@ -83,10 +83,20 @@ pause_cb(struct ev_loop *l, struct ev_timer *t)
 
 	if (w->draining)
 		return;
-	if (overloaded(w))
-		ev_timer_start(l, t, PAUSE_MS);
-	else
+	if (!overloaded(w)) {
 		listeners_set(w, true);
+		return;
+	}
+	/*
+	 * A connection still queued after a whole pause was taken by no
+	 * sibling: they are all over their share too.  Take it now: served
+	 * if a slot is free, else answered 503 (max-client-connections),
+	 * rather than left waiting in the backlog.
+	 */
+	for (int i = 0; i < w->nl; i++)
+		if (w->lio[i].fd >= 0)
+			(void)conn_accept(w->t, w->lio[i].fd);
+	ev_timer_start(l, t, PAUSE_MS);
 }
 
 static void
