@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +21,8 @@
 #include "conf.h"
 #include "event.h"
 #include "log.h"
+#include "stats.h"
+#include "util.h"
 
 /* ------------------------------------------------------------ formatting */
 
@@ -287,6 +292,10 @@ struct accesslog {
 	enum accesslog_fmt	 fmt;
 	int64_t			 wall_off;	/* realtime ms - monotonic ms */
 	int64_t			 dropped;	/* lines lost to write errors */
+	bool			 syslog;	/* fd is a unix datagram socket */
+	bool			 syslog_failing;	/* the last datagram was dropped */
+	int			 pri;		/* facility | LOG_INFO */
+	struct sockaddr_un	 sun;		/* syslog-socket */
 	size_t			 len;
 	struct accesslog_req	*reqs;		/* per connection slot (glue) */
 	size_t			 nreqs;
@@ -328,9 +337,70 @@ is_none(const char *path)
 	return path == NULL || path[0] == '\0' || strcmp(path, "none") == 0;
 }
 
+/*
+ * access-log=syslog: a non-blocking unix datagram socket, unconnected so
+ * that a syslog daemon that restarts (a new socket at the same path) is
+ * found again by the next datagram.
+ */
+static void
+syslog_open(struct accesslog *al, const struct vd_conf *conf, int facility)
+{
+	al->syslog = true;
+	al->pri = facility | LOG_INFO;
+	al->sun.sun_family = AF_UNIX;
+	vd_strlcpy(al->sun.sun_path, conf->syslog_socket, sizeof(al->sun.sun_path));
+	al->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (al->fd == -1)
+		log_warn("access log: cannot create a syslog socket");
+}
+
+/*
+ * One line, one datagram, RFC 3164 as syslog(3) sends it to a local
+ * daemon: "<PRI>Mmm dd hh:mm:ss viaduct[pid]: line" (the daemon adds the
+ * host name).  Never waits: a full or missing socket drops the line and
+ * counts it (syslog-dropped).
+ */
+static void
+syslog_send(struct accesslog *al, const struct accesslog_entry *e)
+{
+	static const char mon[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t t = (time_t)(e->time_ms / 1000);
+	struct tm tm;
+	size_t n, h;
+	int hn;
+
+	if (localtime_r(&t, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	hn = snprintf(al->buf, sizeof(al->buf), "<%d>%s %2d %02d:%02d:%02d %s[%ld]: ",
+	    al->pri, mon[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    VD_NAME, (long)vd.pid);
+	if (hn < 0 || (size_t)hn >= sizeof(al->buf))
+		return;
+	h = (size_t)hn;
+	if ((n = accesslog_format(al->buf + h, sizeof(al->buf) - h, al->fmt, e)) == 0) {
+		log_warnx("access log line longer than %d bytes dropped", ACCESSLOG_BUFSIZE);
+		return;
+	}
+	n--;		/* the datagram is the line; no newline */
+	if (sendto(al->fd, al->buf, h + n, MSG_DONTWAIT | MSG_NOSIGNAL,
+	    (struct sockaddr *)&al->sun, sizeof(al->sun)) == (ssize_t)(h + n)) {
+		al->syslog_failing = false;
+		return;
+	}
+	al->dropped++;
+	STATS_INC(syslog_dropped, 1);
+	if (!al->syslog_failing)	/* once per run of failures, not per line */
+		log_warn("access log: syslog socket %s did not take a line",
+		    al->sun.sun_path);
+	al->syslog_failing = true;
+}
+
 struct accesslog *
 accesslog_create(const struct vd_conf *conf, size_t nconns)
 {
+	int facility;
+
 	struct accesslog *al;
 	int fmt = accesslog_fmt_parse(conf->access_log_format);
 
@@ -346,6 +416,10 @@ accesslog_create(const struct vd_conf *conf, size_t nconns)
 	resync(al);
 	if (is_none(conf->access_log))
 		return al;
+	if (conf_log_syslog(conf->access_log, &facility)) {
+		syslog_open(al, conf, facility);
+		return al;	/* no path: nothing to reopen on USR1 */
+	}
 	al->path = conf->access_log;
 	if ((al->fd = open_file(al->path)) == -1)
 		log_warn("cannot open access log %s", al->path);
@@ -386,6 +460,10 @@ accesslog_write(struct accesslog *al, const struct accesslog_entry *e)
 
 	if (al == NULL || al->fd < 0)
 		return;
+	if (al->syslog) {
+		syslog_send(al, e);
+		return;
+	}
 	n = accesslog_format(al->buf + al->len, sizeof(al->buf) - al->len, al->fmt, e);
 	if (n == 0 && al->len > 0) {
 		accesslog_flush(al);

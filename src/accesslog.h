@@ -14,6 +14,12 @@
  *    Only the worker that created it touches it; it never blocks on anything
  *    but the file write itself.
  *
+ * access-log=syslog[:FACILITY] sends each line instead as one RFC 3164
+ * datagram (priority FACILITY.info, tag viaduct[pid]) to the unix socket
+ * syslog-socket (/dev/log), at once and without buffering; the send never
+ * waits: when the socket is full or absent the line is dropped and counted
+ * (syslog-dropped in the statistics).
+ *
  * The master creates the file as root and hands it to the user at start and
  * on USR1 (master.c open_logs); workers open it by name after that, so a
  * rotated file (mv + USR1) is followed by every worker.
@@ -49,7 +55,8 @@
 	X(AL_TCP_NEGATIVE_HIT,		"TCP_NEGATIVE_HIT") \
 	X(AL_TCP_DENIED,		"TCP_DENIED") \
 	X(AL_TCP_TUNNEL,		"TCP_TUNNEL") \
-	X(AL_TCP_SWAPFAIL_MISS,		"TCP_SWAPFAIL_MISS")
+	X(AL_TCP_SWAPFAIL_MISS,		"TCP_SWAPFAIL_MISS") \
+	X(AL_TCP_REFRESH_FAIL_OLD,	"TCP_REFRESH_FAIL_OLD")	/* stale-if-error */
 
 enum accesslog_result {
 #define AL_X(e, s)	e,

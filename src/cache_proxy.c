@@ -18,9 +18,14 @@
 #include <unistd.h>
 
 #include "viaduct.h"
+#include "cache_collapse.h"
+#include "cache_dscp.h"
+#include "cache_pass.h"
 #include "cache_key.h"
 #include "cache_policy.h"
+#include "cache_bg.h"
 #include "cache_proxy.h"
+#include "cache_range.h"
 #include "cache_store.h"
 #include "conf.h"
 #include "log.h"
@@ -31,6 +36,13 @@
 #define CP_URL_MAX	4096	/* longer URLs are not cached */
 #define CP_VARY_MAX	512	/* canonical Vary names */
 #define CP_SENDFILE_MAX	(1024 * 1024)	/* per call, so one hit cannot hog the loop */
+
+/* RouterOS's lookup and hit counters count clients' requests: a background
+ * revalidation (cache_bg.h) is not one. */
+#define CP_CLIENT_INC(c, f)	do { if (!(c)->internal) STATS_INC(f, 1); } while (0)
+
+/* A miss parked for collapsed forwarding: deciding who fetches, or waiting. */
+enum cp_co { CP_CO_NONE, CP_CO_DEFER, CP_CO_WAIT };
 
 /* Per connection slot (allocated with the table, pages touched on use). */
 struct cache_conn {
@@ -46,8 +58,9 @@ struct cache_conn {
 	struct cache_key key;		/* primary */
 	/* the hit being sent */
 	struct cache_key hkey;		/* where the object was found */
-	uint64_t	 body_off, body_size;
+	uint64_t	 body_off, body_size;	/* what is sent: [body_off, body_size) */
 	int64_t		 obj_rt;	/* identity of the object: response_time */
+	uint64_t	 obj_size;	/* ... and its size (a range sends less) */
 	int		 fd;		/* body file, -1 */
 	bool		 inline_body;
 	const char	*body_p;	/* inline body in the map, while rd is active */
@@ -65,8 +78,12 @@ struct cache_conn {
 	struct cache_obj obj;
 	char		 vary[CP_VARY_MAX];
 	size_t		 vlen;
+	char		 vraw[CP_VARY_MAX];	/* the Vary lines, combined */
+	size_t		 vrawlen;
+	bool		 vraw_over;
 	/* a stale object being revalidated (RFC 9111 §4.3): what 304 keeps */
 	bool		 revalidating;
+	bool		 stale;		/* old*, buf or fd: the stale object, kept */
 	bool		 body_copy;	/* the hit's inline body is buf, not the map */
 	char		*old;		/* its header block, head_cap bytes */
 	size_t		 oldlen;
@@ -74,6 +91,13 @@ struct cache_conn {
 	struct cache_resp old_resp;
 	uint64_t	 old_size;
 	bool		 old_file;
+	/* collapsed forwarding (cache_collapse.h) */
+	int		 co_h;		/* our published entry while we fetch, -1 */
+	enum cp_co	 co_wait;	/* parked in PX_CACHE until it ends */
+	struct ev_timer	 co_timer;	/* the next look */
+	int64_t		 co_until;	/* loop ms: then fetch ourselves */
+	int64_t		 co_delay;	/* ms, backing off */
+	struct cache_dscp dscp;		/* cache-hit-dscp on the client socket */
 };
 
 struct cache_proxy {
@@ -82,12 +106,21 @@ struct cache_proxy {
 	struct cache_conn *cc;
 	char		*mem;
 	size_t		 head_cap;
+	struct cache_bg	*bg;		/* stale-while-revalidate (cache_bg.h) */
+	struct collapse	 co;		/* our slot's table of fetched keys */
+	struct cache_pass pass;		/* keys that were not stored: no collapsing */
 };
+
+static struct cache_proxy *
+cp_of(const struct conn *c)
+{
+	return c->t->cache;
+}
 
 static struct cache_store *
 store_of(const struct conn *c)
 {
-	return &((struct cache_proxy *)c->t->cache)->cs;
+	return &cp_of(c)->cs;
 }
 
 static int64_t
@@ -95,6 +128,8 @@ now_sec(const struct conn *c)
 {
 	return (int64_t)c->t->loop->now_sec;
 }
+
+static ev_timer_cb co_poll;
 
 /* ------------------------------------------------------------ set-up */
 
@@ -143,9 +178,16 @@ cache_proxy_init(struct conn_table *t)
 		cc->old = cc->head + cp->head_cap;
 		cc->upd = cc->old + cp->head_cap;
 		cc->result = AL_NONE;
+		cc->co_h = -1;
+		ev_timer_init(&cc->co_timer, co_poll, &t->conns[i]);
 		t->conns[i].cache = cc;
 	}
 	t->cache = cp;
+	if ((cp->bg = cache_bg_create(t)) == NULL)
+		log_warnx("cache: no background revalidation (out of memory)");
+	/* off (every miss fetches) when the segment cannot be found */
+	if (collapse_attach(&cp->co, vd.stats, t->conf->run_dir) != VD_OK)
+		log_warnx("cache: collapsed forwarding off: no stats slot of ours");
 	log_info("cache: store %s open", cp->path);
 	return VD_OK;
 }
@@ -161,6 +203,7 @@ cache_proxy_free(struct conn_table *t)
 		cache_reader_free(&cp->cc[i].rd);
 		t->conns[i].cache = NULL;
 	}
+	cache_bg_free(cp->bg);
 	cache_store_close(&cp->cs);
 	free(cp->cc);
 	free(cp->mem);
@@ -225,7 +268,7 @@ request_directives(struct conn *c, struct cache_conn *cc)
 static bool
 cache_skips(const struct http_req *r)
 {
-	static const char *const f[] = { "range", "if-match", "if-unmodified-since", "if-range" };
+	static const char *const f[] = { "if-match", "if-unmodified-since" };
 
 	for (size_t i = 0; i < VD_ARRLEN(f); i++)
 		if (http_field_find(r->fields, r->nfields, f[i], 0) >= 0)
@@ -241,32 +284,12 @@ req_field(const struct http_req *r, const char *name)
 	return i >= 0 ? r->fields[i].value : (struct vd_str){ NULL, 0 };
 }
 
-/* The head of a hit into c->out: stored fields, Age, Via, framing. */
+/* The end of a hit's head: our connection fields and the blank line. */
 static int
-hit_head(struct conn *c, const struct cache_obj *o, int status, int64_t now)
+head_end(struct conn *c)
 {
 	struct http_out *out = &c->out;
-	int64_t age = cache_current_age(&o->resp, now);
 
-	out->len = 0;
-	out->overflow = false;
-	http_out_str(out, "HTTP/1.1 ");
-	http_out_uint(out, (uint64_t)status);
-	http_out_str(out, " ");
-	http_out_str(out, http_reason(status));
-	http_out_str(out, "\r\n");
-	http_out_add(out, o->head.p, o->head.len);
-	/* RFC 9111 §5.1: Age on every response from the cache */
-	http_out_str(out, "Age: ");
-	http_out_uint(out, (uint64_t)(age < 0 ? 0 : age));
-	http_out_str(out, "\r\nVia: 1.1 ");
-	http_out_str(out, c->t->via);
-	http_out_str(out, "\r\n");
-	if (status != 304) {
-		http_out_str(out, "Content-Length: ");
-		http_out_uint(out, o->body_size);
-		http_out_str(out, "\r\n");
-	}
 	if (!c->keep_alive)
 		http_out_str(out, "Connection: close\r\n");
 	else if (c->req.version == 10)
@@ -274,6 +297,110 @@ hit_head(struct conn *c, const struct cache_obj *o, int status, int64_t now)
 	http_out_str(out, "\r\n");
 	c->out_off = 0;
 	return out->overflow ? VD_ERR : VD_OK;
+}
+
+static void
+status_line(struct http_out *out, int status)
+{
+	out->len = 0;
+	out->overflow = false;
+	http_out_str(out, "HTTP/1.1 ");
+	http_out_uint(out, (uint64_t)status);
+	http_out_str(out, " ");
+	http_out_str(out, http_reason(status));
+	http_out_str(out, "\r\n");
+}
+
+/* RFC 9110 §15.5.17: no range of the stored object is satisfiable.  None of
+ * the object's fields go with it (a 416 must not pass for the object). */
+static int
+hit_416(struct conn *c, const struct cache_obj *o, int64_t now)
+{
+	struct http_out *out = &c->out;
+	char date[CACHE_HTTP_DATE_LEN + 1];
+
+	status_line(out, 416);
+	(void)cache_http_date_fmt(now, date);
+	http_out_str(out, "Date: ");		/* RFC 9110 §6.6.1: we made it */
+	http_out_str(out, date);
+	http_out_str(out, "\r\nContent-Range: bytes */");
+	http_out_uint(out, o->body_size);
+	http_out_str(out, "\r\nContent-Length: 0\r\nVia: 1.1 ");
+	http_out_str(out, c->t->via);
+	http_out_str(out, "\r\n");
+	return head_end(c);
+}
+
+/*
+ * The head of a hit into c->out: stored fields, Age, Via, framing.  A 206
+ * carries bytes [first, first + count) of the object (RFC 9110 §14.4).
+ */
+static int
+hit_head(struct conn *c, const struct cache_obj *o, int status, int64_t now, uint64_t first,
+    uint64_t count)
+{
+	struct http_out *out = &c->out;
+	int64_t age = cache_current_age(&o->resp, now);
+
+	if (status == 416)
+		return hit_416(c, o, now);
+	status_line(out, status);
+	http_out_add(out, o->head.p, o->head.len);
+	/* RFC 9111 §5.1: Age on every response from the cache */
+	http_out_str(out, "Age: ");
+	http_out_uint(out, (uint64_t)(age < 0 ? 0 : age));
+	http_out_str(out, "\r\nVia: 1.1 ");
+	http_out_str(out, c->t->via);
+	http_out_str(out, "\r\n");
+	if (status == 206) {
+		http_out_str(out, "Content-Range: bytes ");
+		http_out_uint(out, first);
+		http_out_str(out, "-");
+		http_out_uint(out, first + count - 1);
+		http_out_str(out, "/");
+		http_out_uint(out, o->body_size);
+		http_out_str(out, "\r\n");
+	}
+	if (status != 304) {
+		http_out_str(out, "Content-Length: ");
+		http_out_uint(out, status == 206 ? count : o->body_size);
+		http_out_str(out, "\r\n");
+	}
+	return head_end(c);
+}
+
+/*
+ * RFC 9110 §14.2, §13.1.5: what a request gets of a stored 200: the whole
+ * object (200), bytes [*first, *first + *count) (206) or nothing (416).
+ * Range is defined for GET only, and a second Range line makes it invalid.
+ */
+static int
+hit_range(const struct conn *c, const struct cache_obj *o, int64_t now, uint64_t *first,
+    uint64_t *count)
+{
+	const struct http_req *r = &c->req;
+	int i = http_field_find(r->fields, r->nfields, "range", 0);
+	struct vd_str ir = req_field(r, "if-range");
+
+	*first = 0;
+	*count = o->body_size;
+	if (i < 0 || !http_str_ieq(r->method, "GET") ||
+	    http_field_find(r->fields, r->nfields, "range", i + 1) >= 0)
+		return 200;
+	if (ir.p != NULL && !cache_if_range_ok(ir.p, ir.len, &o->etag, o->resp.last_modified,
+	    o->resp.date, now))
+		return 200;		/* the object changed: all of it */
+	switch (cache_range_eval(r->fields[i].value.p, r->fields[i].value.len, o->body_size,
+	    first, count)) {
+	case CACHE_RANGE_ONE:
+		return 206;
+	case CACHE_RANGE_UNSATISFIABLE:
+		return 416;
+	default:
+		*first = 0;
+		*count = o->body_size;
+		return 200;
+	}
 }
 
 /* Look the key up, following a Vary marker.  As cache_store_lookup(). */
@@ -303,16 +430,19 @@ start_hit(struct conn *c, struct cache_conn *cc, const struct cache_obj *o, int6
 	struct vd_str inm = req_field(&c->req, "if-none-match");
 	struct vd_str ims = req_field(&c->req, "if-modified-since");
 	int status = o->resp.status;
+	uint64_t first = 0, count = o->body_size;
 
 	cc->fd = -1;
 	cc->inline_body = false;
 	/* c->out still holds the request head for the origin: keep it intact
 	 * unless the hit's head surely fits (status line, Age, Via, framing) */
-	if (o->head.len + strlen(c->t->via) + 200 > c->out.cap)
+	if (o->head.len + strlen(c->t->via) + 250 > c->out.cap)
 		return VD_DECLINED;
 	if (status == 200 && (inm.len > 0 || ims.len > 0))
 		status = cache_client_conditional(&inm, &ims, &o->etag, &o->resp, now);
-	if (status != 304 && !c->head_method && o->body_size > 0) {
+	if (status == 200)
+		status = hit_range(c, o, now, &first, &count);
+	if (status != 304 && status != 416 && !c->head_method && count > 0) {
 		if (o->flags & CACHE_OBJ_BODY_FILE) {
 			/* the file stays readable even if it is replaced meanwhile */
 			if ((cc->fd = cache_store_body_open(store_of(c), o)) == -1)
@@ -322,44 +452,38 @@ start_hit(struct conn *c, struct cache_conn *cc, const struct cache_obj *o, int6
 			cc->body_p = o->body.p;
 		}
 	}
-	VD_ASSERT(hit_head(c, o, status, now) == VD_OK);
-	cc->body_off = 0;
-	cc->body_size = cc->fd >= 0 || cc->inline_body ? o->body_size : 0;
+	VD_ASSERT(hit_head(c, o, status, now, first, count) == VD_OK);
+	cc->body_off = first;
+	cc->body_size = cc->fd >= 0 || cc->inline_body ? first + count : 0;
 	cc->obj_rt = o->resp.response_time;
+	cc->obj_size = o->body_size;
 	cc->hit = true;
 	cc->result = status == 304 ? AL_TCP_IMS_HIT : AL_TCP_HIT;
 	c->status = status;
 	c->resp.status = 0;		/* nothing came from an origin */
 	c->resp.nfields = 0;
-	STATS_INC(lookups_successes, 1);
-	STATS_INC(hits, 1);
+	CP_CLIENT_INC(c, lookups_successes);
+	CP_CLIENT_INC(c, hits);
+	cache_dscp_hit(c, &cc->dscp);
 	c->state = PX_CACHE;
 	conn_timer(c, c->t->conf->idle_timeout);
 	return VD_OK;
 }
 
 /*
- * RFC 9111 §4.3.1: add the stored validators to the request head in c->out
- * and keep what a 304 needs of the stored object (its header block, its
- * times, a copy of an inline body or the open body file), since the read
- * txn ends before the answer comes.  VD_OK, or VD_DECLINED (plain refetch).
+ * Keep what answering from the stale object later needs — a 304's merge
+ * (RFC 9111 §4.3.4) or an origin that fails (RFC 5861 §4) — since the read
+ * txn ends before the origin answers: its header block, its times, a copy
+ * of an inline body or the open body file.  VD_OK, or VD_DECLINED.
  */
 static int
-revalidate_prepare(struct conn *c, struct cache_conn *cc, const struct cache_obj *o)
+keep_stale(struct conn *c, struct cache_conn *cc, const struct cache_obj *o)
 {
 	struct cache_proxy *cp = c->t->cache;
-	struct http_req *r = &c->req;
-	char f[1024];
-	ssize_t n;
 	bool file = (o->flags & CACHE_OBJ_BODY_FILE) != 0;
 
-	if ((o->etag.len == 0 && o->last_modified.len == 0) ||
-	    http_field_find(r->fields, r->nfields, "if-none-match", 0) >= 0 ||
-	    http_field_find(r->fields, r->nfields, "if-modified-since", 0) >= 0 ||
-	    o->head.len > cp->head_cap || o->vary.len > sizeof(cc->vary) ||
-	    (!file && o->body_size > cp->cs.inline_max) ||
-	    (n = cache_conditional_fields(&o->etag, &o->last_modified, f, sizeof(f))) < 0 ||
-	    c->out.len < 2 || c->out.len + (size_t)n > c->out.cap)
+	if (o->head.len > cp->head_cap || o->vary.len > sizeof(cc->vary) ||
+	    (!file && o->body_size > cp->cs.inline_max))
 		return VD_DECLINED;
 	if (file && (cc->fd = cache_store_body_open(store_of(c), o)) == -1)
 		return VD_DECLINED;
@@ -372,6 +496,26 @@ revalidate_prepare(struct conn *c, struct cache_conn *cc, const struct cache_obj
 	cc->old_resp = o->resp;
 	cc->old_size = o->body_size;
 	cc->old_file = file;
+	cc->stale = true;
+	return VD_OK;
+}
+
+/* RFC 9111 §4.3.1: the stored validators into the request head in c->out,
+ * unless the client sent its own (the origin's 304 is then the client's).
+ * VD_OK, or VD_DECLINED (a plain refetch). */
+static int
+add_validators(struct conn *c, struct cache_conn *cc, const struct cache_obj *o)
+{
+	struct http_req *r = &c->req;
+	char f[1024];
+	ssize_t n;
+
+	if ((o->etag.len == 0 && o->last_modified.len == 0) ||
+	    http_field_find(r->fields, r->nfields, "if-none-match", 0) >= 0 ||
+	    http_field_find(r->fields, r->nfields, "if-modified-since", 0) >= 0 ||
+	    (n = cache_conditional_fields(&o->etag, &o->last_modified, f, sizeof(f))) < 0 ||
+	    c->out.len < 2 || c->out.len + (size_t)n > c->out.cap)
+		return VD_DECLINED;
 	c->out.len -= 2;			/* before the blank line */
 	http_out_add(&c->out, f, (size_t)n);
 	http_out_str(&c->out, "\r\n");
@@ -379,12 +523,199 @@ revalidate_prepare(struct conn *c, struct cache_conn *cc, const struct cache_obj
 	return VD_OK;
 }
 
-int
-cache_proxy_request(struct conn *c)
+/* A stale object goes upstream: kept, and asked for conditionally when it
+ * can be.  VD_OK, or VD_DECLINED (a plain refetch). */
+static int
+revalidate_prepare(struct conn *c, struct cache_conn *cc, const struct cache_obj *o)
+{
+	if (keep_stale(c, cc, o) != VD_OK)
+		return VD_DECLINED;
+	return add_validators(c, cc, o);
+}
+
+/* ------------------------------------------------------------ collapsed forwarding */
+
+#define CP_CO_FIRST_MS	2	/* a waiter's first look again */
+#define CP_CO_MAX_MS	50	/* backing off to this */
+
+static struct collapse *
+co_of(const struct conn *c)
+{
+	return &((struct cache_proxy *)c->t->cache)->co;
+}
+
+/* May this miss wait for another request's fetch?  A GET the cache may
+ * answer from a shared object (the lookup would serve it). */
+static bool
+co_may_wait(const struct conn *c, const struct cache_conn *cc)
+{
+	return cc->cacheable && !c->head_method && !cc->auth &&
+	    !(cc->rq.flags & (CACHE_CC_NO_CACHE | CACHE_CC_NO_STORE));
+}
+
+/* May others wait for this miss's fetch?  Only if its response can be the
+ * stored object: no conditionals (a 304 stores nothing), no Range (206). */
+static bool
+co_may_fetch(const struct conn *c)
+{
+	static const char *const f[] = { "if-none-match", "if-modified-since", "range" };
+	const struct http_req *r = &c->req;
+
+	for (size_t i = 0; i < VD_ARRLEN(f); i++)
+		if (http_field_find(r->fields, r->nfields, f[i], 0) >= 0)
+			return false;
+	return true;
+}
+
+/* Park the request in PX_CACHE until co_poll() decides.  VD_OK, VD_ERR. */
+static int
+co_park(struct conn *c, struct cache_conn *cc, enum cp_co how)
+{
+	struct ev_loop *l = c->t->loop;
+
+	cc->co_delay = how == CP_CO_DEFER ? 1 : CP_CO_FIRST_MS;
+	if (ev_timer_start(l, &cc->co_timer, cc->co_delay) == -1)
+		return VD_ERR;
+	if (how == CP_CO_WAIT)
+		STATS_INC(collapsed_waits, 1);
+	cc->co_wait = how;
+	/* the bound: as long as a fetch may take to answer */
+	cc->co_until = l->now_ms + c->t->conf->response_timeout;
+	c->state = PX_CACHE;
+	conn_timer(c, c->t->conf->response_timeout + c->t->conf->idle_timeout);
+	return VD_OK;
+}
+
+/* A miss (the read txn is reset): VD_OK parked, VD_DECLINED go upstream,
+ * as the fetcher others wait for when cc->co_h >= 0. */
+static int
+co_start(struct conn *c, struct cache_conn *cc)
+{
+	int rc;
+
+	cc->co_h = -1;
+	if (!co_may_wait(c, cc) ||
+	    cache_pass_has(&cp_of(c)->pass, &cc->key, c->t->loop->now_ms))
+		return VD_DECLINED;
+	if (!co_may_fetch(c))
+		rc = collapse_busy(co_of(c), &cc->key) ? VD_AGAIN : VD_ERR;
+	else
+		rc = collapse_claim(co_of(c), &cc->key, &cc->co_h);
+	if (rc == VD_OK || rc == VD_ERR)
+		return VD_DECLINED;
+	if (co_park(c, cc, rc == VD_AGAIN ? CP_CO_WAIT : CP_CO_DEFER) == VD_OK)
+		return VD_OK;
+	collapse_release(co_of(c), cc->co_h);
+	cc->co_h = -1;
+	return VD_DECLINED;
+}
+
+/* The fetch we waited for is stored: serve it as a hit.  true if so. */
+static bool
+co_hit(struct conn *c, struct cache_conn *cc)
+{
+	struct cache_obj o;
+	int64_t now = now_sec(c);
+	bool ok = false;
+
+	if (lookup(c, cc, &o) == VD_OK) {
+		switch (cache_serve(&o.resp, &cc->rq, now, c->t->conf->max_fresh_time,
+		    c->t->conf->always_from_cache)) {
+		case CACHE_SERVE_FRESH:
+		case CACHE_SERVE_STALE_OK:
+		case CACHE_SERVE_STALE_REVALIDATE:
+			ok = start_hit(c, cc, &o, now) == VD_OK;
+			break;
+		default:
+			break;
+		}
+	}
+	if (!ok || !cc->inline_body)
+		cache_reader_reset(&cc->rd);
+	return ok;
+}
+
+/* The wait is over: answered from the cache, or the origin after all. */
+static void
+co_resume(struct conn *c, struct cache_conn *cc, bool hit)
+{
+	cc->co_wait = CP_CO_NONE;
+	if (!hit) {
+		proxy_upstream(c);
+		return;
+	}
+	STATS_INC(collapsed_hits, 1);
+	if (!c->running)
+		proxy_run(c);
+}
+
+/* The next look's delay: doubled, up to CP_CO_MAX_MS. */
+static int64_t
+co_backoff(struct cache_conn *cc)
+{
+	cc->co_delay = cc->co_delay * 2 > CP_CO_MAX_MS ? CP_CO_MAX_MS : cc->co_delay * 2;
+	return cc->co_delay;
+}
+
+static void
+co_poll(struct ev_loop *l, struct ev_timer *t)
+{
+	struct conn *c = t->data;
+	struct cache_conn *cc = c->cache;
+	bool busy;
+	int rc;
+
+	if (cc->co_wait == CP_CO_DEFER) {
+		rc = collapse_recheck(co_of(c), cc->co_h);
+		if (rc == VD_DECLINED && l->now_ms < cc->co_until &&
+		    ev_timer_start(l, t, co_backoff(cc)) == 0)
+			return;
+		if (rc != VD_AGAIN) {
+			/* ours to fetch; or undecided for too long: fetch, unpublished */
+			if (rc != VD_OK) {
+				collapse_release(co_of(c), cc->co_h);
+				cc->co_h = -1;
+			}
+			co_resume(c, cc, false);
+			return;
+		}
+		cc->co_h = -1;
+		cc->co_wait = CP_CO_WAIT;
+		cc->co_delay = CP_CO_FIRST_MS;
+		STATS_INC(collapsed_waits, 1);
+	}
+	/* before the lookup: an owner commits, then withdraws its key */
+	busy = collapse_busy(co_of(c), &cc->key);
+	if (co_hit(c, cc)) {
+		co_resume(c, cc, true);
+		return;
+	}
+	if (!busy || l->now_ms >= cc->co_until) {
+		co_resume(c, cc, false);
+		return;
+	}
+	if (ev_timer_start(l, t, co_backoff(cc)) == -1)
+		co_resume(c, cc, false);
+}
+
+/* The request ended (or never started waiting): nothing stays published. */
+static void
+co_end(struct conn *c, struct cache_conn *cc)
+{
+	ev_timer_stop(c->t->loop, &cc->co_timer);
+	cc->co_wait = CP_CO_NONE;
+	if (cc->co_h >= 0)
+		collapse_release(co_of(c), cc->co_h);
+	cc->co_h = -1;
+}
+
+static int
+request_lookup(struct conn *c)
 {
 	struct cache_conn *cc = c->cache;
 	struct http_req *r = &c->req;
 	struct cache_obj o;
+	enum cache_serve serve;
 	int64_t now;
 	int rc;
 
@@ -402,19 +733,25 @@ cache_proxy_request(struct conn *c)
 	if (!cc->cacheable)
 		return VD_DECLINED;
 	if (!rules_conn_cache_allowed(c)) {	/* /ip proxy cache */
-		STATS_INC(lookups_non_cacheable, 1);
+		CP_CLIENT_INC(c, lookups_non_cacheable);
 		cc->cacheable = false;
 		return VD_DECLINED;
 	}
 	request_directives(c, cc);
 	rc = lookup(c, cc, &o);
 	if (rc == VD_OK) {
-		switch (cache_serve(&o.resp, &cc->rq, now, c->t->conf->max_fresh_time,
-		    c->t->conf->always_from_cache)) {
+		serve = cache_serve(&o.resp, &cc->rq, now, c->t->conf->max_fresh_time,
+		    c->t->conf->always_from_cache);
+		if (serve == CACHE_SERVE_STALE_REVALIDATE && c->internal)
+			serve = CACHE_SERVE_REVALIDATE;	/* it is the background request */
+		switch (serve) {
 		case CACHE_SERVE_FRESH:
 		case CACHE_SERVE_STALE_OK:
 		case CACHE_SERVE_STALE_REVALIDATE:
 			if (start_hit(c, cc, &o, now) == VD_OK) {
+				/* RFC 5861 §3: stale now, and one revalidation behind */
+				if (serve == CACHE_SERVE_STALE_REVALIDATE)
+					(void)cache_bg_start(c->t->cache->bg, c, &cc->hkey);
 				if (!cc->inline_body)
 					cache_reader_reset(&cc->rd);
 				return VD_OK;
@@ -423,7 +760,7 @@ cache_proxy_request(struct conn *c)
 		case CACHE_SERVE_REVALIDATE:
 			/* a conditional request when it has validators, else a
 			 * plain refetch; either way a 200 replaces the object */
-			STATS_INC(lookups_expired, 1);
+			CP_CLIENT_INC(c, lookups_expired);
 			cc->result = (cc->rq.flags & CACHE_CC_NO_CACHE) ?
 			    AL_TCP_CLIENT_REFRESH_MISS : AL_TCP_REFRESH_MODIFIED;
 			(void)revalidate_prepare(c, cc, &o);
@@ -433,7 +770,7 @@ cache_proxy_request(struct conn *c)
 			break;
 		}
 	} else {
-		STATS_INC(lookups_not_found, 1);
+		CP_CLIENT_INC(c, lookups_not_found);
 	}
 	cache_reader_reset(&cc->rd);
 	if ((cc->rq.flags & CACHE_CC_ONLY_IF_CACHED) && cc->result == AL_NONE) {
@@ -444,7 +781,25 @@ cache_proxy_request(struct conn *c)
 		proxy_error(c, 504, "only-if-cached: not in the cache");
 		return VD_OK;
 	}
+	if (rc != VD_OK && co_start(c, cc) == VD_OK)
+		return VD_OK;		/* collapsed: another request fetches it */
 	return VD_DECLINED;
+}
+
+int
+cache_proxy_request(struct conn *c)
+{
+	struct cache_conn *cc = c->cache;
+	int rc;
+
+	if (cc == NULL)
+		return VD_DECLINED;
+	if (c->nreq <= 1)
+		cache_dscp_reset(&cc->dscp);	/* a new client socket */
+	rc = request_lookup(c);
+	if (!cc->hit)
+		cache_dscp_other(c, &cc->dscp);	/* a hit run ends here */
+	return rc;
 }
 
 /* ------------------------------------------------------------ the hit */
@@ -457,7 +812,7 @@ relookup(struct cache_conn *cc)
 	struct cache_obj o;
 
 	if (cache_store_lookup(&cc->rd, &cc->hkey, cc->url, cc->ulen, &o) != VD_OK ||
-	    o.resp.response_time != cc->obj_rt || o.body_size != cc->body_size ||
+	    o.resp.response_time != cc->obj_rt || o.body_size != cc->obj_size ||
 	    (o.flags & CACHE_OBJ_BODY_FILE) || o.body.p == NULL) {
 		cache_reader_reset(&cc->rd);
 		return VD_ERR;
@@ -548,6 +903,8 @@ cache_proxy_send(struct conn *c)
 	uint64_t out = 0;
 	int rc = VD_OK;
 
+	if (cc->co_wait != CP_CO_NONE)
+		return VD_AGAIN;	/* parked: co_poll() resumes it */
 	if (cc->inline_body && !cc->body_copy && cc->body_off < cc->body_size &&
 	    !cc->rd.active)
 		rc = relookup(cc);
@@ -645,16 +1002,32 @@ note_field(struct cache_conn *cc, struct cache_obj *o, struct vd_str name, struc
 		if (i > 0 && i == v.len)
 			o->resp.age_value = a > CACHE_DELTA_MAX ? CACHE_DELTA_MAX : a;
 	} else if (http_str_ieq(name, "vary") && cc != NULL) {
-		/* one Vary line is understood; several: not stored (vlen 0) */
-		size_t vl = 0;
-		int vr = cc->varies ? VD_ERR : cache_key_vary_names(v.p, v.len, cc->vary,
-		    sizeof(cc->vary), &vl);
+		/* RFC 9110 §5.3: several lines are one comma-separated list */
+		size_t sep = cc->varies ? 2 : 0;
 
-		if (vr == VD_DECLINED)
-			o->resp.vary_star = true;
-		cc->vlen = vr == VD_OK ? vl : 0;
+		if (cc->vrawlen + sep + v.len > sizeof(cc->vraw)) {
+			cc->vraw_over = true;
+		} else {
+			memcpy(cc->vraw + cc->vrawlen, ", ", sep);
+			memcpy(cc->vraw + cc->vrawlen + sep, v.p, v.len);
+			cc->vrawlen += sep + v.len;
+		}
 		cc->varies = true;
 	}
+}
+
+/* The canonical Vary names of the combined lines into cc->vary (vlen 0:
+ * not understood, not stored); Vary: * marks the response (§4.1). */
+static void
+vary_names(struct cache_conn *cc, struct cache_obj *o)
+{
+	size_t vl = 0;
+	int vr = cc->vraw_over ? VD_ERR : cache_key_vary_names(cc->vraw, cc->vrawlen, cc->vary,
+	    sizeof(cc->vary), &vl);
+
+	if (vr == VD_DECLINED)
+		o->resp.vary_star = true;
+	cc->vlen = vr == VD_OK ? vl : 0;
 }
 
 static void
@@ -669,27 +1042,44 @@ obj_init(struct cache_obj *o, int status, int64_t req_time, int64_t now)
 }
 
 /*
- * What the cache remembers of the response: struct cache_resp from its
- * fields, the stored header block (storable, end-to-end fields; the
- * framing is ours on every hit) with ETag / Last-Modified slices into it,
- * and the Vary names.  VD_OK, VD_ERR not storable as received.
+ * What decides whether the response is stored: struct cache_resp from its
+ * fields and the Vary names.  Nothing is copied yet (most responses that
+ * pass through are not stored).
+ */
+static void
+describe(struct conn *c, struct cache_conn *cc, int64_t now)
+{
+	struct http_resp *rs = &c->resp;
+	struct cache_obj *o = &cc->obj;
+	struct vd_str *val;
+
+	obj_init(o, rs->status, cc->req_time, now);
+	cc->hlen = cc->vlen = cc->vrawlen = 0;
+	cc->varies = cc->vraw_over = false;
+	for (int i = 0; i < rs->nfields; i++)
+		note_field(cc, o, rs->fields[i].name, rs->fields[i].value, now, &val);
+	if (cc->varies)
+		vary_names(cc, o);
+}
+
+/*
+ * The stored header block of a response that will be stored (storable,
+ * end-to-end fields; the framing is ours on every hit) with the ETag /
+ * Last-Modified slices into it.  VD_OK, VD_ERR too large.
  */
 static int
-describe(struct conn *c, struct cache_conn *cc, int64_t now)
+stored_head(struct conn *c, struct cache_conn *cc)
 {
 	struct http_resp *rs = &c->resp;
 	struct cache_obj *o = &cc->obj;
 	size_t cap = c->t->cache->head_cap;
 	bool overflow = false;
 
-	obj_init(o, rs->status, cc->req_time, now);
-	cc->hlen = cc->vlen = 0;
-	cc->varies = false;
 	for (int i = 0; i < rs->nfields; i++) {
 		const struct http_field *f = &rs->fields[i];
-		struct vd_str *val;
+		struct vd_str *val = http_str_ieq(f->name, "etag") ? &o->etag :
+		    http_str_ieq(f->name, "last-modified") ? &o->last_modified : NULL;
 
-		note_field(cc, o, f->name, f->value, now, &val);
 		if (!cache_field_storable(f->name.p, f->name.len) ||
 		    http_str_ieq(f->name, "content-length") ||
 		    http_is_hop(rs->fields, rs->nfields, f->name))
@@ -758,6 +1148,36 @@ next_line(const char *b, size_t len, size_t *pos, struct vd_str *name, struct vd
 	*v = (struct vd_str){ colon, (size_t)(eol - colon) };
 	*pos = (size_t)(eol - b) + 2;
 	return true;
+}
+
+/*
+ * Answer from the kept copy of object o (cc->buf or cc->fd): the client's
+ * conditionals and Range apply as on any hit.  VD_OK, VD_ERR head too large.
+ */
+static int
+copy_hit(struct conn *c, struct cache_conn *cc, const struct cache_obj *o, int64_t now)
+{
+	struct vd_str inm = req_field(&c->req, "if-none-match");
+	struct vd_str ims = req_field(&c->req, "if-modified-since");
+	uint64_t first = 0, count = o->body_size, send;
+	int status = o->resp.status;
+
+	if (status == 200 && (inm.len > 0 || ims.len > 0))
+		status = cache_client_conditional(&inm, &ims, &o->etag, &o->resp, now);
+	if (status == 200)
+		status = hit_range(c, o, now, &first, &count);
+	send = status == 304 || status == 416 || c->head_method ? 0 : count;
+	cc->inline_body = !cc->old_file && send > 0;
+	cc->body_copy = cc->inline_body;
+	cc->body_p = cc->buf;
+	if (hit_head(c, o, status, now, first, count) != VD_OK)
+		return VD_ERR;
+	cc->body_off = first;
+	cc->body_size = first + send;
+	cc->hit = true;
+	c->status = status;
+	c->state = PX_CACHE;
+	return VD_OK;
 }
 
 /* Store the refreshed object (same body, merged head).  A status. */
@@ -839,29 +1259,81 @@ refreshed(struct conn *c, struct cache_conn *cc)
 	o->vary = (struct vd_str){ cc->vary, cc->vlen };
 	o->body_size = cc->old_size;
 	rc = refresh_store(c, cc);
-	if (rc == CACHE_STORE_FULL)
+	if (rc == VD_OK)
+		STATS_INC(inserts_successes, 1);	/* stored again, refreshed */
+	else if (rc == CACHE_STORE_FULL)
 		STATS_INC(inserts_no_memory, 1);
-	else if (rc != VD_OK)
+	else
 		STATS_INC(inserts_errors, 1);
-	/* the client asked without conditionals: it gets the full response */
-	cc->inline_body = !cc->old_file && !c->head_method && cc->old_size > 0;
-	cc->body_copy = cc->inline_body;
-	cc->body_p = cc->buf;
-	if (hit_head(c, o, o->resp.status, now) != VD_OK) {
+	/* the client asked without conditionals: it gets the full response,
+	 * or the range it asked for */
+	if (copy_hit(c, cc, o, now) != VD_OK) {
 		proxy_error(c, 502, "stored response header too large");
 		return;
 	}
-	cc->body_off = 0;
-	cc->body_size = c->head_method ? 0 : cc->old_size;
-	cc->hit = true;
 	cc->result = AL_TCP_REFRESH_UNMODIFIED;
-	c->status = o->resp.status;
 	upstream_release(c);		/* the 304 had no body */
-	c->state = PX_CACHE;
 }
 
-void
-cache_proxy_response(struct conn *c)
+/* The kept stale object as a struct cache_obj (slices into cc->old). */
+static void
+stale_obj(struct cache_conn *cc, struct cache_obj *o)
+{
+	struct vd_str name, v;
+	size_t pos = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->resp = cc->old_resp;
+	o->head = (struct vd_str){ cc->old, cc->oldlen };
+	o->url = (struct vd_str){ cc->url, cc->ulen };
+	o->body_size = cc->old_size;
+	while (next_line(cc->old, cc->oldlen, &pos, &name, &v)) {
+		if (http_str_ieq(name, "etag"))
+			o->etag = v;
+		else if (http_str_ieq(name, "last-modified"))
+			o->last_modified = v;
+	}
+}
+
+/* RFC 9111 §4.3.2 / §15.4.5: the statuses that mean the origin failed. */
+static bool
+origin_failed(int status)
+{
+	return status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+/*
+ * RFC 5861 §4: revalidating or refetching a kept stale object failed (no
+ * connection, no name, no answer in time, or a 500/502/503/504); within
+ * its stale-if-error window (the response's or the request's directive)
+ * the stale object answers instead of the error.  VD_OK: the connection is
+ * in PX_CACHE; VD_DECLINED: the error goes to the client.
+ */
+static int
+stale_on_error(struct conn *c, struct cache_conn *cc)
+{
+	struct cache_obj o;
+	int64_t now = now_sec(c);
+
+	if (!cc->stale || c->resp_started ||
+	    !cache_stale_if_error_ok(&cc->old_resp, &cc->rq, now, c->t->conf->max_fresh_time))
+		return VD_DECLINED;
+	stale_obj(cc, &o);
+	upstream_close(c);		/* what the origin still sends is not wanted */
+	cc->revalidating = false;
+	cc->storing = false;
+	if (copy_hit(c, cc, &o, now) != VD_OK)
+		return VD_DECLINED;
+	log_info("%s: origin failed, stale-if-error serves the stored %.*s", c->peer,
+	    (int)(cc->ulen > 200 ? 200 : cc->ulen), cc->url);
+	cc->result = AL_TCP_REFRESH_FAIL_OLD;
+	STATS_INC(hits, 1);
+	conn_timer(c, c->t->conf->idle_timeout);
+	return VD_OK;
+}
+
+static void
+store_response(struct conn *c)
 {
 	struct cache_conn *cc = c->cache;
 	int64_t now, max;
@@ -869,12 +1341,17 @@ cache_proxy_response(struct conn *c)
 
 	if (cc == NULL || cc->hit)
 		return;
+	if (cc->stale && origin_failed(c->resp.status) && stale_on_error(c, cc) == VD_OK)
+		return;
 	if (cc->revalidating) {
 		cc->revalidating = false;
 		if (c->resp.status == 304) {
 			refreshed(c, cc);
 			return;
 		}
+	}
+	if (cc->stale) {
+		cc->stale = false;
 		if (cc->fd >= 0)	/* replaced (200) or failed: the old body goes */
 			close(cc->fd);
 		cc->fd = -1;
@@ -884,10 +1361,7 @@ cache_proxy_response(struct conn *c)
 		return;
 	now = now_sec(c);
 	max = c->t->conf->max_cache_object_size;
-	if (describe(c, cc, now) != VD_OK) {
-		STATS_INC(inserts_errors, 1);
-		return;
-	}
+	describe(c, cc, now);		/* decide first: build nothing for a pass-through */
 	st = cache_storable(c->req.method.p, c->req.method.len, &cc->rq, cc->auth, &cc->obj.resp);
 	if (st != CACHE_STORABLE) {
 		log_debug("cache: not storing %.*s: %s", (int)cc->ulen, cc->url,
@@ -908,12 +1382,36 @@ cache_proxy_response(struct conn *c)
 		    c->req.nfields, &cc->vkey);
 		cc->obj.vary = (struct vd_str){ cc->vary, cc->vlen };
 	}
+	if (stored_head(c, cc) != VD_OK) {
+		STATS_INC(inserts_errors, 1);
+		return;
+	}
 	cc->storing = true;
 	cc->to_file = false;
 	cc->got = 0;
 	cc->blen = 0;
 	c->body.tap = tap;
 	c->body.tap_arg = c;
+}
+
+void
+cache_proxy_response(struct conn *c)
+{
+	struct cache_conn *cc = c->cache;
+
+	store_response(c);
+	if (cc == NULL || cc->storing)
+		return;
+	/* not stored after all: whoever waits for it goes to the origin now,
+	 * and for a while nobody waits for this key (cache_pass.h) -- unless
+	 * the answer says nothing of the object (a 304, an error) */
+	if (co_may_wait(c, cc) && co_may_fetch(c) && !cc->revalidating &&
+	    c->status >= 200 && c->status < 500 && c->status != 304)
+		cache_pass_note(&cp_of(c)->pass, &cc->key, c->t->loop->now_ms, CACHE_PASS_MS);
+	if (cc->co_h >= 0) {
+		collapse_release(co_of(c), cc->co_h);
+		cc->co_h = -1;
+	}
 }
 
 static int
@@ -959,12 +1457,14 @@ cache_proxy_end(struct conn *c, bool complete)
 			cc->to_file = false;
 		} else if ((rc = commit(c, cc)) == VD_OK) {
 			STATS_INC(inserts_successes, 1);
+			cache_pass_forget(&cp_of(c)->pass, &cc->key);
 		} else if (rc == CACHE_STORE_FULL) {
 			STATS_INC(inserts_no_memory, 1);
 		} else {
 			STATS_INC(inserts_errors, 1);
 		}
 	}
+	co_end(c, cc);			/* after the commit: waiters find it */
 	c->body.tap = NULL;
 	cache_reader_reset(&cc->rd);
 	if (cc->fd >= 0)
@@ -973,9 +1473,18 @@ cache_proxy_end(struct conn *c, bool complete)
 	cc->inline_body = false;
 	cc->body_copy = false;
 	cc->revalidating = false;
+	cc->stale = false;
 	cc->hit = false;
 	cc->cacheable = false;
 	cc->result = AL_NONE;
+}
+
+int
+cache_proxy_error(struct conn *c)
+{
+	struct cache_conn *cc = c->cache;
+
+	return cc == NULL ? VD_DECLINED : stale_on_error(c, cc);
 }
 
 enum accesslog_result
@@ -987,4 +1496,10 @@ cache_proxy_result(const struct conn *c, enum accesslog_result dflt, bool *hit)
 	if (cc == NULL || cc->result == AL_NONE)
 		return dflt;
 	return cc->result;
+}
+
+struct cache_store *
+cache_proxy_store(struct conn_table *t)
+{
+	return t->cache != NULL ? &t->cache->cs : NULL;
 }

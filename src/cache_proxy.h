@@ -56,9 +56,18 @@ void	cache_proxy_response(struct conn *);
 /* The response ended: complete (the body relay finished) or not. */
 void	cache_proxy_end(struct conn *, bool complete);
 
+/* The origin could not be used (proxy_error with a 5xx, before any byte of
+ * the response went out): VD_OK a kept stale object answers instead (RFC
+ * 5861 stale-if-error; state PX_CACHE), VD_DECLINED send the error. */
+int	cache_proxy_error(struct conn *);
+
 /* The access log's result code for this request (dflt when the cache had
  * no part in it); *hit set when the cache answered. */
 enum accesslog_result cache_proxy_result(const struct conn *, enum accesslog_result dflt,
 	    bool *hit);
+
+/* The worker's own cache store (admin.c's PURGE), NULL without a cache. */
+struct cache_store;
+struct cache_store *cache_proxy_store(struct conn_table *);
 
 #endif

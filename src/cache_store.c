@@ -18,19 +18,34 @@
  *   at worst a temp file or an unreferenced body file, which the cache
  *   manager removes.  Replacing or deleting a record unlinks its body file
  *   after the commit; a reader that already opened it keeps reading it.
- *   The map size is fixed at open (sparse); MDB_MAP_FULL is reported, not
- *   grown, since growth is per process (STYLE.md pitfall 6).
+ *   The map size is fixed at open (sparse), since growth is per process
+ *   (STYLE.md pitfall 6).  A full map or file system is made room in by
+ *   the inserting process (make_room: a sampled LRU in its own write txn,
+ *   then one retry; cache_store.h), so the hit path stays write-free and no
+ *   insert waits for the cache manager.  The "meta" database holds the
+ *   store's byte count ("used"), changed in the same txn as every insert,
+ *   replacement and deletion, and the cache manager's cumulative statistics.
  *
- * Measured (t/bench_cache_store.c, Debian 12 VM, 2 vCPU shared with other
- * builds (load ~4), /dev/shm, gcc -O2; 160-byte records; 2,000,000 lookups
- * per figure, each = renew txn + mdb_get + decode + URL compare + reset):
+ * Measured (t/bench_cache_store.c, Debian 12 VM, 2 vCPU, AMD EPYC, /dev/shm,
+ * gcc -O2; 250-byte records; 2,000,000 lookups per figure, each = renew
+ * txn + mdb_get + decode + URL compare + reset), quiet machine (load < 1):
  *                       uniform over all keys    hot set of 1,000 keys
- *       1,000 entries        319 ns                    360 ns
- *   1,000,000 entries      1,635 ns                    493 ns
- * The uniform case at 1M touches a cold leaf page per lookup (map ~250 MB,
- * nested paging makes each TLB miss dear): cost follows the working set,
- * not the store size; the hot-set ratio is ~1.4x.  Inserts (one write txn
- * each, MDB_NOSYNC): ~11 us at 1,000 entries, ~18 us at 1,000,000.
+ *       1,000 entries        261 ns                    255 ns
+ *   1,000,000 entries      2,284 ns                    707 ns
+ * (with other builds running, load ~4: 447/684 ns and 2,137/608 ns.)
+ * The uniform case at 1M touches a cold 4 KiB leaf per lookup (map ~270 MB,
+ * ~66,000 leaves of ~15 records, ~440 branch pages above them): a page walk
+ * and some 15 cache misses, which no record layout removes; the hot set's
+ * 1,000 keys still sit in 1,000 different leaves (4 MB of pages, beyond
+ * L2).  Cost follows the working set, not the store size.  Tried for the
+ * ratio: MDB_NORDAHEAD (already set; a no-op on tmpfs), denser keys (the
+ * keys are uniform hashes, so a leaf holds unrelated objects whatever the
+ * fill), txn renew + reset (the bench's "txn kept" pass: 260 -> 210 ns at
+ * 1,000, 604 -> 542 ns at 1M: ~55 ns, the same at both sizes, so keeping
+ * txns would not change the ratio and would pin old pages); huge pages
+ * would cut the page walk but tmpfs THP is off on this host.
+ * Inserts (one write txn each, MDB_NOSYNC, with the "used" update):
+ * 13-18 us at 1,000 entries, ~20 us at 1,000,000.
  */
 #include "config.h"
 
@@ -49,6 +64,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "stats.h"
 #include "cache_store.h"
 
 #define REC_MAGIC	0x31434456u	/* "VDC1" little-endian */
@@ -255,6 +271,29 @@ store_dirs(struct cache_store *cs)
 	return mkdir_p1(p);
 }
 
+/* A new store starts with used = 0; an old one stays unknown until a scan. */
+static int
+meta_setup(struct cache_store *cs, MDB_txn *txn, bool read_only)
+{
+	MDB_val kv = { 4, (void *)(uintptr_t)"used" }, dv;
+	uint8_t zero[8] = { 0 };
+	MDB_stat st;
+	int rc;
+
+	rc = mdb_dbi_open(txn, "meta", read_only ? 0 : MDB_CREATE, &cs->meta);
+	if (rc == MDB_NOTFOUND && read_only)
+		return 0;
+	if (rc != 0)
+		return rc;
+	cs->meta_ok = true;
+	if (read_only || (rc = mdb_get(txn, cs->meta, &kv, &dv)) != MDB_NOTFOUND)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	if ((rc = mdb_stat(txn, cs->dbi, &st)) != 0 || st.ms_entries != 0)
+		return rc;
+	dv = (MDB_val){ sizeof(zero), zero };
+	return mdb_put(txn, cs->meta, &kv, &dv, 0);
+}
+
 static int
 env_setup(struct cache_store *cs, const struct cache_store_conf *c)
 {
@@ -276,7 +315,8 @@ env_setup(struct cache_store *cs, const struct cache_store_conf *c)
 		goto fail;
 	if ((rc = mdb_txn_begin(cs->env, NULL, c->read_only ? MDB_RDONLY : 0, &txn)) != 0)
 		goto fail;
-	if ((rc = mdb_dbi_open(txn, "objects", c->read_only ? 0 : MDB_CREATE, &cs->dbi)) != 0) {
+	if ((rc = mdb_dbi_open(txn, "objects", c->read_only ? 0 : MDB_CREATE, &cs->dbi)) != 0 ||
+	    (rc = meta_setup(cs, txn, c->read_only)) != 0) {
 		mdb_txn_abort(txn);
 		goto fail;
 	}
@@ -306,6 +346,7 @@ cache_store_open(struct cache_store *cs, const struct cache_store_conf *c)
 		return VD_ERR;
 	if (getrandom(&cs->next_file, sizeof(cs->next_file), 0) != sizeof(cs->next_file))
 		cs->next_file = ((uint64_t)getpid() << 40) ^ (uint64_t)time(NULL);
+	cs->rng = cs->next_file * 0x9e3779b97f4a7c15ULL | 1;
 	return env_setup(cs, c);
 }
 
@@ -437,10 +478,15 @@ write_begin(struct cache_store *cs, MDB_txn **txn)
 	return VD_OK;
 }
 
+/*
+ * A full map, or a full file system under data.mdb: LMDB returns the errno
+ * of the failed write from the commit, and EIO for a short write ("short
+ * write, filesystem full?" in mdb_page_flush).
+ */
 static int
 mdb_status(int rc, const char *what)
 {
-	if (rc == MDB_MAP_FULL)
+	if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT || rc == EIO)
 		return CACHE_STORE_FULL;
 	log_warnx("cache: %s: %s", what, mdb_strerror(rc));
 	return VD_ERR;
@@ -456,42 +502,235 @@ unlink_body(const struct cache_store *cs, uint64_t id)
 		log_warn("cache: unlink %s", p);
 }
 
-/* The old record's body file, if any, to remove once the txn committed. */
+uint64_t
+cache_store_obj_bytes(const struct cache_obj *o)
+{
+	uint64_t n = sizeof(((struct cache_key *)0)->b) + cache_rec_size(o);
+
+	if (o->flags & CACHE_OBJ_BODY_FILE)
+		n += o->body_size;
+	return n;
+}
+
+/* The record at kv: its body file (0: none) and its bytes (0: none). */
 static uint64_t
-old_body_file(struct cache_store *cs, MDB_txn *txn, MDB_val *kv)
+old_body_file(struct cache_store *cs, MDB_txn *txn, MDB_val *kv, uint64_t *bytes)
 {
 	struct cache_obj old;
 	MDB_val dv;
 
+	*bytes = 0;
 	if (mdb_get(txn, cs->dbi, kv, &dv) != 0 ||
-	    cache_rec_decode(dv.mv_data, dv.mv_size, &old) != VD_OK ||
-	    !(old.flags & CACHE_OBJ_BODY_FILE))
+	    cache_rec_decode(dv.mv_data, dv.mv_size, &old) != VD_OK)
 		return 0;
-	return old.body_file;
+	*bytes = cache_store_obj_bytes(&old);
+	return (old.flags & CACHE_OBJ_BODY_FILE) ? old.body_file : 0;
+}
+
+static const MDB_val meta_used_key = { 4, (void *)(uintptr_t)"used" };
+
+/* used += delta in this txn; an unknown total stays unknown.  An mdb status. */
+static int
+used_add(struct cache_store *cs, MDB_txn *txn, int64_t delta)
+{
+	MDB_val kv = meta_used_key, dv;
+	uint8_t b[8];
+	uint64_t v;
+	int rc;
+
+	if (delta == 0 || !cs->meta_ok)
+		return 0;
+	if ((rc = mdb_get(txn, cs->meta, &kv, &dv)) != 0 || dv.mv_size != sizeof(b))
+		return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
+	v = get64(dv.mv_data);
+	if (delta < 0)
+		v = (uint64_t)-delta > v ? 0 : v - (uint64_t)-delta;
+	else
+		v += (uint64_t)delta;
+	put64(b, v);
+	dv = (MDB_val){ sizeof(b), b };
+	return mdb_put(txn, cs->meta, &kv, &dv, 0);
 }
 
 static int
-put_rec(struct cache_store *cs, const struct cache_key *k, const struct cache_obj *o)
+put_once(struct cache_store *cs, const struct cache_key *k, const struct cache_obj *o,
+    uint64_t *old)
 {
 	MDB_txn *txn;
 	MDB_val kv, dv;
-	uint64_t old;
+	uint64_t oldbytes;
 	int rc;
 
 	if ((rc = write_begin(cs, &txn)) != VD_OK)
 		return rc;
 	key_val(k, &kv);
-	old = old_body_file(cs, txn, &kv);
+	*old = old_body_file(cs, txn, &kv, &oldbytes);
 	dv.mv_size = cache_rec_size(o);
 	dv.mv_data = NULL;
 	/* MDB_RESERVE: encode straight into the map, no intermediate copy */
-	if ((rc = mdb_put(txn, cs->dbi, &kv, &dv, MDB_RESERVE)) != 0) {
-		mdb_txn_abort(txn);
-		return mdb_status(rc, "put");
-	}
+	if ((rc = mdb_put(txn, cs->dbi, &kv, &dv, MDB_RESERVE)) != 0)
+		goto fail;
 	cache_rec_encode(o, dv.mv_data);
+	if ((rc = used_add(cs, txn,
+	    (int64_t)cache_store_obj_bytes(o) - (int64_t)oldbytes)) != 0)
+		goto fail;
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		return mdb_status(rc, "commit");
+	return VD_OK;
+fail:
+	mdb_txn_abort(txn);
+	return mdb_status(rc, "put");
+}
+
+/* ------------------------------------------------------------ room */
+
+struct room_cand {
+	struct cache_key key;
+	int64_t		 atime;
+	uint64_t	 bytes;
+	uint64_t	 body_file;
+};
+
+static uint64_t
+rng_next(struct cache_store *cs)
+{
+	uint64_t x = cs->rng;	/* xorshift64: where to sample, nothing more */
+
+	x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+	return cs->rng = x;
+}
+
+static int
+cand_cmp(const void *a, const void *b)
+{
+	const struct room_cand *x = a, *y = b;
+
+	return x->atime < y->atime ? -1 : x->atime > y->atime;
+}
+
+/* Up to CACHE_ROOM_SAMPLE candidates from a random key on, wrapping once. */
+static size_t
+room_sample(struct cache_store *cs, MDB_txn *txn, bool files_only, struct room_cand *c)
+{
+	uint8_t start[sizeof(((struct cache_key *)0)->b)];
+	struct cache_obj o;
+	MDB_cursor *cur;
+	MDB_val kv = { sizeof(start), start }, dv;
+	size_t n = 0, seen = 0;
+	bool wrapped = false;
+	int rc, op = MDB_SET_RANGE;
+
+	put64(start, rng_next(cs));
+	put64(start + 8, rng_next(cs));
+	if (mdb_cursor_open(txn, cs->dbi, &cur) != 0)
+		return 0;
+	while (n < CACHE_ROOM_SAMPLE && seen++ < 8 * CACHE_ROOM_SAMPLE) {
+		if ((rc = mdb_cursor_get(cur, &kv, &dv, op)) == MDB_NOTFOUND && !wrapped) {
+			wrapped = true;
+			op = MDB_FIRST;
+			continue;
+		}
+		op = MDB_NEXT;
+		/* back where we began: the store is smaller than the sample */
+		if (rc != 0 || kv.mv_size != sizeof(start) ||
+		    (wrapped && memcmp(kv.mv_data, start, sizeof(start)) >= 0))
+			break;
+		if (cache_rec_decode(dv.mv_data, dv.mv_size, &o) != VD_OK ||
+		    (o.flags & CACHE_OBJ_VARY) ||
+		    (files_only && !(o.flags & CACHE_OBJ_BODY_FILE)))
+			continue;
+		memcpy(c[n].key.b, kv.mv_data, sizeof(start));
+		c[n].atime = o.last_access > 0 ? o.last_access : o.resp.response_time;
+		c[n].bytes = cache_store_obj_bytes(&o);
+		c[n].body_file = (o.flags & CACHE_OBJ_BODY_FILE) ? o.body_file : 0;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	return n;
+}
+
+/*
+ * LMDB reuses the pages a txn freed only two txns later (mdb_page_alloc
+ * takes freelist records older than the oldest snapshot, which is the last
+ * commit when nobody reads): so the eviction is followed by a tiny commit
+ * (the "used" record rewritten as it is) and the retry can use what it freed.
+ */
+static void
+room_tick(struct cache_store *cs)
+{
+	MDB_val kv = meta_used_key, dv;
+	uint8_t b[8];
+	MDB_txn *txn;
+
+	if (!cs->meta_ok || write_begin(cs, &txn) != VD_OK)
+		return;
+	if (mdb_get(txn, cs->meta, &kv, &dv) != 0 || dv.mv_size != sizeof(b)) {
+		put64(b, 0);	/* unknown total: a marker that used_add leaves alone */
+		kv = (MDB_val){ 4, (void *)(uintptr_t)"tick" };
+	} else
+		memcpy(b, dv.mv_data, sizeof(b));
+	dv = (MDB_val){ sizeof(b), b };
+	if (mdb_put(txn, cs->meta, &kv, &dv, 0) != 0)
+		mdb_txn_abort(txn);
+	else
+		(void)mdb_txn_commit(txn);
+}
+
+/*
+ * Evict the least recently accessed of a sample until `need` bytes are
+ * freed (see cache_store.h).  VD_OK something was removed, else a status.
+ */
+static int
+make_room(struct cache_store *cs, uint64_t need, bool files_only)
+{
+	struct room_cand c[CACHE_ROOM_SAMPLE];
+	uint64_t freed = 0;
+	size_t n, i, nd = 0;
+	MDB_txn *txn;
+	MDB_val kv;
+	int rc = 0;
+
+	STATS_INC(cache_full, 1);
+	if ((rc = write_begin(cs, &txn)) != VD_OK)
+		return rc;
+	n = room_sample(cs, txn, files_only, c);
+	qsort(c, n, sizeof(*c), cand_cmp);
+	for (i = 0; i < n && nd < CACHE_ROOM_BATCH && freed < need; i++, nd++) {
+		key_val(&c[i].key, &kv);
+		if ((rc = mdb_del(txn, cs->dbi, &kv, NULL)) != 0)
+			break;
+		freed += c[i].bytes;
+	}
+	if (rc == 0 && nd > 0)
+		rc = used_add(cs, txn, -(int64_t)freed);
+	if (rc != 0 || nd == 0) {
+		mdb_txn_abort(txn);
+		return rc != 0 ? mdb_status(rc, "evict") : CACHE_STORE_FULL;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return mdb_status(rc, "commit");
+	room_tick(cs);
+	for (i = 0; i < nd; i++)
+		if (c[i].body_file != 0)
+			unlink_body(cs, c[i].body_file);
+	STATS_INC(cache_evicted, nd);
+	log_debug("cache: full: evicted %zu objects, %llu bytes", nd,
+	    (unsigned long long)freed);
+	return VD_OK;
+}
+
+static int
+put_rec(struct cache_store *cs, const struct cache_key *k, const struct cache_obj *o)
+{
+	uint64_t old;
+	int rc;
+
+	rc = put_once(cs, k, o, &old);
+	if (rc == CACHE_STORE_FULL &&
+	    make_room(cs, 2 * cache_store_obj_bytes(o), false) == VD_OK)
+		rc = put_once(cs, k, o, &old);
+	if (rc != VD_OK)
+		return rc;
 	if (old != 0 && !((o->flags & CACHE_OBJ_BODY_FILE) && o->body_file == old))
 		unlink_body(cs, old);
 	return VD_OK;
@@ -512,18 +751,20 @@ cache_store_delete(struct cache_store *cs, const struct cache_key *k)
 {
 	MDB_txn *txn;
 	MDB_val kv;
-	uint64_t old;
+	uint64_t old, bytes;
 	int rc;
 
 	if ((rc = write_begin(cs, &txn)) != VD_OK)
 		return rc;
 	key_val(k, &kv);
-	old = old_body_file(cs, txn, &kv);
+	old = old_body_file(cs, txn, &kv, &bytes);
 	rc = mdb_del(txn, cs->dbi, &kv, NULL);
 	if (rc == MDB_NOTFOUND) {
 		mdb_txn_abort(txn);
 		return VD_DECLINED;
 	}
+	if (rc == 0)
+		rc = used_add(cs, txn, -(int64_t)bytes);
 	if (rc != 0) {
 		mdb_txn_abort(txn);
 		return mdb_status(rc, "del");
@@ -562,16 +803,39 @@ errno_status(void)
 	return errno == ENOSPC || errno == EDQUOT ? CACHE_STORE_FULL : VD_ERR;
 }
 
+/*
+ * ENOSPC/EDQUOT writing a body: evict objects with body files (what frees
+ * the file system) and say whether to try again; errno is kept.
+ */
+static bool
+body_room(struct cache_body *b, uint64_t need)
+{
+	int saved = errno;
+	bool again;
+
+	if ((saved != ENOSPC && saved != EDQUOT) || b->cs == NULL ||
+	    b->room >= CACHE_BODY_ROOM_MAX)
+		return false;
+	b->room++;
+	again = make_room(b->cs, need, true) == VD_OK;
+	errno = saved;
+	return again;
+}
+
 int
 cache_body_begin(struct cache_store *cs, struct cache_body *b)
 {
+	b->cs = cs;
+	b->room = 0;
 	b->id = cs->next_file++;
 	if (b->id == 0)
 		b->id = cs->next_file++;	/* 0 means "no body file" */
 	b->size = 0;
 	snprintf(b->tmp, sizeof(b->tmp), "%s/bodies/tmp/%ld.%016llx", cs->path,
 	    (long)getpid(), (unsigned long long)b->id);
-	b->fd = open(b->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	do
+		b->fd = open(b->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	while (b->fd == -1 && body_room(b, 1));
 	if (b->fd == -1) {
 		log_warn("cache: create %s", b->tmp);
 		return errno_status();
@@ -589,6 +853,9 @@ cache_body_write(struct cache_body *b, const void *p, size_t n)
 		w = write(b->fd, c, n);
 		if (w == -1) {
 			if (errno == EINTR)
+				continue;
+			/* room for what this body has reached, once more */
+			if (body_room(b, b->size + n))
 				continue;
 			return errno_status();
 		}
@@ -674,6 +941,89 @@ cache_store_count(struct cache_store *cs, uint64_t *n)
 	}
 	cache_reader_free(&r);
 	return rc;
+}
+
+int
+cache_store_used(struct cache_reader *r, uint64_t *used)
+{
+	MDB_val kv = meta_used_key, dv;
+	int rc;
+
+	if (!r->cs->meta_ok)
+		return VD_DECLINED;
+	if ((rc = reader_renew(r)) != VD_OK)
+		return rc;
+	rc = mdb_get(r->txn, r->cs->meta, &kv, &dv);
+	if (rc == 0 && dv.mv_size == 8)
+		*used = get64(dv.mv_data);
+	cache_reader_reset(r);
+	if (rc == MDB_NOTFOUND || (rc == 0 && dv.mv_size != 8))
+		return VD_DECLINED;
+	return rc == 0 ? VD_OK : VD_ERR;
+}
+
+int
+cache_store_used_init(struct cache_store *cs, uint64_t used)
+{
+	MDB_val kv = meta_used_key, dv;
+	uint8_t b[8];
+	MDB_txn *txn;
+	int rc;
+
+	if (!cs->meta_ok)
+		return VD_ERR;
+	if ((rc = write_begin(cs, &txn)) != VD_OK)
+		return rc;
+	if ((rc = mdb_get(txn, cs->meta, &kv, &dv)) != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return rc == 0 ? VD_DECLINED : mdb_status(rc, "meta");
+	}
+	put64(b, used);
+	dv = (MDB_val){ sizeof(b), b };
+	if ((rc = mdb_put(txn, cs->meta, &kv, &dv, 0)) != 0) {
+		mdb_txn_abort(txn);
+		return mdb_status(rc, "meta");
+	}
+	return (rc = mdb_txn_commit(txn)) == 0 ? VD_OK : mdb_status(rc, "commit");
+}
+
+int
+cache_store_meta_get(struct cache_reader *r, const char *name, struct vd_str *val)
+{
+	MDB_val kv = { strlen(name), (void *)(uintptr_t)name }, dv;
+	int rc;
+
+	if (!r->cs->meta_ok)
+		return VD_DECLINED;
+	if ((rc = reader_renew(r)) != VD_OK)
+		return rc;
+	if ((rc = mdb_get(r->txn, r->cs->meta, &kv, &dv)) == MDB_NOTFOUND)
+		return VD_DECLINED;
+	if (rc != 0) {
+		log_warnx("cache: meta %s: %s", name, mdb_strerror(rc));
+		return VD_ERR;
+	}
+	*val = (struct vd_str){ dv.mv_data, dv.mv_size };
+	return VD_OK;
+}
+
+int
+cache_store_meta_put(struct cache_store *cs, const char *name, const void *p, size_t len)
+{
+	MDB_val kv = { strlen(name), (void *)(uintptr_t)name };
+	MDB_val dv = { len, (void *)(uintptr_t)p };
+	MDB_txn *txn;
+	int rc;
+
+	if (!cs->meta_ok)
+		return VD_ERR;
+	if ((rc = write_begin(cs, &txn)) != VD_OK)
+		return rc;
+	if ((rc = mdb_put(txn, cs->meta, &kv, &dv, 0)) != 0) {
+		mdb_txn_abort(txn);
+		return mdb_status(rc, "meta");
+	}
+	return (rc = mdb_txn_commit(txn)) == 0 ? VD_OK : mdb_status(rc, "commit");
 }
 
 int
@@ -809,9 +1159,10 @@ cache_store_iter_from(struct cache_reader *r, const struct cache_key *from, size
 	return st;
 }
 
-/* Does the record at kv still hold the victim's object? */
+/* Does the record at kv still hold the victim's object?  Its bytes if so. */
 static bool
-victim_same(struct cache_store *cs, MDB_txn *txn, MDB_val *kv, const struct cache_victim *v)
+victim_same(struct cache_store *cs, MDB_txn *txn, MDB_val *kv, const struct cache_victim *v,
+    uint64_t *bytes)
 {
 	struct cache_obj o;
 	MDB_val dv;
@@ -819,6 +1170,7 @@ victim_same(struct cache_store *cs, MDB_txn *txn, MDB_val *kv, const struct cach
 	if (mdb_get(txn, cs->dbi, kv, &dv) != 0 ||
 	    cache_rec_decode(dv.mv_data, dv.mv_size, &o) != VD_OK)
 		return false;
+	*bytes = cache_store_obj_bytes(&o);
 	return o.resp.response_time == v->response_time &&
 	    ((o.flags & CACHE_OBJ_BODY_FILE) ? o.body_file : 0) == v->body_file;
 }
@@ -828,8 +1180,9 @@ cache_store_evict(struct cache_store *cs, struct cache_victim *v, size_t n)
 {
 	MDB_txn *txn;
 	MDB_val kv;
+	uint64_t bytes, freed = 0;
 	size_t i;
-	int rc;
+	int rc = 0;
 
 	for (i = 0; i < n; i++)
 		v[i].removed = false;
@@ -837,22 +1190,25 @@ cache_store_evict(struct cache_store *cs, struct cache_victim *v, size_t n)
 		return VD_ERR;
 	if ((rc = write_begin(cs, &txn)) != VD_OK)
 		return rc;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && rc == 0; i++) {
 		key_val(&v[i].key, &kv);
-		if (!victim_same(cs, txn, &kv, &v[i]))
+		if (!victim_same(cs, txn, &kv, &v[i], &bytes))
 			continue;
-		if ((rc = mdb_del(txn, cs->dbi, &kv, NULL)) != 0) {
-			mdb_txn_abort(txn);
-			for (i = 0; i < n; i++)
-				v[i].removed = false;
-			return mdb_status(rc, "evict");
+		if ((rc = mdb_del(txn, cs->dbi, &kv, NULL)) == 0) {
+			v[i].removed = true;
+			freed += bytes;
 		}
-		v[i].removed = true;
 	}
-	if ((rc = mdb_txn_commit(txn)) != 0) {
+	if (rc == 0)
+		rc = used_add(cs, txn, -(int64_t)freed);
+	if (rc == 0 && (rc = mdb_txn_commit(txn)) != 0)
+		txn = NULL;		/* a failed commit has freed it */
+	if (rc != 0) {
+		if (txn != NULL)
+			mdb_txn_abort(txn);
 		for (i = 0; i < n; i++)
 			v[i].removed = false;
-		return mdb_status(rc, "commit");
+		return mdb_status(rc, "evict");
 	}
 	for (i = 0; i < n; i++)
 		if (v[i].removed && v[i].body_file != 0)

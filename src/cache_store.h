@@ -108,6 +108,9 @@ struct cache_store_conf {
 struct cache_store {
 	MDB_env		*env;
 	MDB_dbi		 dbi;
+	MDB_dbi		 meta;		/* "meta": bytes used, cumulative statistics */
+	uint64_t	 rng;		/* where eviction on a full store samples */
+	bool		 meta_ok;	/* false: read-only open of a store without it */
 	size_t		 inline_max;
 	unsigned	 active;	/* read txns in use: map resize needs 0 */
 	uint64_t	 next_file;
@@ -122,11 +125,34 @@ struct cache_reader {
 };
 
 struct cache_body {
+	struct cache_store *cs;		/* set by cache_body_begin: room on ENOSPC */
+	unsigned	 room;		/* evictions this body made (bounded) */
 	int		 fd;
 	uint64_t	 id;
 	uint64_t	 size;
 	char		 tmp[PATH_MAX];
 };
+
+/*
+ * A full store (MDB_MAP_FULL; ENOSPC, EDQUOT, or the EIO that LMDB makes of
+ * a short write, from the commit; ENOSPC or EDQUOT writing a body file):
+ * the inserting process evicts in its own write transaction (it holds the
+ * write lock for the insert anyway; hits never write) and retries once.
+ * Eviction samples up to CACHE_ROOM_SAMPLE consecutive keys from a random
+ * point (keys are hashes: a random sample, and a contiguous one, so that
+ * deleting them empties whole B+tree pages), and deletes the least recently
+ * accessed of them, at most CACHE_ROOM_BATCH, until twice the insert's
+ * bytes are freed (a body file: what it has written so far, at most
+ * CACHE_BODY_ROOM_MAX times per body).  Counted in the caller's stats slot:
+ * cache-full (each time), cache-evicted (objects removed).  When the retry
+ * fails too, the status is CACHE_STORE_FULL and the insert is skipped.
+ */
+#define CACHE_ROOM_SAMPLE	64
+#define CACHE_ROOM_BATCH	16
+#define CACHE_BODY_ROOM_MAX	4
+
+/* What an object occupies: key, record, body file (the "used" total's unit). */
+uint64_t	cache_store_obj_bytes(const struct cache_obj *);
 
 /* Map size from max-cache-size (bytes; 0 none -> 0, INT64_MAX unlimited). */
 size_t	cache_store_map_size(int64_t max_cache_size);
@@ -171,6 +197,25 @@ char	*cache_store_body_path(const struct cache_store *, uint64_t id, char *buf, 
 int	cache_store_reader_check(struct cache_store *, int *dead);
 /* Entries in the index. */
 int	cache_store_count(struct cache_store *, uint64_t *n);
+
+/*
+ * Bytes used by the whole store (cache_store_obj_bytes of every object),
+ * kept in the "meta" database by every write transaction, so exact and
+ * current.  VD_OK; VD_DECLINED when unknown (a store written before this
+ * record existed: cache_store_used_init() sets it once from a full scan);
+ * VD_AGAIN / VD_ERR.  The reader is reset afterwards.
+ */
+int	cache_store_used(struct cache_reader *, uint64_t *used);
+/* Set the total if it is still unknown.  VD_OK, VD_DECLINED (already known). */
+int	cache_store_used_init(struct cache_store *, uint64_t used);
+
+/*
+ * Small named blobs in the "meta" database (cumulative statistics).  get:
+ * *val points into the map until cache_reader_reset(); VD_OK, VD_DECLINED
+ * (absent), VD_AGAIN, VD_ERR.  put: VD_OK, CACHE_STORE_FULL, VD_AGAIN, VD_ERR.
+ */
+int	cache_store_meta_get(struct cache_reader *, const char *name, struct vd_str *val);
+int	cache_store_meta_put(struct cache_store *, const char *name, const void *p, size_t len);
 
 /*
  * Walk the index in key order within one read snapshot; cb returns VD_OK

@@ -8,7 +8,10 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,11 +39,7 @@ cachemgr_enabled(const struct vd_conf *conf)
 uint64_t
 cachemgr_obj_bytes(const struct cache_obj *o)
 {
-	uint64_t n = sizeof(((struct cache_key *)0)->b) + cache_rec_size(o);
-
-	if (o->flags & CACHE_OBJ_BODY_FILE)
-		n += o->body_size;
-	return n;
+	return cache_store_obj_bytes(o);	/* one definition: the store's "used" total */
 }
 
 int64_t
@@ -80,6 +79,142 @@ cachemgr_low_water(int64_t max_size)
 	if (max_size <= 0 || max_size == INT64_MAX)
 		return UINT64_MAX;
 	return (uint64_t)max_size - (uint64_t)max_size / 16;
+}
+
+/* ------------------------------------------------------------ totals */
+
+static const struct {
+	const char	*name;
+	size_t		 off;
+	bool		 counter;
+} stat_fields[CACHEMGR_NSTATS] = {
+#define STATS_X(f, n, kind, help)	{ n, offsetof(struct stats_slot, f), kind == COUNTER },
+	STATS_FIELDS(STATS_X)
+#undef STATS_X
+};
+
+const char *
+cachemgr_stat_name(int i)
+{
+	return i >= 0 && i < CACHEMGR_NSTATS ? stat_fields[i].name : NULL;
+}
+
+bool
+cachemgr_stat_counter(int i)
+{
+	return i >= 0 && i < CACHEMGR_NSTATS && stat_fields[i].counter;
+}
+
+static void
+add_fields(const struct stats_slot *s, uint64_t out[CACHEMGR_NSTATS])
+{
+	for (int i = 0; i < CACHEMGR_NSTATS; i++)
+		out[i] += *(const uint64_t *)(const void *)((const char *)s + stat_fields[i].off);
+}
+
+void
+cachemgr_stats_sum(const struct stats_hdr *h, uint64_t out[CACHEMGR_NSTATS])
+{
+	memset(out, 0, CACHEMGR_NSTATS * sizeof(*out));
+	add_fields(&h->master, out);
+	add_fields(&h->cachemgr, out);
+	add_fields(&h->retired, out);
+	for (uint32_t i = 0; i < h->nslots; i++)
+		add_fields(&h->slots[i], out);
+}
+
+size_t
+cachemgr_totals_encode(const struct cachemgr_totals *t, char *buf, size_t size)
+{
+	size_t off;
+	int n;
+
+	n = snprintf(buf, size, "viaduct-totals 1\nsegment %" PRId64 " %" PRId64 "\n",
+	    t->seg_pid, t->seg_started);
+	if (n < 0 || (size_t)n >= size)
+		return 0;
+	off = (size_t)n;
+	for (int i = 0; i < CACHEMGR_NSTATS; i++) {
+		if (!stat_fields[i].counter)
+			continue;
+		n = snprintf(buf + off, size - off, "%s %" PRIu64 " %" PRIu64 "\n",
+		    stat_fields[i].name, t->base[i], t->last[i]);
+		if (n < 0 || (size_t)n >= size - off)
+			return 0;
+		off += (size_t)n;
+	}
+	return off;
+}
+
+static int
+stat_index(const char *name)
+{
+	for (int i = 0; i < CACHEMGR_NSTATS; i++)
+		if (stat_fields[i].counter && strcmp(stat_fields[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+int
+cachemgr_totals_decode(const char *p, size_t len, struct cachemgr_totals *t)
+{
+	char line[160], name[64];
+	const char *end = p + len, *nl;
+	unsigned long long b, l;
+	long long pid, started;
+	int i, lineno = 0;
+
+	memset(t, 0, sizeof(*t));
+	for (; p < end; p = nl + 1, lineno++) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
+		    (size_t)(nl - p) >= sizeof(line))
+			return VD_ERR;
+		memcpy(line, p, (size_t)(nl - p));
+		line[nl - p] = '\0';
+		if (lineno == 0) {
+			if (strcmp(line, "viaduct-totals 1") != 0)
+				return VD_ERR;
+		} else if (lineno == 1) {
+			if (sscanf(line, "segment %lld %lld", &pid, &started) != 2)
+				return VD_ERR;
+			t->seg_pid = pid;
+			t->seg_started = started;
+		} else if (sscanf(line, "%63s %llu %llu", name, &b, &l) != 3) {
+			return VD_ERR;
+		} else if ((i = stat_index(name)) >= 0) {
+			t->base[i] = b;
+			t->last[i] = l;
+		}
+	}
+	return lineno >= 2 ? VD_OK : VD_ERR;
+}
+
+void
+cachemgr_totals_update(struct cachemgr_totals *t, int64_t seg_pid, int64_t seg_started,
+    const uint64_t sum[CACHEMGR_NSTATS])
+{
+	bool same = t->seg_pid == seg_pid && t->seg_started == seg_started;
+
+	for (int i = 0; i < CACHEMGR_NSTATS; i++) {
+		if (!stat_fields[i].counter)
+			continue;
+		if (!same)
+			t->base[i] += t->last[i];	/* what the last segment had counted */
+		t->last[i] = sum[i];
+	}
+	t->seg_pid = seg_pid;
+	t->seg_started = seg_started;
+}
+
+void
+cachemgr_totals_since_install(const struct cachemgr_totals *t, int64_t seg_pid,
+    int64_t seg_started, const uint64_t sum[CACHEMGR_NSTATS], uint64_t out[CACHEMGR_NSTATS])
+{
+	struct cachemgr_totals now = *t;
+
+	cachemgr_totals_update(&now, seg_pid, seg_started, sum);
+	for (int i = 0; i < CACHEMGR_NSTATS; i++)
+		out[i] = stat_fields[i].counter ? now.base[i] + now.last[i] : sum[i];
 }
 
 /* ------------------------------------------------------------ LRU heap */
@@ -275,6 +410,7 @@ pass_begin(struct cachemgr *m)
 	m->lru.n = 0;
 	m->lru.next = 0;
 	m->bucket = 0;
+	m->used_unknown = cache_store_used(&m->rd, &(uint64_t){ 0 }) == VD_DECLINED;
 }
 
 static int
@@ -289,6 +425,10 @@ static void
 scan_done(struct cachemgr *m)
 {
 	m->used = m->scan_bytes;
+	/* a store from before the "used" total: this scan is the best count
+	 * there is (inserts racing the scan are its error) */
+	if (m->used_unknown && cache_store_used_init(m->cs, m->used) == VD_OK)
+		log_info("cache: counted %llu bytes in the store", (unsigned long long)m->used);
 	if (m->nids > 1)
 		qsort(m->ids, m->nids, sizeof(*m->ids), cmp_u64);
 	if (m->used > cachemgr_low_water(m->max_size) &&
@@ -338,6 +478,7 @@ step_evict(struct cachemgr *m)
 	struct cachemgr_lru *l = &m->lru;
 	uint64_t freed = 0, low = cachemgr_low_water(m->max_size);
 	size_t n = l->n - l->next;
+	int rc;
 
 	if (n > CACHEMGR_EVICT_BATCH)
 		n = CACHEMGR_EVICT_BATCH;
@@ -349,7 +490,10 @@ step_evict(struct cachemgr *m)
 			break;
 		}
 	}
-	if (n > 0 && remove_victims(m, &l->v[l->next], n, &m->c.evicted, &freed) != VD_OK)
+	uint64_t before = m->c.evicted;
+	rc = n > 0 ? remove_victims(m, &l->v[l->next], n, &m->c.evicted, &freed) : VD_OK;
+	STATS_INC(cache_evicted, m->c.evicted - before);
+	if (rc != VD_OK)
 		return VD_ERR;
 	l->next += n;
 	m->used = freed < m->used ? m->used - freed : 0;
@@ -426,6 +570,10 @@ struct cmproc {
 	struct ev_io		 master;
 	struct ev_timer		 work;
 	struct ev_timer		 rcheck;
+	struct ev_timer		 gauge;
+	struct ev_timer		 totals_t;
+	struct cachemgr_totals	 totals;
+	const struct stats_hdr	*hdr;		/* NULL: no segment (tests) */
 	struct cache_store	 cs;
 	struct cachemgr		 m;
 	struct cachemgr_counts	 logged;
@@ -433,9 +581,47 @@ struct cmproc {
 	size_t			 inlen;
 };
 
+/* The cumulative statistics into the store (see cachemgr.h). */
+static void
+totals_write(struct cmproc *p)
+{
+	uint64_t sum[CACHEMGR_NSTATS];
+	char buf[8192];
+	size_t len;
+	int rc;
+
+	if (p->hdr == NULL || p->cs.env == NULL)
+		return;
+	cachemgr_stats_sum(p->hdr, sum);
+	cachemgr_totals_update(&p->totals, p->hdr->master_pid, p->hdr->started, sum);
+	if ((len = cachemgr_totals_encode(&p->totals, buf, sizeof(buf))) == 0) {
+		log_warnx("cache: cumulative statistics do not fit in %zu bytes", sizeof(buf));
+		return;
+	}
+	if ((rc = cache_store_meta_put(&p->cs, CACHEMGR_TOTALS_KEY, buf, len)) != VD_OK)
+		log_warnx("cache: cannot save the cumulative statistics (%s)",
+		    rc == CACHE_STORE_FULL ? "store full" : "store error");
+}
+
+/* The last snapshot, whichever segment wrote it; none: all zero. */
+static void
+totals_read(struct cmproc *p)
+{
+	struct vd_str v;
+
+	memset(&p->totals, 0, sizeof(p->totals));
+	if (cache_store_meta_get(&p->m.rd, CACHEMGR_TOTALS_KEY, &v) == VD_OK &&
+	    cachemgr_totals_decode(v.p, v.len, &p->totals) != VD_OK) {
+		log_warnx("cache: damaged cumulative statistics, starting them again");
+		memset(&p->totals, 0, sizeof(p->totals));
+	}
+	cache_reader_reset(&p->m.rd);
+}
+
 static _Noreturn void
 cm_exit(struct cmproc *p, int status)
 {
+	totals_write(p);
 	cachemgr_free(&p->m);
 	cache_store_close(&p->cs);
 	exit(status);
@@ -446,8 +632,11 @@ cm_publish(struct cmproc *p)
 {
 	struct cachemgr_counts *c = &p->m.c, *l = &p->logged;
 
-	if (vd.stats != NULL)
-		vd.stats->cache_used = p->m.used;
+	uint64_t used;
+
+	if (vd.stats != NULL)	/* the scan's sum only for a store without the total */
+		vd.stats->cache_used = cache_store_used(&p->m.rd, &used) == VD_OK ?
+		    used : p->m.used;
 	if (c->evicted != l->evicted || c->expired != l->expired ||
 	    c->orphans != l->orphans || c->tmp_files != l->tmp_files)
 		log_info("cache: %llu objects, %llu bytes; removed %llu least recently "
@@ -474,6 +663,25 @@ work_cb(struct ev_loop *l, struct ev_timer *t)
 	if (rc == VD_DONE)
 		cm_publish(p);
 	ev_timer_start(l, t, rc == VD_DONE && p->m.again ? 0 : CACHEMGR_PASS_MS);
+}
+
+/* cache-used: the store's exact total, so that it moves with every insert. */
+static void
+gauge_cb(struct ev_loop *l, struct ev_timer *t)
+{
+	struct cmproc *p = t->data;
+	uint64_t used;
+
+	if (vd.stats != NULL && cache_store_used(&p->m.rd, &used) == VD_OK)
+		vd.stats->cache_used = used;
+	ev_timer_start(l, t, CACHEMGR_GAUGE_MS);
+}
+
+static void
+totals_cb(struct ev_loop *l, struct ev_timer *t)
+{
+	totals_write(t->data);
+	ev_timer_start(l, t, CACHEMGR_TOTALS_MS);
 }
 
 static void
@@ -624,6 +832,12 @@ cm_init(struct cmproc *p, const struct cachemgr_spec *spec)
 	ev_timer_start(&p->loop, &p->rcheck, CACHEMGR_READER_CHECK_MS);
 	ev_timer_init(&p->work, work_cb, p);
 	ev_timer_start(&p->loop, &p->work, 0);
+	totals_read(p);
+	totals_write(p);	/* rebased onto this segment at once */
+	ev_timer_init(&p->totals_t, totals_cb, p);
+	ev_timer_start(&p->loop, &p->totals_t, CACHEMGR_TOTALS_MS);
+	ev_timer_init(&p->gauge, gauge_cb, p);
+	ev_timer_start(&p->loop, &p->gauge, 0);
 }
 
 _Noreturn void
@@ -638,6 +852,10 @@ cachemgr_main(const struct cachemgr_spec *spec)
 	vd.conf = spec->conf;
 	vd.stats = spec->slot;
 	vd.role_state = &p;
+	/* our slot is the segment's `cachemgr` member (master.c): its header */
+	if (spec->slot != NULL)
+		p.hdr = (const struct stats_hdr *)(const void *)((const char *)spec->slot -
+		    offsetof(struct stats_hdr, cachemgr));
 	cm_init(&p, spec);
 	log_info("cache manager started");
 	for (;;) {

@@ -39,6 +39,23 @@
  *     deleter killed before its unlink) older than the pass are removed;
  *     and temp files of dead writers (cache_store_tmp_sweep).
  *
+ * Also, on timers: the `cache-used` gauge from the store's exact "used"
+ * total (cache_store_used) every CACHEMGR_GAUGE_MS, so that it follows the
+ * workers' inserts and evictions at once, not only the passes; and the
+ * cumulative statistics (below) every CACHEMGR_TOTALS_MS and at stop.
+ *
+ * Cumulative statistics (DESIGN.md "Shared state"): the stats segment is
+ * made afresh by every master start, so the manager keeps a snapshot in
+ * the store's "meta" database under CACHEMGR_TOTALS_KEY: the counters
+ * before the current segment (base) and that segment's sums when written
+ * (last), with the segment's identity (master pid and start time).  A
+ * snapshot of another segment is rebased (base += last) before it is
+ * written again; since-install = base (rebased when the segment differs)
+ * + the live sums (cachemgr_totals_since_install), which is what
+ * `viaductctl monitor` shows as total-*.  A reload keeps the segment, so a
+ * restarted manager does not count twice; what workers count after the
+ * manager's last write (it stops after the workers) is all that is lost.
+ *
  * Later (the seam for batched access-time updates, issue 6): workers would
  * send the manager datagrams on a SOCK_SEQPACKET socketpair that the master
  * hands to both sides, each up to 4096 bytes of records
@@ -69,6 +86,19 @@
 #define CACHEMGR_LRU_MAX		8192
 /* A body file younger than the pass start minus this is never an orphan. */
 #define CACHEMGR_ORPHAN_GRACE_S		60
+#define CACHEMGR_GAUGE_MS		1000
+#define CACHEMGR_TOTALS_MS		5000
+#define CACHEMGR_TOTALS_KEY		"totals"
+
+#include "stats_tbl.h"
+
+/* Index of each stats_tbl.h field, in table order. */
+enum {
+#define STATS_X(f, name, kind, help)	CACHEMGR_STAT_##f,
+	STATS_FIELDS(STATS_X)
+#undef STATS_X
+	CACHEMGR_NSTATS
+};
 
 struct stats_slot;
 struct vd_conf;
@@ -83,6 +113,37 @@ _Noreturn void	cachemgr_main(const struct cachemgr_spec *);
 
 /* Does this configuration have a cache (and so a manager)? */
 bool		cachemgr_enabled(const struct vd_conf *);
+
+/* ---- cumulative statistics (pure but for the segment read) ---- */
+
+struct stats_hdr;
+
+struct cachemgr_totals {
+	int64_t		 seg_pid;	/* the segment `last` was read from: master pid */
+	int64_t		 seg_started;	/* and its start time; 0/0: none yet */
+	uint64_t	 base[CACHEMGR_NSTATS];	/* counted before that segment */
+	uint64_t	 last[CACHEMGR_NSTATS];	/* that segment's sums when written */
+};
+
+/* Name of field i in stats_tbl.h, and whether it is a counter (not a gauge). */
+const char	*cachemgr_stat_name(int i);
+bool		 cachemgr_stat_counter(int i);
+/*
+ * Sums of every slot's table fields (not the rule hits: summing those would
+ * back every page of the sparse segment).
+ */
+void		 cachemgr_stats_sum(const struct stats_hdr *, uint64_t out[CACHEMGR_NSTATS]);
+/* Text "viaduct-totals 1\nsegment PID STARTED\nNAME BASE LAST\n..."; length, 0 if it does not fit. */
+size_t		 cachemgr_totals_encode(const struct cachemgr_totals *, char *buf, size_t size);
+/* VD_OK, or VD_ERR for anything else (unknown names are skipped: the table may grow). */
+int		 cachemgr_totals_decode(const char *p, size_t len, struct cachemgr_totals *);
+/* Fold the snapshot forward to the live segment h with its sums. */
+void		 cachemgr_totals_update(struct cachemgr_totals *, int64_t seg_pid,
+		    int64_t seg_started, const uint64_t sum[CACHEMGR_NSTATS]);
+/* Counters since install (gauges: the live value). */
+void		 cachemgr_totals_since_install(const struct cachemgr_totals *, int64_t seg_pid,
+		    int64_t seg_started, const uint64_t sum[CACHEMGR_NSTATS],
+		    uint64_t out[CACHEMGR_NSTATS]);
 
 /* ---- decisions (pure) ---- */
 
@@ -137,6 +198,7 @@ struct cachemgr {
 	bool			 cursor_set;
 	bool			 ids_failed;	/* out of memory: no orphan sweep this pass */
 	bool			 again;		/* still over size: next pass at once */
+	bool			 used_unknown;	/* the store has no "used" total yet */
 	unsigned		 bucket;
 	uint64_t		 scan_bytes;
 	uint64_t		 used;		/* bytes after the last pass and its evictions */

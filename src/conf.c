@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "viaduct.h"
@@ -45,6 +46,7 @@
 #include "util.h"
 #include "conf.h"
 #include "parent.h"
+#include "router.h"
 #include "conf_tbl.h"
 #include "rules.h"
 
@@ -121,6 +123,7 @@ struct parser {
 	char		*wbuf;		/* unescaped words */
 	struct word	 words[CONF_MAX_WORDS];
 	int		 nwords;
+	struct pos	 set_at[VD_ARRLEN(props)];	/* where each property was last set */
 };
 
 /* ---- diagnostics ---- */
@@ -750,6 +753,21 @@ parse_parents(struct parser *p, const struct prop *pr, const struct word *w,
 	return parse_str(p, pr, w, field, aux);
 }
 
+/* ROUTES: text that router.c parses in each worker, checked now so that
+ * `viaduct -t` and a reload reject it at its column, not a worker at start. */
+static int
+parse_routes(struct parser *p, const struct prop *pr, const struct word *w,
+    void *field, void *aux)
+{
+	char err[256];
+
+	if (router_check(pr->name, w->value, err, sizeof(err)) != VD_OK) {
+		error(p, w->vat, "%s", err);
+		return VD_ERR;
+	}
+	return parse_str(p, pr, w, field, aux);
+}
+
 /* LOGLEVEL -> VD_LOG_*; LOGFMT -> the name itself. */
 static int
 parse_enum(struct parser *p, const struct prop *pr, const struct word *w,
@@ -781,6 +799,53 @@ parse_enum(struct parser *p, const struct prop *pr, const struct word *w,
 			return VD_OK;
 		}
 	return bad_value(p, pr, w, "squid, common, combined or json");
+}
+
+/* access-log: a file, none, or syslog[:FACILITY] (checked here). */
+static const struct {
+	const char	*name;
+	int		 code;
+} facilities[] = {
+	{ "user", LOG_USER }, { "daemon", LOG_DAEMON },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+/* -1: not syslog; -2: syslog with an unknown facility; else the facility. */
+static int
+syslog_facility(const char *s)
+{
+	if (s == NULL || strncmp(s, "syslog", 6) != 0 || (s[6] != '\0' && s[6] != ':'))
+		return -1;
+	if (s[6] == '\0')
+		return LOG_DAEMON;
+	for (size_t i = 0; i < VD_ARRLEN(facilities); i++)
+		if (strcmp(s + 7, facilities[i].name) == 0)
+			return facilities[i].code;
+	return -2;
+}
+
+bool
+conf_log_syslog(const char *target, int *facility)
+{
+	int f = syslog_facility(target);
+
+	if (f < 0)
+		return false;
+	if (facility != NULL)
+		*facility = f;
+	return true;
+}
+
+static int
+parse_logtarget(struct parser *p, const struct prop *pr, const struct word *w,
+    void *field, void *aux)
+{
+	if (syslog_facility(w->value) == -2)
+		return bad_value(p, pr, w, "a file, none, or syslog[:FACILITY] with "
+		    "FACILITY user, daemon or local0..local7");
+	return parse_str(p, pr, w, field, aux);
 }
 
 /* An address without a port into l (port 0); false when malformed. */
@@ -896,6 +961,105 @@ parse_list(struct parser *p, const struct prop *pr, const struct word *w,
 	return VD_OK;
 }
 
+/* One ADDR[/BITS] into pf; false when malformed or host bits are set. */
+static bool
+prefix_parse(const char *s, struct conf_prefix *pf)
+{
+	char a[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/'), *end;
+	size_t alen = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	uint64_t bits;
+	int max, n;
+
+	memset(pf, 0, sizeof(*pf));
+	if (alen == 0 || alen >= sizeof(a))
+		return false;
+	memcpy(a, s, alen);
+	a[alen] = '\0';
+	if (inet_pton(AF_INET, a, pf->addr) == 1)
+		pf->family = AF_INET;
+	else if (inet_pton(AF_INET6, a, pf->addr) == 1)
+		pf->family = AF_INET6;
+	else
+		return false;
+	max = pf->family == AF_INET ? 32 : 128;
+	pf->bits = max;
+	if (slash != NULL) {
+		if (!num(slash + 1, &end, &bits) || *end != '\0' || bits > (uint64_t)max)
+			return false;
+		pf->bits = (int)bits;
+	}
+	/* 10.0.0.1/8 is a typo more often than a wish: refuse host bits */
+	for (n = pf->bits; n < max; n++)
+		if (pf->addr[n / 8] & (0x80 >> (n % 8)))
+			return false;
+	return true;
+}
+
+/* PREFIXES: admin-allow; an empty list allows nobody. */
+static int
+parse_prefixes(struct parser *p, const struct prop *pr, const struct word *w,
+    void *field, void *aux)
+{
+	struct conf_prefix l[CONF_MAX_PREFIXES];
+	char q[QBUF], item[128];
+	const char *s = w->value, *e;
+	int n = 0;
+
+	while (*s != '\0') {
+		size_t len;
+
+		e = strchr(s, ',');
+		len = e != NULL ? (size_t)(e - s) : strlen(s);
+		if (len == 0 || len >= sizeof(item) || (e != NULL && e[1] == '\0'))
+			return bad_value(p, pr, w, "a comma list without empty items");
+		if (n == (int)pr->max) {
+			error(p, w->vat, "too many items in %s (at most %d)", pr->name, n);
+			return VD_ERR;
+		}
+		memcpy(item, s, len);
+		item[len] = '\0';
+		if (!prefix_parse(item, &l[n])) {
+			error(p, w->vat, "invalid prefix \"%s\" in %s (expected ADDR or "
+			    "ADDR/BITS with no host bits set)", qt(q, sizeof(q), item), pr->name);
+			return VD_ERR;
+		}
+		n++;
+		s += len + (e != NULL);
+	}
+	memcpy(field, l, (size_t)n * sizeof(l[0]));
+	*(int *)aux = n;
+	return VD_OK;
+}
+
+bool
+conf_prefix_match(const struct conf_prefix *pf, int n, const struct sockaddr *sa)
+{
+	static const uint8_t mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+	const uint8_t *a;
+	int fam = sa->sa_family;
+
+	if (fam == AF_INET)
+		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	else if (fam == AF_INET6) {
+		a = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			fam = AF_INET;
+			a += 12;
+		}
+	} else
+		return false;
+	for (int i = 0; i < n; i++) {
+		int full = pf[i].bits / 8, rest = pf[i].bits % 8;
+
+		if (pf[i].family != fam || memcmp(a, pf[i].addr, (size_t)full) != 0)
+			continue;
+		if (rest == 0 || ((a[full] ^ pf[i].addr[full]) & (0xff00 >> rest)) == 0)
+			return true;
+	}
+	return false;
+}
+
 typedef int parse_fn(struct parser *, const struct prop *, const struct word *,
     void *, void *);
 
@@ -911,12 +1075,15 @@ static parse_fn *const parsers[] = {
 	[CONF_T_TIME_MS] = parse_time,
 	[CONF_T_STR] = parse_str,
 	[CONF_T_PARENTS] = parse_parents,
+	[CONF_T_ROUTES] = parse_routes,
 	[CONF_T_LOGLEVEL] = parse_enum,
 	[CONF_T_LOGFMT] = parse_enum,
 	[CONF_T_ADDR] = parse_addr,
 	[CONF_T_PORTS] = parse_list,
 	[CONF_T_ADDRLIST] = parse_list,
 	[CONF_T_LISTEN] = parse_list,
+	[CONF_T_PREFIXES] = parse_prefixes,
+	[CONF_T_LOGTARGET] = parse_logtarget,
 };
 
 static int
@@ -940,7 +1107,8 @@ prop_equal(const struct prop *pr, const struct vd_conf *a, const struct vd_conf 
 		return *(const int *)fa == *(const int *)fb;
 	case CONF_T_U16:
 		return *(const uint16_t *)fa == *(const uint16_t *)fb;
-	case CONF_T_STR: case CONF_T_LOGFMT: case CONF_T_PARENTS:
+	case CONF_T_STR: case CONF_T_LOGFMT: case CONF_T_PARENTS: case CONF_T_LOGTARGET:
+	case CONF_T_ROUTES:
 		return strcmp(*(char *const *)fa, *(char *const *)fb) == 0;
 	case CONF_T_ADDR:
 		return *(const socklen_t *)((const char *)a + pr->aux) ==
@@ -951,6 +1119,10 @@ prop_equal(const struct prop *pr, const struct vd_conf *a, const struct vd_conf 
 		nb = *(const int *)((const char *)b + pr->aux);
 		return na == nb && memcmp(fa, fb, (size_t)na * (pr->type == CONF_T_PORTS ?
 		    sizeof(uint16_t) : sizeof(struct conf_listen))) == 0;
+	case CONF_T_PREFIXES:
+		na = *(const int *)((const char *)a + pr->aux);
+		nb = *(const int *)((const char *)b + pr->aux);
+		return na == nb && memcmp(fa, fb, (size_t)na * sizeof(struct conf_prefix)) == 0;
 	default:
 		return *(const int64_t *)fa == *(const int64_t *)fb;
 	}
@@ -1076,6 +1248,7 @@ set_props(struct parser *p, int i)
 		}
 		if (prop_set(p, pr, w, p->conf) != VD_OK)
 			continue;
+		p->set_at[pr - props] = w->vat;
 		if (!pr->impl && !prop_equal(pr, p->conf, p->dflt))
 			warning(p, w->at, "%s=%s is accepted but not implemented yet"
 			    " (it has no effect)", qt(q, sizeof(q), w->text),
@@ -1270,7 +1443,8 @@ conf_free(struct vd_conf *c)
 		return;
 	for (size_t i = 0; i < VD_ARRLEN(props); i++)
 		if (props[i].type == CONF_T_STR || props[i].type == CONF_T_LOGFMT ||
-		    props[i].type == CONF_T_PARENTS)
+		    props[i].type == CONF_T_PARENTS || props[i].type == CONF_T_LOGTARGET ||
+		    props[i].type == CONF_T_ROUTES)
 			free(*(char **)((char *)c + props[i].off));
 	rules_free(&c->access);
 	rules_free(&c->cache);
@@ -1311,6 +1485,38 @@ rules_diag(void *arg, int line, int col, const char *msg)
 	error(p, ((struct pos){ line, col }), "%s", msg);
 }
 
+static int
+port_of(const struct conf_listen *l)
+{
+	return ntohs(l->addr.ss_family == AF_INET ?
+	    ((const struct sockaddr_in *)&l->addr)->sin_port :
+	    ((const struct sockaddr_in6 *)&l->addr)->sin6_port);
+}
+
+/*
+ * The admin listener never shares a port with the proxy: one socket for
+ * both would hand /metrics and PURGE to the proxy port's clients, and a
+ * wildcard proxy socket would make the loopback bind fail anyway.
+ */
+static void
+admin_check(struct parser *p)
+{
+	struct conf_listen px[CONF_MAX_PORTS * CONF_MAX_LISTEN + CONF_MAX_LISTEN];
+	const struct prop *pr = prop_find(CONF_SEC_VIADUCT, "admin-port");
+	int n;
+
+	if (p->conf->admin_port == 0)
+		return;
+	n = conf_listeners(p->conf, px, (int)VD_ARRLEN(px));
+	for (int i = 0; i < n; i++)
+		if (port_of(&px[i]) == p->conf->admin_port) {
+			error(p, p->set_at[pr - props], "admin-port %u is also a port of "
+			    "the proxy (port, listen); the admin listener needs its own",
+			    (unsigned)p->conf->admin_port);
+			return;
+		}
+}
+
 static void
 parse_all(struct parser *p, const char *buf, size_t len)
 {
@@ -1324,6 +1530,8 @@ parse_all(struct parser *p, const char *buf, size_t len)
 	 * patterns) and compiles them into the immutable conf */
 	if (p->nerrors == 0 && !p->oom)
 		p->conf->rules = rules_compile(p->conf, rules_diag, p);
+	if (p->nerrors == 0 && !p->oom)
+		admin_check(p);
 	/* the parent array too: built once here, shared by every worker */
 	if (p->nerrors == 0 && !p->oom) {
 		char err[CONF_MSG_MAX];
@@ -1424,6 +1632,32 @@ listen_add(struct conf_listen *out, int *n, int max, const struct conf_listen *l
 			return;
 	if (*n < max)
 		out[(*n)++] = *l;
+}
+
+int
+conf_admin_listeners(const struct vd_conf *c, struct conf_listen *out, int max)
+{
+	struct conf_listen lo;
+	const struct conf_listen *la = c->admin_address;
+	int nla = c->nadmin_address, n = 0;
+
+	if (c->admin_port == 0)
+		return 0;
+	if (nla == 0) {		/* never a wildcard by omission: loopback */
+		addr_parse("127.0.0.1", &lo);
+		la = &lo;
+		nla = 1;
+	}
+	for (int a = 0; a < nla; a++) {
+		struct conf_listen l = la[a];
+
+		if (l.addr.ss_family == AF_INET)
+			((struct sockaddr_in *)&l.addr)->sin_port = htons(c->admin_port);
+		else
+			((struct sockaddr_in6 *)&l.addr)->sin6_port = htons(c->admin_port);
+		listen_add(out, &n, max, &l);
+	}
+	return n;
 }
 
 int

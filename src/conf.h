@@ -36,6 +36,14 @@ struct conf_listen {
 	socklen_t		 addrlen;
 };
 
+/* An address prefix of admin-allow: ADDR[/BITS] (no bits: the whole address). */
+#define CONF_MAX_PREFIXES	32
+struct conf_prefix {
+	int		 family;	/* AF_INET or AF_INET6 */
+	int		 bits;		/* 0..32 or 0..128 */
+	uint8_t		 addr[16];	/* network order; host bits zero */
+};
+
 /* Sections of the file; the first two hold `set` properties (conf_tbl.h). */
 enum conf_section {
 	CONF_SEC_PROXY,		/* /ip proxy */
@@ -58,12 +66,15 @@ enum conf_type {
 	CONF_T_TIME_MS,		/* RouterOS time -> int64_t milliseconds */
 	CONF_T_STR,		/* any text -> char * */
 	CONF_T_PARENTS,		/* ADDR:PORT[/WEIGHT],... checked by parent.c -> char * */
+	CONF_T_ROUTES,		/* a port list or origin map checked by router.c -> char * */
 	CONF_T_LOGLEVEL,	/* error|warn|notice|info|debug -> int (VD_LOG_*) */
 	CONF_T_LOGFMT,		/* squid|common|combined|json -> char * */
 	CONF_T_ADDR,		/* IPv4|IPv6, 0.0.0.0 and :: = unset -> sockaddr + len */
 	CONF_T_PORTS,		/* comma list of ports -> uint16_t[] + count */
 	CONF_T_ADDRLIST,	/* comma list of addresses -> conf_listen[] + count */
 	CONF_T_LISTEN,		/* comma list of ADDR:PORT -> conf_listen[] + count */
+	CONF_T_PREFIXES,	/* comma list of ADDR[/BITS] -> conf_prefix[] + count */
+	CONF_T_LOGTARGET,	/* a file, none or syslog[:FACILITY] -> char * */
 };
 
 /* One `add` line of an /ip proxy access|cache|direct list, kept verbatim
@@ -149,6 +160,12 @@ struct vd_conf {
 	char		*reverse_ports;		/* local ports serving reverse mode, comma list */
 	char		*reverse_origins;	/* HOST=ADDR:PORT,... for reverse mode */
 	char		*dns_servers;		/* c-ares servers ADDR[:PORT],...; empty: resolv.conf */
+	struct conf_listen admin_address[CONF_MAX_LISTEN]; /* admin-address=127.0.0.1 (port 0 in addr) */
+	int		 nadmin_address;
+	uint16_t	 admin_port;		/* admin-port=0: no admin listener */
+	struct conf_prefix admin_allow[CONF_MAX_PREFIXES]; /* admin-allow=127.0.0.0/8,::1 */
+	int		 nadmin_allow;
+	char		*syslog_socket;		/* syslog-socket=/dev/log (access-log=syslog) */
 
 	/* --- rule lists, verbatim (compiled by rules.c) --- */
 	struct conf_rules access;
@@ -182,5 +199,18 @@ void		 conf_free(struct vd_conf *);
  * listen= entries follow; duplicates are dropped.  The wildcard pair needs
  * IPV6_V6ONLY on the :: socket to bind both. */
 int		 conf_listeners(const struct vd_conf *, struct conf_listen *addrs, int max);
+
+/* The admin listener's sockets (admin-address x admin-port) into addrs;
+ * returns the count, 0 when admin-port=0 (the listener is off). */
+int		 conf_admin_listeners(const struct vd_conf *, struct conf_listen *addrs, int max);
+
+/* Is the address (AF_INET or AF_INET6 sockaddr) inside one of the prefixes?
+ * A v4-mapped IPv6 address is matched as IPv4. */
+bool		 conf_prefix_match(const struct conf_prefix *, int n, const struct sockaddr *);
+
+/* access-log=syslog[:FACILITY]: true and *facility the syslog(3) facility
+ * code (LOG_DAEMON without one; facility may be NULL); false for a file or
+ * none, or an unknown facility (conf_load has rejected those). */
+bool		 conf_log_syslog(const char *target, int *facility);
 
 #endif

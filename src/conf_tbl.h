@@ -66,11 +66,11 @@ CONF_PROP("max-server-connections", CONF_SEC_PROXY, CONF_T_INT, 1, 1000000, "600
 CONF_PROP("max-fresh-time", CONF_SEC_PROXY, CONF_T_TIME_S, 0, 3650 * CONF_DAY, "3d", \
     max_fresh_time, max_fresh_time, 1, "longest time an object is fresh") \
 CONF_PROP("serialize-connections", CONF_SEC_PROXY, CONF_T_BOOL, 0, 1, "no", \
-    serialize_connections, serialize_connections, 0, "one origin connection per client") \
+    serialize_connections, serialize_connections, 1, "queue for a busy origin connection, not a new one") \
 CONF_PROP("always-from-cache", CONF_SEC_PROXY, CONF_T_BOOL, 0, 1, "no", \
     always_from_cache, always_from_cache, 1, "ignore client no-cache requests") \
 CONF_PROP("cache-hit-dscp", CONF_SEC_PROXY, CONF_T_INT, 0, 63, "4", \
-    cache_hit_dscp, cache_hit_dscp, 0, "DSCP mark on cache hits") \
+    cache_hit_dscp, cache_hit_dscp, 1, "DSCP mark on cache hits") \
 /* ---- /viaduct: viaduct's own ---- */ \
 CONF_PROP("workers", CONF_SEC_VIADUCT, CONF_T_WORKERS, 1, 64, "auto", \
     workers, workers, 1, "worker processes; auto = online CPUs") \
@@ -86,8 +86,8 @@ CONF_PROP("error-log", CONF_SEC_VIADUCT, CONF_T_STR, 1, 4095, LOCALSTATEDIR "/lo
     error_log, error_log, 1, "error log file, or stderr") \
 CONF_PROP("log-level", CONF_SEC_VIADUCT, CONF_T_LOGLEVEL, 0, 0, "notice", \
     log_level, log_level, 1, "least severe level logged") \
-CONF_PROP("access-log", CONF_SEC_VIADUCT, CONF_T_STR, 1, 4095, LOCALSTATEDIR "/log/viaduct/access.log", \
-    access_log, access_log, 1, "access log file, or none") \
+CONF_PROP("access-log", CONF_SEC_VIADUCT, CONF_T_LOGTARGET, 1, 4095, LOCALSTATEDIR "/log/viaduct/access.log", \
+    access_log, access_log, 1, "access log file, none, or syslog[:FACILITY]") \
 CONF_PROP("access-log-format", CONF_SEC_VIADUCT, CONF_T_LOGFMT, 0, 0, "squid", \
     access_log_format, access_log_format, 1, "squid, common, combined or json") \
 CONF_PROP("listen-address", CONF_SEC_VIADUCT, CONF_T_ADDRLIST, 0, CONF_MAX_LISTEN, "0.0.0.0,::", \
@@ -116,7 +116,7 @@ CONF_PROP("max-headers", CONF_SEC_VIADUCT, CONF_T_INT, 8, 4096, "128", \
     max_headers, max_headers, 1, "most header fields in one message") \
 CONF_PROP("server-idle-timeout", CONF_SEC_VIADUCT, CONF_T_TIME_MS, 1, CONF_DAY * CONF_SEC, "60s", \
     server_idle_timeout, server_idle_timeout, 1, "idle time of a pooled origin connection") \
-CONF_PROP("max-idle-per-server", CONF_SEC_VIADUCT, CONF_T_INT, 0, 1000000, "16", \
+CONF_PROP("max-idle-per-server", CONF_SEC_VIADUCT, CONF_T_INT, 0, 1000000, "64", \
     max_idle_per_server, max_idle_per_server, 1, "idle pooled connections per origin and worker") \
 CONF_PROP("max-request-body", CONF_SEC_VIADUCT, CONF_T_SIZE, 0, INT64_MAX, "0", \
     max_request_body, max_request_body, 1, "largest request body (413 beyond); 0 = unlimited") \
@@ -128,14 +128,22 @@ CONF_PROP("parents", CONF_SEC_VIADUCT, CONF_T_PARENTS, 0, 4095, "", \
     parents, parents, 1, "parent array ADDR:PORT[/WEIGHT], comma list (parent.h)") \
 CONF_PROP("parent-hold-time", CONF_SEC_VIADUCT, CONF_T_TIME_MS, 1 * CONF_SEC, CONF_DAY * CONF_SEC, "30s", \
     parent_hold_time, parent_hold_time, 1, "time a parent that failed stays marked down") \
-CONF_PROP("transparent-ports", CONF_SEC_VIADUCT, CONF_T_STR, 0, 255, "", \
+CONF_PROP("transparent-ports", CONF_SEC_VIADUCT, CONF_T_ROUTES, 0, 255, "", \
     transparent_ports, transparent_ports, 1, "local ports whose origin-form requests are transparent") \
-CONF_PROP("reverse-ports", CONF_SEC_VIADUCT, CONF_T_STR, 0, 255, "", \
+CONF_PROP("reverse-ports", CONF_SEC_VIADUCT, CONF_T_ROUTES, 0, 255, "", \
     reverse_ports, reverse_ports, 1, "local ports whose origin-form requests are reverse-proxied") \
-CONF_PROP("reverse-origins", CONF_SEC_VIADUCT, CONF_T_STR, 0, 4095, "", \
+CONF_PROP("reverse-origins", CONF_SEC_VIADUCT, CONF_T_ROUTES, 0, 4095, "", \
     reverse_origins, reverse_origins, 1, "reverse mode: HOST=ORIGIN:PORT, comma list") \
 CONF_PROP("dns-servers", CONF_SEC_VIADUCT, CONF_T_STR, 0, 1023, "", \
-    dns_servers, dns_servers, 1, "name servers ADDR[:PORT], comma list; empty = resolv.conf")
+    dns_servers, dns_servers, 1, "name servers ADDR[:PORT], comma list; empty = resolv.conf") \
+CONF_PROP("admin-address", CONF_SEC_VIADUCT, CONF_T_ADDRLIST, 0, CONF_MAX_LISTEN, "127.0.0.1", \
+    admin_address, nadmin_address, 1, "addresses the admin listener is bound on") \
+CONF_PROP("admin-port", CONF_SEC_VIADUCT, CONF_T_U16, 0, 65535, "0", \
+    admin_port, admin_port, 1, "port of the admin listener (/metrics, PURGE); 0 = off") \
+CONF_PROP("admin-allow", CONF_SEC_VIADUCT, CONF_T_PREFIXES, 0, CONF_MAX_PREFIXES, "127.0.0.0/8,::1", \
+    admin_allow, nadmin_allow, 1, "clients the admin listener answers, ADDR[/BITS] comma list") \
+CONF_PROP("syslog-socket", CONF_SEC_VIADUCT, CONF_T_STR, 1, 107, "/dev/log", \
+    syslog_socket, syslog_socket, 1, "unix datagram socket of access-log=syslog")
 
 /*
  * The properties of an `add` line in the rule lists (RouterOS).  Only the

@@ -24,7 +24,6 @@
 #include "transparent.h"
 #include "util.h"
 
-#define ACCEPT_BATCH	32
 #define BODY_ROOM	16384	/* buffer room beyond the largest head */
 #define INTERIM_ROOM	8192	/* a relayed 1xx head; larger ones are dropped */
 
@@ -41,6 +40,8 @@ cl_io_cb(struct ev_loop *l, struct ev_io *io, uint32_t ev)
 
 	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
 		c->cl.rd = true;
+	if (ev & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+		c->cl.hup = true;
 	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		c->cl.wr = true;
 	proxy_run(c);
@@ -124,7 +125,7 @@ conn_table_free(struct conn_table *t)
 	if (t->conns != NULL)
 		conn_close_all(t);
 	cache_proxy_free(t);
-	if (t->idle_slots != NULL)
+	if (t->socks != NULL)
 		upstream_pool_free(t);
 	dns_free(t->dns);
 	router_free(t->router);
@@ -182,6 +183,7 @@ start(struct conn_table *t, int fd, const struct sockaddr_storage *ss)
 	t->free = c->next_free;
 	t->active++;
 	STATS_INC(client_connections, 1);
+	c->serial = ++t->serials;
 	c->cl = (struct side){ .fd = fd, .rd = true, .wr = true };
 	ev_io_init(&c->cl.io, fd, cl_io_cb, c);
 	if (ss->ss_family == AF_INET)
@@ -205,19 +207,41 @@ start(struct conn_table *t, int fd, const struct sockaddr_storage *ss)
 }
 
 int
-conn_accept(struct conn_table *t, int lfd)
+conn_internal(struct conn_table *t, int fd, const struct conn *from)
+{
+	struct sockaddr_storage none = { .ss_family = AF_UNSPEC };
+	struct conn *c = t->free;
+
+	if (c == NULL || t->shutdown) {
+		close(fd);
+		return VD_DECLINED;
+	}
+	c->internal = true;
+	start(t, fd, &none);	/* nothing to read yet: it waits in PX_HEAD */
+	if (c->state == PX_FREE)
+		return VD_ERR;	/* closed already (logged) */
+	/* routed and checked as the client's own request would be */
+	memcpy(c->peer, from->peer, sizeof(c->peer));
+	c->mode = from->mode;
+	c->has_odst = from->has_odst;
+	c->odst = from->odst;
+	return VD_OK;
+}
+
+int
+conn_accept(struct conn_table *t, int lfd, int max)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	int fd, one = 1;
 
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
+	for (int i = 0; i < max; i++) {
 		sl = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
 			    errno == ECONNABORTED)
-				return VD_OK;
+				return VD_DONE;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
 				log_warn("accept");
@@ -257,6 +281,7 @@ conn_close(struct conn *c)
 		c->cl.io.fd = -1;
 	}
 	c->state = PX_FREE;
+	c->internal = false;
 	c->next_free = t->free;
 	t->free = c;
 	t->active--;

@@ -21,12 +21,25 @@ struct conn_table	*conn_table_create(struct ev_loop *, const struct vd_conf *);
 void			 conn_table_free(struct conn_table *);
 
 /*
- * The listening socket `lfd` is readable: accept a bounded batch of
- * connections (non-blocking) and start serving them.
- * Returns VD_OK, VD_AGAIN when the table is full or the descriptor limit was
- * hit (the worker pauses accepting for a moment), VD_ERR on an unexpected error.
+ * The listening socket `lfd` is readable: accept up to `max` connections
+ * (non-blocking) and start serving them.  Returns VD_OK after `max`,
+ * VD_DONE when the queue ran empty first, VD_AGAIN when the descriptor limit
+ * was hit (the worker pauses accepting for a moment), VD_ERR on an
+ * unexpected error.
  */
-int			 conn_accept(struct conn_table *, int lfd);
+#define CONN_ACCEPT_BATCH	32
+int			 conn_accept(struct conn_table *, int lfd, int max);
+
+/*
+ * A connection that no client made (cache_bg.c: background revalidation):
+ * fd is one end of a socketpair; it is served like an accepted connection,
+ * with the peer address and listener mode of `from`, and marked internal
+ * (not counted as accepted nor as a client request).  fd is the table's in
+ * every case (closed on failure).  VD_OK, VD_DECLINED table full or
+ * shutting down, VD_ERR.
+ */
+struct conn;
+int			 conn_internal(struct conn_table *, int fd, const struct conn *from);
 
 /*
  * Graceful stop: no new requests on kept-alive connections, idle ones are

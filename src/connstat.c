@@ -26,6 +26,7 @@
 /* What the last snapshot knew of a connection slot. */
 struct shadow {
 	int		 fd;		/* -1: free at the last snapshot */
+	uint64_t	 serial;	/* conn.serial: a new connection in the slot */
 	unsigned	 nreq;
 	int64_t		 started_ms;
 	char		 src[56];
@@ -236,15 +237,13 @@ state_of(const struct conn *c)
 static void
 track(struct shadow *s, const struct conn *c, int64_t wall)
 {
-	char src[sizeof(s->src)];
-
-	/* a new connection in this slot since the last snapshot: the slot and
-	 * even the fd number are reused at once, the client's address is not */
-	peer_of(c->cl.fd, src, sizeof(src));
-	if (s->fd != c->cl.fd || c->nreq < s->nreq || strcmp(src, s->src) != 0) {
+	/* a new connection in this slot since the last snapshot (the slot and
+	 * even the fd number are reused at once): its address, once */
+	if (s->fd != c->cl.fd || s->serial != c->serial) {
 		s->fd = c->cl.fd;
+		s->serial = c->serial;
 		s->started_ms = wall;
-		memcpy(s->src, src, sizeof(s->src));
+		peer_of(c->cl.fd, s->src, sizeof(s->src));
 	}
 	s->nreq = c->nreq;
 	if (c->up.s.fd >= 0 && c->state != PX_CONNECT && c->state != PX_HEAD)

@@ -68,23 +68,71 @@ http_conn_has(const struct http_field *f, int n, const char *token)
 	return false;
 }
 
-static const char *const hop_fields[] = {
-	"connection", "keep-alive", "te", "transfer-encoding", "trailer",
-	"upgrade", "proxy-connection", "proxy-authorization", "proxy-authenticate",
-};
+/* The fixed hop-by-hop fields (RFC 9110 §7.6.1, RFC 9112 §7, the proxy
+ * credentials of §11.7): a switch on the length keeps this off the profile. */
+static bool
+fixed_hop(struct vd_str n)
+{
+	switch (n.len) {
+	case 2:  return http_str_ieq(n, "te");
+	case 7:  return http_str_ieq(n, "trailer") || http_str_ieq(n, "upgrade");
+	case 10: return http_str_ieq(n, "connection") || http_str_ieq(n, "keep-alive");
+	case 16: return http_str_ieq(n, "proxy-connection");
+	case 17: return http_str_ieq(n, "transfer-encoding");
+	case 18: return http_str_ieq(n, "proxy-authenticate");
+	case 19: return http_str_ieq(n, "proxy-authorization");
+	}
+	return false;
+}
 
-bool
-http_is_hop(const struct http_field *f, int n, struct vd_str name)
+static bool
+named_by_connection(const struct http_field *f, int n, struct vd_str name)
 {
 	struct list_it it;
 	struct vd_str s;
 
-	for (size_t i = 0; i < VD_ARRLEN(hop_fields); i++)
-		if (http_str_ieq(name, hop_fields[i]))
-			return true;
 	list_init(&it, f, n, "connection");
 	while (list_next(&it, &s))
 		if (s.len == name.len && strncasecmp(s.p, name.p, s.len) == 0)
+			return true;
+	return false;
+}
+
+bool
+http_is_hop(const struct http_field *f, int n, struct vd_str name)
+{
+	return fixed_hop(name) || named_by_connection(f, n, name);
+}
+
+void
+http_hops_init(struct http_hops *h, const struct http_field *f, int n)
+{
+	struct list_it it;
+	struct vd_str s;
+
+	h->f = f;
+	h->nf = n;
+	h->n = 0;
+	h->overflow = false;
+	list_init(&it, f, n, "connection");
+	while (list_next(&it, &s)) {
+		if (h->n == HTTP_HOPS_MAX) {
+			h->overflow = true;
+			break;
+		}
+		h->tok[h->n++] = s;
+	}
+}
+
+bool
+http_hops_has(const struct http_hops *h, struct vd_str name)
+{
+	if (fixed_hop(name))
+		return true;
+	if (h->overflow)
+		return named_by_connection(h->f, h->nf, name);
+	for (int i = 0; i < h->n; i++)
+		if (h->tok[i].len == name.len && strncasecmp(h->tok[i].p, name.p, name.len) == 0)
 			return true;
 	return false;
 }
@@ -295,12 +343,12 @@ out_host(struct http_out *o, const struct http_req *r)
 
 /* Should the request field i be forwarded as it is? */
 static bool
-req_field_kept(const struct http_req *r, int i, const struct http_framing *fr,
+req_field_kept(const struct http_req *r, int i, const struct http_hops *hops,
     const struct http_fwd *fw)
 {
 	struct vd_str name = r->fields[i].name;
 
-	if (http_is_hop(r->fields, r->nfields, name))
+	if (http_hops_has(hops, name))
 		return false;
 	if (http_str_ieq(name, "content-length"))
 		return false;		/* written once, normalised */
@@ -316,6 +364,7 @@ http_req_head(struct http_out *o, const struct http_req *r,
     const struct http_framing *fr, const struct http_fwd *fw)
 {
 	bool absolute = r->form == HTTP_FORM_ABSOLUTE;
+	struct http_hops hops;
 	int xff;
 
 	http_out_vstr(o, r->method);
@@ -328,6 +377,7 @@ http_req_head(struct http_out *o, const struct http_req *r,
 	http_out_str(o, " HTTP/1.1\r\n");
 	if (absolute && r->host_field < 0)
 		out_host(o, r);
+	http_hops_init(&hops, r->fields, r->nfields);
 	for (int i = 0; i < r->nfields; i++) {
 		if (i == r->host_field) {
 			if (absolute)
@@ -343,7 +393,7 @@ http_req_head(struct http_out *o, const struct http_req *r,
 			http_out_str(o, "Max-Forwards: ");
 			http_out_uint(o, fw->max_forwards);
 			http_out_add(o, "\r\n", 2);
-		} else if (req_field_kept(r, i, fr, fw)) {
+		} else if (req_field_kept(r, i, &hops, fw)) {
 			out_field(o, &r->fields[i]);
 		}
 	}
@@ -380,7 +430,9 @@ http_resp_head(struct http_out *o, const struct http_resp *r,
 {
 	char st[4] = { (char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
 	    (char)('0' + r->status % 10), ' ' };
+	struct http_hops hops;
 
+	http_hops_init(&hops, r->fields, r->nfields);
 	http_out_str(o, "HTTP/1.1 ");
 	http_out_add(o, st, 4);
 	http_out_vstr(o, r->reason);
@@ -391,7 +443,7 @@ http_resp_head(struct http_out *o, const struct http_resp *r,
 			out_field(o, &r->fields[i]);
 			continue;
 		}
-		if (http_is_hop(r->fields, r->nfields, name))
+		if (http_hops_has(&hops, name))
 			continue;
 		if (http_str_ieq(name, "content-length")) {
 			/* keep it for HEAD/304 too; once, normalised; not with TE */
@@ -426,6 +478,18 @@ http_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	/* statuses the cache answers with (stored objects, ranges, 304) */
+	case 203: return "Non-Authoritative Information";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 300: return "Multiple Choices";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 410: return "Gone";
+	case 416: return "Range Not Satisfiable";
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";

@@ -39,8 +39,22 @@ int	http_resp_framing(const struct http_resp *, bool head_request,
 
 /* Is `token` among the Connection options (case-insensitive)? */
 bool	http_conn_has(const struct http_field *, int n, const char *token);
-/* A hop-by-hop field: the fixed list or named by Connection. */
+/* A hop-by-hop field: the fixed list or named by Connection.  Scans the
+ * Connection fields on every call: for one field only. */
 bool	http_is_hop(const struct http_field *, int n, struct vd_str name);
+
+/* The hop-by-hop set of one message, for filtering all its fields: the
+ * Connection options are collected once (http_hops_init), so that asking
+ * about each field costs a length switch, not a rescan of the head. */
+#define HTTP_HOPS_MAX	16
+struct http_hops {
+	const struct http_field	*f;	/* for the rare overflow: rescan */
+	int			 nf, n;
+	bool			 overflow;
+	struct vd_str		 tok[HTTP_HOPS_MAX];
+};
+void	http_hops_init(struct http_hops *, const struct http_field *, int n);
+bool	http_hops_has(const struct http_hops *, struct vd_str name);
 /* Does any Via entry name `pseudonym` as received-by (a loop)? */
 bool	http_via_has(const struct http_field *, int n, const char *pseudonym);
 

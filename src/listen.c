@@ -98,7 +98,7 @@ listen_open(struct listen_set *set, const struct vd_conf *conf,
 	struct conf_listen addrs[LISTEN_MAX];
 	char a[VD_SOCKADDR_STRLEN];
 	struct listen_sock *ls;
-	int n, j;
+	int n, j, nproxy;
 
 	set->n = 0;
 	n = conf_listeners(conf, addrs, (int)VD_ARRLEN(addrs));
@@ -106,7 +106,17 @@ listen_open(struct listen_set *set, const struct vd_conf *conf,
 		snprintf(err, errlen, "the configuration has no listener");
 		return -1;
 	}
+	nproxy = n;
+	/* then the admin listener's (admin.h tells them apart by address) */
+	n += conf_admin_listeners(conf, addrs + n, (int)VD_ARRLEN(addrs) - n);
 	for (int i = 0; i < n; i++) {
+		if (find(set, &addrs[i].addr) != -1 && i >= nproxy) {
+			/* one socket for both would serve the admin URLs on the proxy */
+			snprintf(err, errlen, "admin listener %s is also a proxy listener",
+			    vd_sockaddr_fmt((struct sockaddr *)&addrs[i].addr, a, sizeof(a)));
+			undo(set, old);
+			return -1;
+		}
 		if (find(set, &addrs[i].addr) != -1)
 			continue;	/* the same address twice: one socket */
 		ls = &set->socks[set->n];
@@ -149,6 +159,7 @@ listen_needs_privileged(const struct vd_conf *conf)
 	int n, p;
 
 	n = conf_listeners(conf, addrs, (int)VD_ARRLEN(addrs));
+	n += conf_admin_listeners(conf, addrs + n, (int)VD_ARRLEN(addrs) - n);
 	for (int i = 0; i < n; i++) {
 		p = port_of(&addrs[i].addr);
 		if (p >= 0 && p < 1024)

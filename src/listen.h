@@ -17,7 +17,7 @@
 
 #include "conf.h"
 
-#define LISTEN_MAX	(CONF_MAX_PORTS * CONF_MAX_LISTEN + CONF_MAX_LISTEN)
+#define LISTEN_MAX	(CONF_MAX_PORTS * CONF_MAX_LISTEN + 2 * CONF_MAX_LISTEN)	/* + admin */
 #define LISTEN_BACKLOG	511
 
 struct listen_sock {
@@ -32,9 +32,10 @@ struct listen_set {
 };
 
 /*
- * Fill `set` with sockets for every listener `conf` asks for, reusing the
- * descriptor of any address already in `old` (NULL at start-up) and binding
- * the rest.  On failure closes what it bound (never what it took from old),
+ * Fill `set` with sockets for every listener `conf` asks for (the proxy's,
+ * then the admin listener's, which may not share an address with them:
+ * admin.h), reusing the descriptor of any address already in `old` (NULL
+ * at start-up) and binding the rest.  On failure closes what it bound (never what it took from old),
  * puts one line in err ("cannot listen on ADDR: strerror") and returns -1.
  */
 int	listen_open(struct listen_set *set, const struct vd_conf *conf,

@@ -1,5 +1,5 @@
 /*
- * main.c — viaduct [-Fhtv] [-f file]: read the command line, check the
+ * main.c — viaduct [-FhtVv] [-f file]: read the command line, check the
  * configuration, become a daemon unless -F, then hand over to master_run().
  *
  * The working directory is never changed: relative paths in the
@@ -28,8 +28,30 @@
 static _Noreturn void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-Fhtv] [-f file]\n", VD_NAME);
+	fprintf(stderr, "usage: %s [-FhtVv] [-f file]\n", VD_NAME);
 	exit(1);
+}
+
+/*
+ * -V: the version and the build options a test must know about, one
+ * "name: on|off" line each (t/69-alloc-free.t runs its real check only
+ * where alloc-count is on).
+ */
+static void
+print_build(void)
+{
+#ifdef VD_SANITIZERS
+	const char *san = "on";
+#else
+	const char *san = "off";
+#endif
+#ifdef VD_ALLOC_COUNT
+	const char *ac = "on";
+#else
+	const char *ac = "off";
+#endif
+
+	printf("%s %s\nsanitizers: %s\nalloc-count: %s\n", VD_NAME, PACKAGE_VERSION, san, ac);
 }
 
 /*
@@ -107,7 +129,7 @@ main(int argc, char **argv)
 	int ch, ready_fd = -1, status;
 
 	vd.stderr_is_tty_or_pipe = true;
-	while ((ch = getopt(argc, argv, "Ff:htv")) != -1) {
+	while ((ch = getopt(argc, argv, "Ff:htVv")) != -1) {
 		switch (ch) {
 		case 'F':
 			vd.foreground = true;
@@ -120,6 +142,9 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			printf("%s %s\n", VD_NAME, PACKAGE_VERSION);
+			return 0;
+		case 'V':
+			print_build();
 			return 0;
 		default:
 			usage();

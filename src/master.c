@@ -135,7 +135,7 @@ open_logs(struct master *m, const struct vd_conf *conf, char *err, size_t errlen
 			vd.log_fd = fd;
 		}
 	}
-	if (!log_is_none(conf->access_log)) {
+	if (!log_is_none(conf->access_log) && !conf_log_syslog(conf->access_log, NULL)) {
 		fd = open(conf->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (fd == -1) {
 			snprintf(err, errlen, "cannot open access log %s: %s",
@@ -242,6 +242,7 @@ child_main(struct master *m, int i, int fd)
 	spec.nlfds = m->ls->n;
 	spec.master_fd = fd;
 	spec.slot = slot;
+	spec.stats = m->stats;
 	worker_main(&spec);
 }
 

@@ -35,8 +35,8 @@
  *
  *	int order[PARENT_MAX], n, i;
  *
- *	if (set == NULL || set->n == 0 || rules_conn_direct_allowed(c, dst))
- *		-> straight to the origin (as today);
+ *	if (set == NULL || set->n == 0 || rules_conn_direct(c, dst) == ALLOW)
+ *		-> straight to the origin;
  *	n = parent_order(set, &w->parent_health, url, now_ms, order, PARENT_MAX);
  *	for (i = 0; i < n; i++) {			(asynchronously, in turn)
  *		connect to set->p[order[i]].addr (its port is in the sockaddr);
@@ -46,8 +46,10 @@
  *		    is idempotent or nothing of it was sent);
  *		a response header arrived: parent_mark_up(&health, order[i]); done.
  *	}
- *	n == 0 or all failed: to the origin when the direct list allows it
- *	(rules_direct_allowed), else 504 (timeouts) / 502.
+ *	n == 0 or all failed: to the origin unless a direct deny rule
+ *	matched (RULES_DIRECT_DENY: never_direct), else 504 (timeouts) / 502.
+ *	(upstream_parent_next re-plans after each failure: the failed member
+ *	is down, so the order's next live member comes first.)
  *
  *   url: the absolute URL as the cache key sees it ("http://host[:port]/path?q",
  *   scheme and host lower case) so that the array caches each object once; for

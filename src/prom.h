@@ -1,7 +1,7 @@
 /*
  * prom.h — the statistics segment in Prometheus text exposition format
  * (version 0.0.4): for `viaductctl metrics` (node_exporter's textfile
- * collector) and, later, the admin listener's /metrics.
+ * collector) and the admin listener's /metrics (admin.h).
  *
  * Every counter and gauge of stats_tbl.h becomes one metric family,
  * viaduct_<field> (counters end in _total), with a HELP and a TYPE line,

@@ -102,8 +102,10 @@ proxy_error(struct conn *c, int status, const char *why)
 	accesslog_req_error(c);		/* no-op unless the head did not parse */
 	log_info("%s: %d %s: %.*s", c->peer, status, why,
 	    (int)(url.len > 200 ? 200 : url.len), url.p ? url.p : "");
-	count_status(status);
 	upstream_close(c);
+	if (status >= 500 && cache_proxy_error(c) == VD_OK)
+		return;		/* RFC 5861 stale-if-error: the stored object answers */
+	count_status(status);
 	if (c->resp_started) {
 		conn_close(c);
 		return;
@@ -232,6 +234,14 @@ start_upstream(struct conn *c)
 		proxy_error(c, 503, "resolver busy");
 }
 
+void
+proxy_upstream(struct conn *c)
+{
+	start_upstream(c);
+	if (!c->running)
+		proxy_run(c);
+}
+
 /* The origin is host (brackets allowed) and port; VD_OK or an error page. */
 static int
 set_origin(struct conn *c, struct vd_str h, uint16_t port)
@@ -261,6 +271,15 @@ idempotent(struct vd_str m)
 		if (m.len == strlen(ok[i]) && memcmp(m.p, ok[i], m.len) == 0)
 			return true;
 	return false;
+}
+
+/* May the request go to another parent, or the origin, after one failed?
+ * Nothing of a body can be sent twice; a request that went whole only when
+ * idempotent (RFC 9110 §9.2.2); a CONNECT sent nothing of the client's. */
+static bool
+replayable(const struct conn *c)
+{
+	return c->connect || (c->req_fr.kind == HTTP_BODY_NONE && idempotent(c->req.method));
 }
 
 /*
@@ -297,7 +316,7 @@ route(struct conn *c)
 	const char *oh;
 	uint16_t port = 80;
 
-	if (r->form == HTTP_FORM_ABSOLUTE)
+	if (r->form == HTTP_FORM_ABSOLUTE && c->mode != ROUTER_REVERSE)
 		return set_origin(c, r->host, r->port);
 	if (c->mode == ROUTER_TRANSPARENT && c->has_odst) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&c->odst;
@@ -310,7 +329,11 @@ route(struct conn *c)
 		c->up.port = ntohs(c->odst.ss_family == AF_INET6 ? sin6->sin6_port : sin->sin_port);
 		return VD_OK;
 	}
-	if (r->host_field < 0 || http_parse_authority(r->fields[r->host_field].value.p,
+	if (r->form == HTTP_FORM_ABSOLUTE) {
+		/* a surrogate is the origin to its clients, never their proxy:
+		 * the target's authority is the Host (RFC 9112 §3.2.2) */
+		host = r->host;
+	} else if (r->host_field < 0 || http_parse_authority(r->fields[r->host_field].value.p,
 	    r->fields[r->host_field].value.len, 80, &host, &port) != VD_OK) {
 		proxy_error(c, 400, "no usable Host field");
 		return VD_ERR;
@@ -371,6 +394,10 @@ check_request(struct conn *c)
 		return VD_ERR;
 	}
 	if (r->form == HTTP_FORM_AUTHORITY) {
+		if (c->mode == ROUTER_REVERSE) {
+			proxy_error(c, 501, "CONNECT is not served on a reverse-proxy port");
+			return VD_ERR;
+		}
 		if (!connect_port_ok(c->t->conf, r->port)) {
 			proxy_error(c, 403, "CONNECT to this port is not allowed");
 			return VD_ERR;
@@ -454,7 +481,8 @@ on_request(struct conn *c)
 	struct http_fwd fw = { .via = c->t->via, .client_ip = c->peer,
 	    .anonymous = c->t->conf->anonymous };
 
-	STATS_INC(requests, 1);
+	if (!c->internal)	/* a background revalidation is no client's request */
+		STATS_INC(requests, 1);
 	accesslog_req_start(c);
 	c->nreq++;
 	c->keep_alive = r->version == 11 ?
@@ -466,6 +494,8 @@ on_request(struct conn *c)
 	if (rules_access(c) != VD_OK)	/* /ip proxy access: 403 or 302 queued */
 		return;
 	c->connect = c->upgrade = false;
+	c->up.direct = 0;		/* the direct list is asked afresh */
+	c->up.fallback = false;
 	if (check_request(c) != VD_OK)
 		return;
 	if (r->form == HTTP_FORM_AUTHORITY) {
@@ -534,6 +564,7 @@ st_head(struct conn *c)
 			return VD_AGAIN;
 		n = recv(c->cl.fd, b->p + b->end, b->cap - b->end, 0);
 		if (n > 0) {
+			side_short_read(&c->cl, (size_t)n, b->cap - b->end);
 			if (b->end == 0 && c->nreq > 0)
 				conn_timer(c, c->t->conf->request_header_timeout);
 			b->end += (size_t)n;
@@ -563,6 +594,8 @@ st_connect(struct conn *c)
 	if (rc == VD_AGAIN)
 		return VD_AGAIN;
 	if (rc == VD_ERR) {
+		if (upstream_parent_next(c, true))	/* nothing was sent */
+			return VD_OK;
 		STATS_INC(upstream_errors, 1);
 		proxy_error(c, 502, c->up.error ? c->up.error : "cannot connect to origin");
 		return VD_OK;
@@ -814,6 +847,9 @@ read_resp(struct conn *c)
 		if (c->up.s.eof) {
 			if (retry_fresh(c))
 				return VD_OK;
+			upstream_parent_failed(c);	/* a parent that hangs up */
+			if (upstream_parent_next(c, replayable(c)))
+				return VD_OK;
 			STATS_INC(upstream_errors, 1);
 			proxy_error(c, 502, "origin closed without a response");
 			return VD_OK;
@@ -861,11 +897,12 @@ st_resp_body(struct conn *c)
 	uint64_t in = 0, out = 0;
 	int rc;
 
-	rc = write_out(c, &c->cl, &out);
+	/* the head goes out with the first body bytes (relay.c) */
+	c->body.head = &c->out;
+	c->body.head_off = &c->out_off;
+	rc = relay_run(&c->body, &c->up.in, &c->up.s, &c->cl, &in, &out);
 	if (out > 0)
 		c->resp_started = true;
-	if (rc == VD_OK)
-		rc = relay_run(&c->body, &c->up.in, &c->up.s, &c->cl, &in, &out);
 	STATS_INC(received_from_servers, in);
 	STATS_INC(sent_to_clients, out);
 	c->sent += out;
@@ -880,6 +917,12 @@ st_resp_body(struct conn *c)
 	case RELAY_ESRC:
 		STATS_INC(upstream_errors, 1);
 		log_info("%s: origin %s: %s", c->peer, c->up.host, c->body.why);
+		if (!c->resp_started) {
+			/* broken before a byte of it went out: say so */
+			cache_proxy_end(c, false);
+			proxy_error(c, 502, c->body.why);
+			return VD_OK;
+		}
 		conn_close(c);		/* a truncated body must look truncated */
 		return VD_OK;
 	default:
@@ -1056,6 +1099,8 @@ proxy_timeout(struct conn *c)
 			conn_timer(c, c->t->conf->connect_timeout);
 			break;
 		}
+		if (c->up.s.fd >= 0 && upstream_parent_next(c, true))
+			return;		/* the next parent, or the origin */
 		/* FALLTHROUGH */
 	case PX_RESOLVE:
 		STATS_INC(upstream_errors, 1);
@@ -1083,6 +1128,8 @@ proxy_timeout(struct conn *c)
 		/* FALLTHROUGH */
 	case PX_RESP_HEAD:
 		upstream_parent_failed(c);	/* a parent that does not answer */
+		if (upstream_parent_next(c, replayable(c)))
+			return;		/* the next parent, or the origin */
 		STATS_INC(upstream_errors, 1);
 		proxy_error(c, 504, "the origin did not answer in time");
 		break;

@@ -50,7 +50,20 @@ struct side {
 	bool		 rd;		/* may be readable */
 	bool		 wr;		/* may be writable */
 	bool		 eof;		/* read returned 0 */
+	bool		 hup;		/* epoll said RDHUP/HUP/ERR: read until 0 */
 };
+
+/* A recv that returned less than it asked for drained the socket: with
+ * edge-triggered epoll the next byte brings a new event, so the side is not
+ * readable until then -- which saves the recv that would only say EAGAIN.
+ * Not after a hang-up: its edge has come and gone, and the 0 that tells
+ * EOF must still be read. */
+static inline void
+side_short_read(struct side *s, size_t got, size_t asked)
+{
+	if (got < asked && !s->hup)
+		s->rd = false;
+}
 
 enum relay_out {
 	RELAY_RAW,		/* forward the bytes as they are */
@@ -76,6 +89,11 @@ struct relay {
 	/* the cache copies body data as it streams (cache_proxy.c); NULL: off */
 	void		(*tap)(void *arg, const char *p, size_t n);
 	void		*tap_arg;
+	/* a head still to go out before the body, from *head_off: sent in the
+	 * same sendmsg as the first body bytes when they are already here,
+	 * alone when they are not (so the head never waits for the body) */
+	const struct http_out *head;
+	size_t		*head_off;
 };
 
 /* relay_run: VD_DONE, VD_AGAIN (a side is blocked), or these: */
@@ -99,12 +117,18 @@ enum px_state {
 };
 
 struct upstream {
-	struct side	 s;
+	struct side	 s;		/* s.io unused: the socket's is sock->io */
+	struct up_sock	*sock;		/* while s.fd is open */
 	bool		 reused;	/* taken from the keep-alive pool */
 	bool		 fresh_only;	/* a retry: never take from the pool */
 	bool		 waiting;	/* queued for max-server-connections */
 	bool		 reusable;	/* may go back to the pool after this response */
 	struct conn	*wnext, *wprev;	/* the wait queue */
+	/* serialize-connections: waiting for a busy connection to the origin */
+	bool		 serial;	/* in the table's serial queue */
+	bool		 serial_gaveup;	/* waited its time: opens its own */
+	int64_t		 serial_until;	/* loop ms: then give up */
+	struct conn	*snext, *sprev;	/* the serial queue */
 	struct buf	 in;
 	char		 host[256];	/* for DNS, NUL-terminated */
 	uint16_t	 port;
@@ -119,6 +143,11 @@ struct upstream {
 	 * order, addrs[i] being the conf's parent_set->p[pidx[i]] */
 	bool		 via_parent;
 	int8_t		 pidx[DNS_MAX_ADDRS];
+	/* the direct list's answer (enum rules_direct), asked once per request
+	 * so that a failover does not count its rule twice; fallback: no parent
+	 * answered and the request goes to the origin (both reset per request) */
+	uint8_t		 direct;
+	bool		 fallback;
 };
 
 struct conn {
@@ -132,7 +161,9 @@ struct conn {
 	bool		 has_odst;	/* transparent: redirected by the firewall */
 	struct sockaddr_storage odst;	/* ... from here (SO_ORIGINAL_DST) */
 	unsigned	 nreq;		/* requests on this connection */
+	uint64_t	 serial;	/* which connection this slot holds (connstat.c) */
 	bool		 running;	/* inside proxy_run (callbacks must not re-enter) */
+	bool		 internal;	/* made by the cache (cache_bg.h), not a client */
 
 	struct buf	 in;		/* client bytes: head, then body */
 	struct http_out	 out;		/* head (or error page) being written */
@@ -160,14 +191,19 @@ struct conn {
 	struct cache_conn *cache;	/* cache_proxy.c's state; NULL: no cache */
 };
 
-/* An idle origin connection kept for reuse (upstream.c). */
-struct up_idle {
-	struct up_idle	*next, *prev;	/* LRU: most recently used first */
+/* One open origin connection of a worker (upstream.c), busy or idle.  Its
+ * socket is registered with epoll once, when it is opened, and stays
+ * registered until it is closed: events go to the owning connection while
+ * it is busy and to the pool while it is idle, so that lending it out and
+ * parking it again cost no system call. */
+struct up_sock {
+	struct up_sock	*next, *prev;	/* idle: the LRU (most recent first); else the free list */
 	struct conn_table *t;
+	struct conn	*owner;		/* NULL while idle */
 	int		 fd;
 	struct ev_io	 io;
-	struct ev_timer	 timer;
-	uint16_t	 port;
+	struct ev_timer	 timer;		/* the idle timeout */
+	uint16_t	 port;		/* the pool key (pool_key()) */
 	char		 host[256];
 };
 
@@ -175,14 +211,17 @@ struct conn_table {
 	struct ev_loop	*loop;
 	/* origin connections of this worker: open (busy + idle), bound, pool */
 	int		 nserver, server_max;
-	struct up_idle	*idle_slots, *idle_free, *idle_lru;
+	struct up_sock	*socks, *sock_free, *idle_lru;
 	int		 nidle;
 	struct conn	*wq_head, *wq_tail;	/* waiting for a server slot */
 	struct ev_timer	 wake;
+	struct conn	*sq_head, *sq_tail;	/* serialize-connections' FIFO */
+	struct ev_timer	 serial;		/* its next look */
 	const struct vd_conf *conf;
 	struct conn	*conns;
 	size_t		 n, active;
 	unsigned long	 accepted;
+	uint64_t	 serials;	/* the last conn.serial given */
 	struct conn	*free;
 	struct dns	*dns;
 	struct router	*router;
@@ -199,6 +238,8 @@ void	proxy_start(struct conn *);		/* a fresh connection */
 void	proxy_run(struct conn *);		/* make progress */
 void	proxy_timeout(struct conn *);
 void	proxy_error(struct conn *, int status, const char *why);
+/* A request the cache parked (collapsed forwarding) goes to the origin after all. */
+void	proxy_upstream(struct conn *);
 
 /* conn.c */
 void	conn_close(struct conn *);
@@ -229,6 +270,17 @@ int	upstream_parent_plan(struct conn *);
 void	upstream_parent_failed(struct conn *);
 /* CONNECT through a parent: the CONNECT request for it, into c->out. */
 int	upstream_parent_connect_head(struct conn *);
+/*
+ * The parent being tried failed (refused, timed out, closed without an
+ * answer; the caller has marked it down): send the request again to the
+ * next live parent by hash, or, when none is left, straight to the origin
+ * unless a direct deny rule forbids it.  replay: the request may be sent
+ * again (nothing of it went, or it went whole and is idempotent).  true:
+ * the request is on its way again (proxy_upstream()); false: not through a
+ * parent, not replayable, or never_direct with no parent left -- the
+ * caller answers the error as before.
+ */
+bool	upstream_parent_next(struct conn *, bool replay);
 
 /* relay.c: move the body until done or a side blocks (VD_DONE, VD_AGAIN,
  * RELAY_ESRC, RELAY_EDST). */

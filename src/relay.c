@@ -95,19 +95,57 @@ produce(struct relay *r, struct buf *b)
 	return VD_OK;
 }
 
-/* Write what is queued.  VD_OK all written, VD_AGAIN, RELAY_EDST. */
+static bool
+head_pending(const struct relay *r)
+{
+	return r->head != NULL && *r->head_off < r->head->len;
+}
+
+/* Take n sent bytes off the head, then off the queue. */
+static void
+advance(struct relay *r, size_t n)
+{
+	if (head_pending(r)) {
+		size_t k = r->head->len - *r->head_off;
+
+		k = n < k ? n : k;
+		*r->head_off += k;
+		n -= k;
+	}
+	for (int i = 0; i < r->niov && n > 0; i++) {
+		size_t k = n < r->iov[i].iov_len ? n : r->iov[i].iov_len;
+
+		r->iov[i].iov_base = (char *)r->iov[i].iov_base + k;
+		r->iov[i].iov_len -= k;
+		n -= k;
+	}
+	while (r->niov > 0 && r->iov[0].iov_len == 0) {
+		memmove(r->iov, r->iov + 1, sizeof(r->iov[0]) * (size_t)(r->niov - 1));
+		r->niov--;
+	}
+}
+
+/* Write the pending head and what is queued.  VD_OK all written, VD_AGAIN,
+ * RELAY_EDST. */
 static int
 flush(struct relay *r, struct side *to, uint64_t *count)
 {
+	struct iovec iov[1 + VD_ARRLEN(r->iov)];
 	struct msghdr mh;
 	ssize_t n;
+	int k;
 
-	while (r->niov > 0) {
+	while (r->niov > 0 || head_pending(r)) {
 		if (!to->wr)
 			return VD_AGAIN;
+		k = 0;
+		if (head_pending(r))
+			iov[k++] = (struct iovec){ r->head->p + *r->head_off,
+			    r->head->len - *r->head_off };
+		memcpy(iov + k, r->iov, sizeof(r->iov[0]) * (size_t)r->niov);
 		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = r->iov;
-		mh.msg_iovlen = (size_t)r->niov;
+		mh.msg_iov = iov;
+		mh.msg_iovlen = (size_t)(k + r->niov);
 		n = sendmsg(to->fd, &mh, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -120,16 +158,7 @@ flush(struct relay *r, struct side *to, uint64_t *count)
 			return RELAY_EDST;
 		}
 		*count += (uint64_t)n;
-		for (int i = 0; i < r->niov && n > 0; i++) {
-			size_t k = (size_t)n < r->iov[i].iov_len ? (size_t)n : r->iov[i].iov_len;
-			r->iov[i].iov_base = (char *)r->iov[i].iov_base + k;
-			r->iov[i].iov_len -= k;
-			n -= (ssize_t)k;
-		}
-		while (r->niov > 0 && r->iov[0].iov_len == 0) {
-			memmove(r->iov, r->iov + 1, sizeof(r->iov[0]) * (size_t)(r->niov - 1));
-			r->niov--;
-		}
+		advance(r, (size_t)n);
 	}
 	return VD_OK;
 }
@@ -144,6 +173,7 @@ relay_fill(struct buf *b, struct side *from, uint64_t *count, const char **why)
 			return VD_AGAIN;
 		n = recv(from->fd, b->p + b->end, b->cap - b->end, 0);
 		if (n > 0) {
+			side_short_read(from, (size_t)n, b->cap - b->end);
 			b->end += (size_t)n;
 			*count += (uint64_t)n;
 			return VD_OK;
@@ -170,7 +200,9 @@ relay_run(struct relay *r, struct buf *b, struct side *from, struct side *to,
 	int rc;
 
 	for (;;) {
-		if (r->niov > 0) {
+		/* a pending head waits for body bytes already buffered */
+		if (r->niov > 0 || (head_pending(r) && (b->start == b->end || r->ending ||
+		    r->fr.kind == HTTP_BODY_NONE))) {
 			if ((rc = flush(r, to, out_count)) != VD_OK)
 				return rc;
 			b->start += r->consume;

@@ -125,6 +125,24 @@ router_create(const struct vd_conf *cf, char *err, size_t errlen)
 	return r;
 }
 
+int
+router_check(const char *prop, const char *value, char *err, size_t errlen)
+{
+	struct router *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return VD_ERR;
+	}
+	if (strcmp(prop, "reverse-origins") == 0)
+		rc = parse_origins(r, value, err, errlen);
+	else
+		rc = parse_ports(value, r->tports, &r->ntports, prop, err, errlen);
+	router_free(r);
+	return rc;
+}
+
 struct parent_health *
 router_parent_health(struct router *r)
 {

@@ -26,6 +26,9 @@ enum router_mode {
 
 /* NULL on a malformed list; *err then says what (a static string or errbuf). */
 struct router	*router_create(const struct vd_conf *, char *errbuf, size_t errlen);
+/* Check one of the properties router_create() parses ("transparent-ports",
+ * "reverse-ports", "reverse-origins"): VD_OK or VD_ERR with errbuf set. */
+int		 router_check(const char *prop, const char *value, char *errbuf, size_t errlen);
 void		 router_free(struct router *);
 /* Does any listener serve other than explicit proxy? (skips getsockname) */
 bool		 router_has_modes(const struct router *);

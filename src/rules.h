@@ -142,6 +142,22 @@ struct conn;
 int		 rules_access(struct conn *);
 int		 rules_access_resolved(struct conn *, const struct sockaddr *dst);
 bool		 rules_conn_cache_allowed(struct conn *);
-bool		 rules_conn_direct_allowed(struct conn *, const struct sockaddr *dst);
+
+/*
+ * The direct list for a request that could go through a parent.  "No rule
+ * matched" and "a deny rule matched" both mean "through the parents", but
+ * only the first lets the request fall back to the origin when no parent
+ * answers (Squid's prefer-parent vs never_direct; viaduct.conf(5)).  One
+ * rules_match(): the deciding rule's hit is counted once, none for the
+ * default or NEED_ADDR (ask again with the address, as rules_match says).
+ */
+enum rules_direct {
+	RULES_DIRECT_UNASKED = 0,	/* not evaluated yet: the caller's zero state */
+	RULES_DIRECT_NONE,		/* the default: parents, then the origin */
+	RULES_DIRECT_DENY,		/* action=deny: the parents only */
+	RULES_DIRECT_ALLOW,		/* action=allow: the origin */
+	RULES_DIRECT_NEED_ADDR,		/* a dst-address rule and dst was NULL */
+};
+enum rules_direct rules_conn_direct(struct conn *, const struct sockaddr *dst);
 
 #endif

@@ -197,12 +197,21 @@ rules_conn_cache_allowed(struct conn *c)
 	return rules_cache_allowed(c->t->conf->rules, &q);
 }
 
-bool
-rules_conn_direct_allowed(struct conn *c, const struct sockaddr *dst)
+enum rules_direct
+rules_conn_direct(struct conn *c, const struct sockaddr *dst)
 {
 	struct sockaddr_storage src;
 	struct rules_req q;
+	struct rules_result res;
 
 	request_of(c, RULES_DIRECT, &q, &src, dst);
-	return rules_direct_allowed(c->t->conf->rules, &q);
+	switch (rules_match(c->t->conf->rules, RULES_DIRECT, &q, &res)) {
+	case RULES_ALLOW:
+		return RULES_DIRECT_ALLOW;
+	case RULES_NEED_ADDR:
+		return RULES_DIRECT_NEED_ADDR;
+	default:
+		/* the list's default is a deny with no rule behind it */
+		return res.index < 0 ? RULES_DIRECT_NONE : RULES_DIRECT_DENY;
+	}
 }

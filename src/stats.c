@@ -39,6 +39,10 @@ stats_create(const char *path, uint32_t nslots, size_t *maplen)
 	if (h == MAP_FAILED)
 		goto fail;
 	close(fd);
+	/* no read-around: on a disk file each first touch of a slot would read
+	 * 128 KiB of the sparse segment into every process's RSS (VmHWM 19 MB
+	 * per worker from a walk over the slots' pids); inherited by forks */
+	(void)madvise(h, len, MADV_RANDOM);
 	/* no memset: the file is new, so it reads as zeros, and touching it
 	 * would back every page of every slot's sparse rule-hit table */
 	h->version = STATS_VERSION;
@@ -76,6 +80,7 @@ stats_open_ro(const char *path, size_t *maplen)
 	if (h == MAP_FAILED)
 		goto fail;
 	close(fd);
+	(void)madvise((void *)h, (size_t)st.st_size, MADV_RANDOM);	/* see stats_create */
 	if (h->magic != STATS_MAGIC || h->version != STATS_VERSION ||
 	    stats_size(h->nslots) > (size_t)st.st_size) {
 		munmap((void *)h, (size_t)st.st_size);

@@ -23,10 +23,18 @@
 #include "stats_tbl.h"
 
 #define STATS_MAGIC	0x7669616475637431ULL	/* "viaduct1" */
-#define STATS_VERSION	3
+#define STATS_VERSION	5
 #define STATS_PANIC_LEN	256
 
 enum stats_kind { COUNTER, GAUGE };
+
+/* One published cache key (cache_collapse.c reads and writes it, atomically
+ * word by word); state 0: free. */
+#define STATS_COLLAPSE_MAX	64
+struct stats_collapse {
+	uint64_t	 key[2];
+	uint64_t	 state;
+};
 
 struct stats_slot {
 	int64_t		 pid;		/* 0: slot free */
@@ -37,6 +45,9 @@ struct stats_slot {
 #define STATS_X(f, name, kind, help)	uint64_t f;
 	STATS_FIELDS(STATS_X)
 #undef STATS_X
+	/* the misses this worker fetches for storage (cache_collapse.h); before
+	 * rule_hits, so that stats_retire clears them with the slot */
+	struct stats_collapse collapse[STATS_COLLAPSE_MAX];
 	/* hits of each rule, by list and position; last, so that the pages of
 	 * unused rules are never touched (the segment is sparse) */
 	uint64_t	 rule_hits[RULES_NLISTS][RULES_MAX];

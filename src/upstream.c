@@ -8,6 +8,13 @@
  * the least recently used idle connection is closed to make room; when none
  * is idle the request waits in a FIFO queue until a connection is released
  * (its connect timer still runs, so the wait is bounded).
+ *
+ * serialize-connections=yes (RouterOS): a request for an origin that this
+ * worker already has a connection to, busy, waits in a second FIFO for that
+ * connection to come back to the pool instead of opening another; the
+ * first waiter for the origin takes it.  A waiter gives up after
+ * SERIAL_WAIT_MS and opens its own, and so does every waiter when the
+ * origin's last connection closes (it did not keep the connection alive).
  */
 #include "config.h"
 
@@ -22,6 +29,7 @@
 #include <unistd.h>
 
 #include "viaduct.h"
+#include "admin.h"
 #include "conf.h"
 #include "log.h"
 #include "parent.h"
@@ -30,17 +38,13 @@
 #include "rules.h"
 #include "util.h"
 
-static void
-up_io_cb(struct ev_loop *l, struct ev_io *io, uint32_t ev)
-{
-	struct conn *c = io->data;
+static void	sock_close(struct up_sock *);
+static void	serial_kick(struct conn_table *);
+static ev_timer_cb serial_cb;
 
-	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
-		c->up.s.rd = true;
-	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-		c->up.s.wr = true;
-	proxy_run(c);
-}
+/* RouterOS: "if a client is idle for too long (max 5 seconds by default),
+ * it will give up waiting and open another connection to the server" */
+#define SERIAL_WAIT_MS	5000
 
 /* ------------------------------------------------------------ wait queue */
 
@@ -105,48 +109,89 @@ server_gone(struct conn_table *t)
 
 /* ------------------------------------------------------------ the pool */
 
+/* Events of an origin socket: to its owner while busy.  While idle, any
+ * sign of input means the origin closed it or sent bytes nobody asked
+ * for, so it cannot carry a request any more; a late EPOLLOUT (an ACK
+ * freeing send space) means nothing. */
 static void
-idle_unlink(struct up_idle *e)
+sock_io_cb(struct ev_loop *l, struct ev_io *io, uint32_t ev)
 {
-	struct conn_table *t = e->t;
+	struct up_sock *k = io->data;
+	struct conn *c = k->owner;
 
-	if (e->prev != NULL)
-		e->prev->next = e->next;
+	if (c != NULL) {
+		if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+			c->up.s.rd = true;
+		if (ev & (EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+			c->up.s.hup = true;
+		if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+			c->up.s.wr = true;
+		proxy_run(c);
+		return;
+	}
+	if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+		sock_close(k);
+}
+
+static void
+idle_unlink(struct up_sock *k)
+{
+	struct conn_table *t = k->t;
+
+	if (k->prev != NULL)
+		k->prev->next = k->next;
 	else
-		t->idle_lru = e->next;
-	if (e->next != NULL)
-		e->next->prev = e->prev;
-	ev_io_del(t->loop, &e->io);
-	ev_timer_stop(t->loop, &e->timer);
-	e->next = t->idle_free;
-	e->prev = NULL;
-	t->idle_free = e;
+		t->idle_lru = k->next;
+	if (k->next != NULL)
+		k->next->prev = k->prev;
+	k->next = k->prev = NULL;
+	ev_timer_stop(t->loop, &k->timer);
 	t->nidle--;
 }
 
+/* Close an origin socket, busy or idle, and give its slot back. */
 static void
-idle_close(struct up_idle *e)
+sock_close(struct up_sock *k)
 {
-	int fd = e->fd;
+	struct conn_table *t = k->t;
 
-	idle_unlink(e);
-	close(fd);
-	e->fd = -1;
-	server_gone(e->t);
+	if (k->owner == NULL)
+		idle_unlink(k);
+	ev_io_del(t->loop, &k->io);
+	close(k->fd);
+	k->fd = k->io.fd = -1;
+	k->owner = NULL;
+	k->next = t->sock_free;
+	t->sock_free = k;
+	server_gone(t);
+	serial_kick(t);		/* the origin's last connection may be gone */
 }
 
-/* An idle connection became readable: the origin closed it or sent bytes
- * nobody asked for.  Either way it cannot carry a request any more. */
-static void
-idle_io_cb(struct ev_loop *l, struct ev_io *io, uint32_t ev)
+/* A slot and an epoll registration for a new origin socket; -1 when epoll
+ * refuses it (the caller closes fd).  server_slot() made room first. */
+static int
+sock_open(struct conn *c, int fd)
 {
-	idle_close(io->data);
+	struct conn_table *t = c->t;
+	struct up_sock *k = t->sock_free;
+
+	if (k == NULL)
+		return -1;
+	ev_io_init(&k->io, fd, sock_io_cb, k);
+	if (ev_io_add(t->loop, &k->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) == -1)
+		return -1;
+	t->sock_free = k->next;
+	k->next = k->prev = NULL;
+	k->fd = fd;
+	k->owner = c;
+	c->up.sock = k;
+	return 0;
 }
 
 static void
 idle_timer_cb(struct ev_loop *l, struct ev_timer *tm)
 {
-	idle_close(tm->data);
+	sock_close(tm->data);
 }
 
 int
@@ -158,18 +203,19 @@ upstream_pool_init(struct conn_table *t)
 	if (t->server_max < 1)
 		t->server_max = 1;
 	ev_timer_init(&t->wake, wake_cb, t);
-	t->idle_slots = calloc((size_t)t->server_max, sizeof(*t->idle_slots));
-	if (t->idle_slots == NULL)
+	ev_timer_init(&t->serial, serial_cb, t);
+	t->socks = calloc((size_t)t->server_max, sizeof(*t->socks));
+	if (t->socks == NULL)
 		return VD_ERR;
 	for (int i = t->server_max; i-- > 0;) {
-		struct up_idle *e = &t->idle_slots[i];
+		struct up_sock *k = &t->socks[i];
 
-		e->t = t;
-		e->fd = -1;
-		e->io.fd = -1;
-		ev_timer_init(&e->timer, idle_timer_cb, e);
-		e->next = t->idle_free;
-		t->idle_free = e;
+		k->t = t;
+		k->fd = -1;
+		k->io.fd = -1;
+		ev_timer_init(&k->timer, idle_timer_cb, k);
+		k->next = t->sock_free;
+		t->sock_free = k;
 	}
 	return VD_OK;
 }
@@ -178,7 +224,7 @@ void
 upstream_pool_drain(struct conn_table *t)
 {
 	while (t->idle_lru != NULL)
-		idle_close(t->idle_lru);
+		sock_close(t->idle_lru);
 }
 
 void
@@ -186,8 +232,9 @@ upstream_pool_free(struct conn_table *t)
 {
 	upstream_pool_drain(t);
 	ev_timer_stop(t->loop, &t->wake);
-	free(t->idle_slots);
-	t->idle_slots = NULL;
+	ev_timer_stop(t->loop, &t->serial);
+	free(t->socks);
+	t->socks = NULL;
 }
 
 /* What a pooled connection is known by: the origin's name and port, or for
@@ -207,37 +254,193 @@ pool_key(const struct conn *c, uint16_t *port)
 }
 
 static bool
-idle_match(const struct up_idle *e, const struct conn *c)
+idle_match(const struct up_sock *k, uint16_t port, const char *host)
+{
+	return k->port == port && strcmp(k->host, host) == 0;
+}
+
+/* ------------------------------------------------------------ serialize-connections */
+
+static void
+sq_remove(struct conn *c)
+{
+	struct conn_table *t = c->t;
+	struct upstream *u = &c->up;
+
+	if (!u->serial)
+		return;
+	if (u->sprev != NULL)
+		u->sprev->up.snext = u->snext;
+	else
+		t->sq_head = u->snext;
+	if (u->snext != NULL)
+		u->snext->up.sprev = u->sprev;
+	else
+		t->sq_tail = u->sprev;
+	u->snext = u->sprev = NULL;
+	u->serial = false;
+}
+
+/* Every waiter has the same wait, so the head's bound comes first: the
+ * timer is always armed no later than it. */
+static void
+sq_add(struct conn *c)
+{
+	struct conn_table *t = c->t;
+	struct upstream *u = &c->up;
+
+	u->serial = true;
+	u->serial_until = t->loop->now_ms + SERIAL_WAIT_MS;
+	u->snext = NULL;
+	u->sprev = t->sq_tail;
+	if (t->sq_tail != NULL)
+		t->sq_tail->up.snext = c;
+	else
+		t->sq_head = c;
+	t->sq_tail = c;
+	if (!ev_timer_armed(&t->serial))
+		ev_timer_start(t->loop, &t->serial, SERIAL_WAIT_MS);
+	/* the connect timeout starts when the wait ends */
+	conn_timer(c, t->conf->connect_timeout + SERIAL_WAIT_MS);
+}
+
+/* A connection to the origin is open: busy (idle_only false) or idle. */
+static bool
+origin_open(const struct conn_table *t, uint16_t port, const char *host, bool idle_only)
+{
+	for (int i = 0; i < t->server_max; i++) {
+		const struct up_sock *k = &t->socks[i];
+
+		if (k->fd >= 0 && (k->owner == NULL || !idle_only) && idle_match(k, port, host))
+			return true;
+	}
+	return false;
+}
+
+/* Someone queued before c waits for the same origin: an idle connection
+ * to it is theirs (FIFO), not c's. */
+static bool
+serial_ahead(const struct conn *c, uint16_t port, const char *host)
+{
+	for (const struct conn *w = c->t->sq_head; w != NULL; w = w->up.snext) {
+		uint16_t wport;
+		const char *whost = pool_key(w, &wport);
+
+		if (wport == port && strcmp(whost, host) == 0)
+			return w != c;
+	}
+	return false;
+}
+
+/* Should c wait for a connection another request holds?  Called once the
+ * pool had nothing for it; queues c on the first yes. */
+static bool
+serial_wait(struct conn *c)
+{
+	struct upstream *u = &c->up;
+	uint16_t port;
+	const char *host;
+
+	if (!c->t->conf->serialize_connections || c->connect || u->fresh_only ||
+	    u->serial_gaveup || u->cur != 0 || u->s.fd >= 0)
+		return false;
+	host = pool_key(c, &port);
+	if (!origin_open(c->t, port, host, false)) {
+		sq_remove(c);		/* it closed: nothing to wait for */
+		return false;
+	}
+	if (!u->serial) {
+		log_debug("%s: serialize-connections: waiting for the connection to %s",
+		    c->peer, host);
+		sq_add(c);
+	}
+	return true;
+}
+
+/* Can the waiter go on: the origin's connection is idle and c is first
+ * in line for it, or no connection to the origin is left. */
+static bool
+serial_ready(const struct conn *c)
 {
 	uint16_t port;
 	const char *host = pool_key(c, &port);
 
-	return e->port == port && strcmp(e->host, host) == 0;
+	if (!origin_open(c->t, port, host, false))
+		return true;
+	return origin_open(c->t, port, host, true) && !serial_ahead(c, port, host);
+}
+
+/* From its own timer, like wake_cb: a connection came back or closed, or
+ * a waiter's time is up. */
+static void
+serial_cb(struct ev_loop *l, struct ev_timer *tm)
+{
+	struct conn_table *t = tm->data;
+	struct conn *c, *next;
+
+	for (c = t->sq_head; c != NULL; c = next) {
+		next = c->up.snext;
+		if (l->now_ms >= c->up.serial_until) {
+			log_debug("%s: serialize-connections: gave up waiting for %s",
+			    c->peer, c->up.host);
+			sq_remove(c);
+			c->up.serial_gaveup = true;
+			conn_timer(c, t->conf->connect_timeout);
+			proxy_run(c);
+		} else if (serial_ready(c)) {
+			proxy_run(c);	/* takes it, or opens its own */
+		}
+	}
+	if (t->sq_head != NULL && !ev_timer_armed(tm))
+		ev_timer_start(l, tm, t->sq_head->up.serial_until - l->now_ms);
+}
+
+static void
+serial_kick(struct conn_table *t)
+{
+	if (t->sq_head != NULL)
+		ev_timer_start(t->loop, &t->serial, 0);
+}
+
+/* The pool key on a connection being opened, so that serialize-connections
+ * sees it busy; a CONNECT tunnel never comes back, and has none. */
+static void
+sock_set_key(struct up_sock *k, const struct conn *c)
+{
+	uint16_t port;
+	const char *host = pool_key(c, &port);
+	size_t hl = strlen(host);
+
+	if (c->connect || hl >= sizeof(k->host))
+		hl = 0;
+	memcpy(k->host, host, hl);
+	k->host[hl] = '\0';
+	k->port = port;
 }
 
 int
 upstream_pool_get(struct conn *c)
 {
 	struct upstream *u = &c->up;
-	struct up_idle *e;
-	int fd;
+	struct up_sock *k;
+	uint16_t port;
+	const char *host = pool_key(c, &port);
 
 	if (u->fresh_only)
 		return VD_DECLINED;
-	for (e = c->t->idle_lru; e != NULL; e = e->next)
-		if (idle_match(e, c))
+	for (k = c->t->idle_lru; k != NULL; k = k->next)
+		if (idle_match(k, port, host))
 			break;
-	if (e == NULL)
+	if (k == NULL || (c->t->sq_head != NULL && serial_ahead(c, port, host)))
 		return VD_DECLINED;
-	fd = e->fd;
-	e->fd = -1;
-	idle_unlink(e);
-	u->s = (struct side){ .fd = fd, .rd = true, .wr = true };
-	ev_io_init(&u->s.io, fd, up_io_cb, c);
-	if (ev_io_add(c->t->loop, &u->s.io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) == -1) {
-		upstream_close(c);
-		return VD_DECLINED;
-	}
+	sq_remove(c);
+	idle_unlink(k);
+	k->owner = c;
+	u->sock = k;
+	/* not readable: it had nothing to read while idle, or the pool would
+	 * have closed it; epoll says when the response starts */
+	u->s = (struct side){ .fd = k->fd, .rd = false, .wr = true };
+	u->s.io.fd = -1;
 	u->reused = true;
 	return VD_OK;
 }
@@ -248,37 +451,34 @@ pool_put(struct conn *c)
 {
 	struct conn_table *t = c->t;
 	struct upstream *u = &c->up;
-	struct up_idle *e;
+	struct up_sock *k = u->sock;
+	uint16_t port;
+	const char *host = pool_key(c, &port);
+	size_t hl = strlen(host);
 	int same = 0;
 
-	if ((e = t->idle_free) == NULL)
+	if (hl >= sizeof(k->host))
 		return VD_DECLINED;
-	for (struct up_idle *i = t->idle_lru; i != NULL; i = i->next)
-		if (idle_match(i, c))
+	for (struct up_sock *i = t->idle_lru; i != NULL; i = i->next)
+		if (idle_match(i, port, host))
 			same++;
 	if (same >= t->conf->max_idle_per_server)
 		return VD_DECLINED;
-	t->idle_free = e->next;
-	ev_io_del(t->loop, &u->s.io);
-	e->fd = u->s.fd;
-	snprintf(e->host, sizeof(e->host), "%s", pool_key(c, &e->port));
-	ev_io_init(&e->io, e->fd, idle_io_cb, e);
-	if (ev_io_add(t->loop, &e->io, EPOLLIN | EPOLLRDHUP | EPOLLET) == -1) {
-		e->next = t->idle_free;
-		t->idle_free = e;
-		return VD_DECLINED;
-	}
-	ev_timer_start(t->loop, &e->timer, t->conf->server_idle_timeout);
-	e->prev = NULL;
-	e->next = t->idle_lru;
+	memcpy(k->host, host, hl + 1);
+	k->port = port;
+	k->owner = NULL;
+	ev_timer_start(t->loop, &k->timer, t->conf->server_idle_timeout);
+	k->prev = NULL;
+	k->next = t->idle_lru;
 	if (t->idle_lru != NULL)
-		t->idle_lru->prev = e;
-	t->idle_lru = e;
+		t->idle_lru->prev = k;
+	t->idle_lru = k;
 	t->nidle++;
+	u->sock = NULL;
 	u->s.fd = -1;
-	u->s.io.fd = -1;
 	if (t->wq_head != NULL)		/* a waiter takes it, or its slot */
 		ev_timer_start(t->loop, &t->wake, 0);
+	serial_kick(t);
 	return VD_OK;
 }
 
@@ -301,17 +501,17 @@ upstream_close(struct conn *c)
 	struct upstream *u = &c->up;
 
 	wq_remove(c);
+	sq_remove(c);
+	u->serial_gaveup = false;
 	u->reused = u->reusable = false;
 	if (u->dnsq != NULL) {
 		dns_cancel(u->dnsq);
 		u->dnsq = NULL;
 	}
 	if (u->s.fd >= 0) {
-		ev_io_del(c->t->loop, &u->s.io);
-		close(u->s.fd);
+		sock_close(u->sock);
+		u->sock = NULL;
 		u->s.fd = -1;
-		u->s.io.fd = -1;
-		server_gone(c->t);
 	}
 }
 
@@ -320,14 +520,14 @@ static bool
 server_slot(struct conn *c)
 {
 	struct conn_table *t = c->t;
-	struct up_idle *lru;
+	struct up_sock *lru;
 
 	if (t->nserver < t->server_max)
 		return true;
 	if (t->idle_lru != NULL) {
 		for (lru = t->idle_lru; lru->next != NULL; lru = lru->next)
 			;
-		idle_close(lru);
+		sock_close(lru);
 		return true;
 	}
 	return false;
@@ -354,6 +554,34 @@ parent_up(struct conn *c)
 		parent_mark_up(router_parent_health(c->t->router), c->up.pidx[c->up.cur]);
 }
 
+/* The fallback, once it is sure: logged and counted. */
+static void
+fallback_note(struct conn *c)
+{
+	log_info("%s: no parent proxy answers, straight to the origin %s:%u",
+	    c->peer, c->up.host, (unsigned)c->up.port);
+	STATS_INC(parent_fallbacks, 1);
+}
+
+/* A fallback whose direct list waited for the origin's address (a
+ * dst-address rule before any decision): asked now that it is resolved;
+ * a deny keeps the request off the origin (never_direct). */
+static bool
+direct_recheck(struct conn *c)
+{
+	struct upstream *u = &c->up;
+
+	if (!u->fallback || u->direct != RULES_DIRECT_NEED_ADDR || u->cur >= u->naddrs)
+		return true;
+	u->direct = rules_conn_direct(c, (const struct sockaddr *)&u->addrs[u->cur]);
+	if (u->direct != RULES_DIRECT_DENY) {
+		fallback_note(c);
+		return true;
+	}
+	u->error = "no parent proxy is reachable and the direct list denies the origin";
+	return false;
+}
+
 /* Start connecting to addrs[cur], then the next ones.  */
 int
 upstream_connect(struct conn *c)
@@ -365,6 +593,10 @@ upstream_connect(struct conn *c)
 		return VD_AGAIN;
 	if (u->s.fd < 0 && u->cur == 0 && upstream_pool_get(c) == VD_OK)
 		return VD_OK;		/* released while we waited */
+	if (serial_wait(c))
+		return VD_AGAIN;
+	if (!direct_recheck(c))
+		return VD_ERR;
 	if (!server_slot(c)) {
 		wq_add(c);
 		return VD_AGAIN;
@@ -372,6 +604,12 @@ upstream_connect(struct conn *c)
 	while (u->cur < u->naddrs) {
 		struct sockaddr *sa = (struct sockaddr *)&u->addrs[u->cur];
 
+		if (admin_is_target(c->t->conf, sa)) {
+			/* never the admin listener: it trusts loopback (admin.h) */
+			u->error = "the admin listener is not an origin";
+			u->cur++;
+			continue;
+		}
 		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd == -1) {
 			u->error = strerror(errno);
@@ -380,16 +618,17 @@ upstream_connect(struct conn *c)
 		}
 		STATS_INC(server_connections, 1);
 		c->t->nserver++;
-		u->s = (struct side){ .fd = fd };
 		u->reused = false;
 		bind_source(c, fd, sa->sa_family);
-		ev_io_init(&u->s.io, fd, up_io_cb, c);
-		if (ev_io_add(c->t->loop, &u->s.io,
-		    EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) == -1) {
+		if (sock_open(c, fd) == -1) {
 			u->error = strerror(errno);
-			upstream_close(c);
+			close(fd);
+			server_gone(c->t);
 			return VD_ERR;
 		}
+		sock_set_key(u->sock, c);
+		u->s = (struct side){ .fd = fd };
+		u->s.io.fd = -1;
 		if (connect(fd, sa, u->lens[u->cur]) == 0) {
 			u->s.wr = true;
 			parent_up(c);
@@ -522,17 +761,20 @@ head_absolute(struct conn *c)
 	return VD_OK;
 }
 
-/* The direct list: VD_DECLINED goes straight to the origin.  Its
- * dst-address rules see a literal address; for a name they count as "no"
- * (rules.h), so the request takes the parent, which resolves it. */
-static bool
-direct_allowed(struct conn *c)
+/* The direct list, asked once per request.  Its dst-address rules see a
+ * literal address; for a name they answer NEED_ADDR (rules.h), so the
+ * request takes the parent, which resolves it, and a fallback to the
+ * origin asks again once the address is known (direct_recheck). */
+static enum rules_direct
+direct_decision(struct conn *c)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 	const struct sockaddr *dst = NULL;
 
+	if (c->up.direct != RULES_DIRECT_UNASKED)
+		return c->up.direct;
 	memset(&ss, 0, sizeof(ss));
 	if (inet_pton(AF_INET, c->up.host, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
@@ -543,7 +785,69 @@ direct_allowed(struct conn *c)
 		sin6->sin6_port = htons(c->up.port);
 		dst = (const struct sockaddr *)&ss;
 	}
-	return rules_conn_direct_allowed(c, dst);
+	c->up.direct = rules_conn_direct(c, dst);
+	return c->up.direct;
+}
+
+/* The head in c->out back to origin-form (RFC 9112 §3.2.1) for the origin
+ * itself: what head_absolute() put in front of the path goes, and an
+ * authority with no path was "*" (§3.2.4). */
+static void
+head_origin(struct conn *c)
+{
+	struct http_out *o = &c->out;
+	char *sp = memchr(o->p, ' ', o->len), *t, *end, *path;
+
+	if (sp == NULL)
+		return;
+	t = sp + 1;
+	end = memchr(t, ' ', o->len - (size_t)(t - o->p));
+	if (end == NULL || end - t < 7 || memcmp(t, "http://", 7) != 0)
+		return;			/* origin-form already */
+	path = memchr(t + 7, '/', (size_t)(end - t - 7));
+	if (path == NULL) {
+		*t = '*';
+		path = end;
+		t++;
+	}
+	memmove(t, path, o->len - (size_t)(path - o->p));
+	o->len -= (size_t)(path - t);
+}
+
+/* No parent is left for this request: straight to the origin, unless a
+ * direct deny rule keeps it on the parents (never_direct: 502).  VD_DECLINED
+ * to the origin, VD_ERR with the error page set. */
+static int
+parent_fallback(struct conn *c)
+{
+	struct upstream *u = &c->up;
+
+	if (u->direct == RULES_DIRECT_DENY) {
+		/* RouterOS: the direct list denies the origin, no parent answers */
+		STATS_INC(upstream_errors, 1);
+		proxy_error(c, 502, "no parent proxy is reachable");
+		return VD_ERR;
+	}
+	if (!c->connect)
+		head_origin(c);
+	if (u->fallback)
+		return VD_DECLINED;	/* a retry of the fallback */
+	u->fallback = true;
+	if (u->direct == RULES_DIRECT_NEED_ADDR)
+		u->fresh_only = true;	/* the pool would skip direct_recheck() */
+	else
+		fallback_note(c);
+	return VD_DECLINED;
+}
+
+/* The live parents in order for this request; 0 when none is. */
+static int
+plan_order(struct conn *c, int *order)
+{
+	char buf[4096];
+
+	return parent_order(c->t->conf->parent_set, router_parent_health(c->t->router),
+	    parent_url(c, buf, sizeof(buf)), c->t->loop->now_ms, order, DNS_MAX_ADDRS);
 }
 
 int
@@ -552,20 +856,14 @@ upstream_parent_plan(struct conn *c)
 	const struct parent_set *ps = c->t->conf->parent_set;
 	struct upstream *u = &c->up;
 	int order[DNS_MAX_ADDRS], n;
-	char buf[4096];
 
 	u->via_parent = false;
 	/* reverse mode has its configured origins; no parent, no change */
-	if (ps == NULL || ps->n == 0 || c->mode == ROUTER_REVERSE || direct_allowed(c))
+	if (ps == NULL || ps->n == 0 || c->mode == ROUTER_REVERSE ||
+	    direct_decision(c) == RULES_DIRECT_ALLOW)
 		return VD_DECLINED;
-	n = parent_order(ps, router_parent_health(c->t->router), parent_url(c, buf,
-	    sizeof(buf)), c->t->loop->now_ms, order, DNS_MAX_ADDRS);
-	if (n == 0) {
-		/* RouterOS: the direct list denies the origin, no parent answers */
-		STATS_INC(upstream_errors, 1);
-		proxy_error(c, 502, "no parent proxy is reachable");
-		return VD_ERR;
-	}
+	if (u->fallback || (n = plan_order(c, order)) == 0)
+		return parent_fallback(c);
 	for (int i = 0; i < n; i++) {
 		memcpy(&u->addrs[i], &ps->p[order[i]].addr, sizeof(u->addrs[i]));
 		u->lens[i] = ps->p[order[i]].addrlen;
@@ -580,6 +878,23 @@ upstream_parent_plan(struct conn *c)
 		return VD_ERR;
 	}
 	return VD_OK;
+}
+
+bool
+upstream_parent_next(struct conn *c, bool replay)
+{
+	struct upstream *u = &c->up;
+	int order[DNS_MAX_ADDRS];
+
+	if (!u->via_parent || !replay)
+		return false;
+	/* never_direct with no parent left: the caller's 502 or 504 says why */
+	if (u->direct == RULES_DIRECT_DENY && plan_order(c, order) == 0)
+		return false;
+	upstream_close(c);
+	c->out_off = 0;
+	proxy_upstream(c);	/* planned again: the failed parent is down */
+	return true;
 }
 
 int

@@ -35,6 +35,7 @@
 #include "viaduct.h"
 #include "cache_key.h"
 #include "cache_store.h"
+#include "cachemgr.h"
 #include "conf.h"
 #include "connstat.h"
 #include "pidfile.h"
@@ -216,8 +217,64 @@ ratio(uint64_t part, uint64_t whole)
 	return whole > 0 ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
+/*
+ * Since-install totals (cachemgr.h): the snapshot the cache manager keeps
+ * in the store, folded onto the live sums; false when there is no cache.
+ */
+static bool
+since_install(const struct vd_conf *conf, const struct stats_hdr *h,
+    uint64_t out[CACHEMGR_NSTATS])
+{
+	struct cache_store_conf c;
+	struct cache_store cs;
+	struct cache_reader rd;
+	struct cachemgr_totals t;
+	struct vd_str v;
+	uint64_t sum[CACHEMGR_NSTATS];
+	char path[PATH_MAX];
+
+	if (cache_store_conf_init(&c, conf, path, sizeof(path)) != VD_OK ||
+	    access(path, F_OK) == -1)
+		return false;
+	c.read_only = true;
+	if (cache_store_open(&cs, &c) != VD_OK)
+		return false;
+	memset(&t, 0, sizeof(t));
+	if (cache_reader_init(&cs, &rd) == VD_OK) {
+		if (cache_store_meta_get(&rd, CACHEMGR_TOTALS_KEY, &v) == VD_OK &&
+		    cachemgr_totals_decode(v.p, v.len, &t) != VD_OK)
+			memset(&t, 0, sizeof(t));
+		cache_reader_free(&rd);
+	}
+	cache_store_close(&cs);
+	cachemgr_stats_sum(h, sum);
+	cachemgr_totals_since_install(&t, h->master_pid, h->started, sum, out);
+	return true;
+}
+
 static void
-monitor_text(const struct stats_hdr *h, const struct stats_slot *t, bool workers)
+monitor_totals_text(const uint64_t *tot)
+{
+	static const int kib[] = { CACHEMGR_STAT_received_from_servers,
+	    CACHEMGR_STAT_sent_to_clients, CACHEMGR_STAT_hits_sent_to_clients };
+	static const int num[] = { CACHEMGR_STAT_requests, CACHEMGR_STAT_hits };
+	char name[64];
+
+	for (size_t i = 0; i < VD_ARRLEN(num); i++) {
+		snprintf(name, sizeof(name), "total-%s", cachemgr_stat_name(num[i]));
+		printf("%22s: %llu\n", name, (unsigned long long)tot[num[i]]);
+	}
+	for (size_t i = 0; i < VD_ARRLEN(kib); i++) {
+		snprintf(name, sizeof(name), "total-%s", cachemgr_stat_name(kib[i]));
+		printf("%22s: %lluKiB\n", name, (unsigned long long)tot[kib[i]] / 1024);
+	}
+	printf("%22s: %.1f%%\n", "total-hit-ratio",
+	    ratio(tot[CACHEMGR_STAT_hits], tot[CACHEMGR_STAT_requests]));
+}
+
+static void
+monitor_text(const struct stats_hdr *h, const struct stats_slot *t, bool workers,
+    const uint64_t *tot)
 {
 	char up[64];
 
@@ -235,6 +292,8 @@ monitor_text(const struct stats_hdr *h, const struct stats_slot *t, bool workers
 	printf("%22s: %lluKiB\n", "hits-sent-to-clients",
 	    (unsigned long long)t->hits_sent_to_clients / 1024);
 	printf("%22s: %.1f%%\n", "hit-ratio", ratio(t->hits, t->requests));
+	if (tot != NULL)
+		monitor_totals_text(tot);
 	if (!workers)
 		return;
 	printf("\n%4s %8s %4s %10s %8s %10s %10s %12s\n", "SLOT", "PID", "GEN", "UPTIME",
@@ -253,7 +312,8 @@ monitor_text(const struct stats_hdr *h, const struct stats_slot *t, bool workers
 }
 
 static void
-monitor_json(const struct stats_hdr *h, const struct stats_slot *t, bool workers)
+monitor_json(const struct stats_hdr *h, const struct stats_slot *t, bool workers,
+    const uint64_t *tot)
 {
 	const char *sep = "";
 
@@ -266,6 +326,15 @@ monitor_json(const struct stats_hdr *h, const struct stats_slot *t, bool workers
 	printf(", \"%s\": %llu", name, (unsigned long long)t->f);
 	STATS_FIELDS(STATS_X)
 #undef STATS_X
+	if (tot != NULL) {	/* since install: counters only */
+		printf(", \"total\": {");
+		for (int i = 0; i < CACHEMGR_NSTATS; i++)
+			if (cachemgr_stat_counter(i))
+				printf("%s\"%s\": %llu", sep, cachemgr_stat_name(i),
+				    (unsigned long long)tot[i]), sep = ", ";
+		printf("}");
+		sep = "";
+	}
 	if (workers) {
 		printf(", \"workers\": [");
 		for (uint32_t i = 0; i < h->nslots; i++) {
@@ -320,6 +389,8 @@ view(const struct vd_conf *conf, const char *what, const struct view *v)
 	const struct stats_hdr *h;
 	struct stats_slot sum;
 	struct timespec ts;
+	uint64_t tot[CACHEMGR_NSTATS];
+	const uint64_t *tp;
 	size_t len;
 
 	for (;;) {
@@ -331,10 +402,13 @@ view(const struct vd_conf *conf, const char *what, const struct view *v)
 			counters(&sum, "inserts-", v->json);
 		else if (strcmp(what, "lookups") == 0)
 			counters(&sum, "lookups-", v->json);
-		else if (v->json)
-			monitor_json(h, &sum, v->workers);
-		else
-			monitor_text(h, &sum, v->workers);
+		else {
+			tp = since_install(conf, h, tot) ? tot : NULL;
+			if (v->json)
+				monitor_json(h, &sum, v->workers, tp);
+			else
+				monitor_text(h, &sum, v->workers, tp);
+		}
 		stats_unmap(h, len);
 		if (v->interval <= 0)
 			return 0;

@@ -30,6 +30,7 @@ struct worker_spec {
 	int			 nlfds;
 	int			 master_fd;	/* our end of a socketpair; EOF = master gone */
 	struct stats_slot	*slot;		/* this worker's stats slot (already zeroed) */
+	const struct stats_hdr	*stats;		/* the whole segment: the siblings' loads */
 };
 
 _Noreturn void	worker_main(const struct worker_spec *);

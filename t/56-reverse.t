@@ -1,7 +1,9 @@
 #!/usr/bin/perl
 # Listener modes on loopback: reverse (Host -> configured origin, 404 for an
 # unknown host) and transparent without a firewall redirect (Host decides);
-# absolute-form still works everywhere; origin-form on a plain proxy port is 400.
+# absolute-form is a proxy request on proxy and transparent ports and mapped
+# like Host on reverse ports (where CONNECT is 501); origin-form on a plain
+# proxy port is 400.
 use strict;
 use warnings;
 use FindBin;
@@ -42,8 +44,16 @@ like($r, qr{\AHTTP/1\.1 404 Not Found\r\n.*Content-Type: text/html.*unknown host
 is(scalar($origin->requests), 0, 'reverse: unknown host never forwarded');
 $r = http_raw($rp, "OPTIONS * HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n");
 like(last_req(), qr{\AOPTIONS \* HTTP/1\.1\r\n}, 'reverse: OPTIONS * goes to the origin');
+# a surrogate is never a forward proxy: absolute-form is mapped like Host
+my $before = scalar($origin->requests);
 $r = http_raw($rp, "GET http://127.0.0.1:$op/abs HTTP/1.1\r\nHost: 127.0.0.1:$op\r\nConnection: close\r\n\r\n");
-like($r, qr{\r\n\r\nGET /abs host=127\.0\.0\.1:$op\n\z}, 'reverse listener: absolute-form is still a proxy request');
+like($r, qr{\AHTTP/1\.1 404 Not Found\r\n.*unknown host}s, 'reverse listener: absolute-form to an unmapped host -> 404');
+is(scalar($origin->requests), $before, 'reverse listener: ... and never forwarded (not an open proxy)');
+$r = http_raw($rp, "GET http://www.example.com/abs HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n");
+like($r, qr{\r\n\r\nGET /abs host=www\.example\.com\n\z}, 'reverse listener: absolute-form mapped by its authority, which becomes Host');
+$r = http_raw($rp, "CONNECT 127.0.0.1:$op HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 501 Not Implemented\r\n.*reverse-proxy port}s, 'reverse listener: CONNECT -> 501');
+is(scalar($origin->requests), $before + 1, 'reverse listener: CONNECT opened nothing');
 
 # --- keep-alive on a reverse listener: two hosts, one connection
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $rp, Proto => 'tcp') or die;

@@ -4,13 +4,15 @@
 # where viaduct runs.  A client in the other namespace connects to the
 # origin's address, port 80; the firewall hands the connection to viaduct,
 # which must find the original destination (SO_ORIGINAL_DST) and reach it.
-# Addresses 10.231.x.x exist only inside these namespaces.  Needs root,
+# Both families: IPv4 (10.231.x.x) and IPv6 (fd00:231::/48, unique local);
+# these addresses exist only inside these namespaces.  Needs root,
 # iproute2 and nftables (a missing tool is a failure).
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Socket::INET;
+use IO::Socket::IP;
 use POSIX qw(:sys_wait_h);
 use Test::More;
 use Time::HiRes qw(sleep time);
@@ -27,7 +29,7 @@ my $tag = "vd$$";
 my ($nsc, $nsp) = ("$tag-c", "$tag-p");		# client side, proxy side
 my ($vc, $vp) = ("${tag}c", "${tag}p");		# veth ends (<= 15 chars)
 my $vport = 3129;
-my ($origin, $vpid);
+my ($origin, $origin6, $vpid);
 
 sub sh { my $rc = system(@_); return $rc == 0 }
 sub cleanup {
@@ -35,6 +37,7 @@ sub cleanup {
 		while (time < $end) { last if waitpid($vpid, WNOHANG) == $vpid; sleep 0.05 }
 		if (kill 0, $vpid) { kill 'KILL', $vpid; waitpid($vpid, 0) } $vpid = undef }
 	$origin->stop if $origin;
+	$origin6->stop if $origin6;
 	for my $ns ($nsc, $nsp) { system($ip, 'netns', 'del', $ns) if $ip && -e "/run/netns/$ns" }
 }
 END { local $?; cleanup() }
@@ -50,10 +53,16 @@ ok(sh($ip, '-n', $nsc, 'addr', 'add', '10.231.0.1/24', 'dev', $vc) &&
     sh($ip, '-n', $nsc, 'link', 'set', $vc, 'up') && sh($ip, '-n', $nsp, 'link', 'set', $vp, 'up') &&
     sh($ip, '-n', $nsp, 'link', 'set', 'lo', 'up') &&
     sh($ip, '-n', $nsc, 'route', 'add', '10.231.9.0/24', 'via', '10.231.0.2'), 'addresses and routes');
+# nodad: usable at once, not "tentative" for a second
+ok(sh($ip, '-n', $nsc, '-6', 'addr', 'add', 'fd00:231::1/64', 'dev', $vc, 'nodad') &&
+    sh($ip, '-n', $nsp, '-6', 'addr', 'add', 'fd00:231::2/64', 'dev', $vp, 'nodad') &&
+    sh($ip, '-n', $nsp, '-6', 'addr', 'add', 'fd00:231:9::9/128', 'dev', 'lo', 'nodad') &&
+    sh($ip, '-n', $nsc, '-6', 'route', 'add', 'fd00:231:9::/64', 'via', 'fd00:231::2'),
+    'IPv6 addresses and routes');
 # everything for port 80 arriving from outside goes to viaduct
 my $dir = tmpdir_keep();
-spew("$dir/redirect.nft", "table ip viaduct_t {\n\tchain pre {\n\t\ttype nat hook prerouting priority dstnat;\n" .
-    "\t\ttcp dport 80 redirect to :$vport\n\t}\n}\n");
+spew("$dir/redirect.nft", join('', map { "table $_ viaduct_t {\n\tchain pre {\n" .
+    "\t\ttype nat hook prerouting priority dstnat;\n\t\ttcp dport 80 redirect to :$vport\n\t}\n}\n" } 'ip', 'ip6'));
 ok(sh($ip, 'netns', 'exec', $nsp, $nft, '-f', "$dir/redirect.nft"), 'nftables redirect rule in the proxy namespace');
 
 # the origin: 10.231.9.9:80, only in the proxy namespace
@@ -64,12 +73,20 @@ $origin = Viaduct::Origin->new(netns => $nsp, addr => '10.231.9.9', port => 80, 
 	return "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
 });
 
+# and [fd00:231:9::9]:80
+$origin6 = Viaduct::Origin->new(netns => $nsp, addr => 'fd00:231:9::9', port => 80, handler => sub {
+	my ($req) = @_;
+	my ($t) = $req =~ m{^\S+ (\S+)};
+	my $body = "origin fd00:231:9::9 got $t\n";
+	return "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+});
+
 # viaduct in the proxy namespace
 spew("$dir/viaduct.conf", <<"CONF");
 /ip proxy
 set enabled=yes port=$vport cache-path=$dir/cache
 /viaduct
-set workers=1 listen-address=0.0.0.0 pid-file=$dir/viaduct.pid run-dir=$dir/run \\
+set workers=1 listen-address=0.0.0.0,:: pid-file=$dir/viaduct.pid run-dir=$dir/run \\
     error-log=$dir/error.log access-log=$dir/access.log log-level=info \\
     via-pseudonym=tp.via transparent-ports=$vport connect-timeout=3s
 CONF
@@ -102,7 +119,7 @@ sub in_ns {
 
 sub request {
 	my ($host, $port, $bytes) = @_;
-	my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Proto => 'tcp', Timeout => 5)
+	my $s = IO::Socket::IP->new(PeerHost => $host, PeerPort => $port, Proto => 'tcp', Timeout => 5)
 	    or return "connect failed: $!";
 	$s->autoflush(1);
 	print $s $bytes;
@@ -132,6 +149,17 @@ unlike($log[0][0], qr/^10\.231\.0\.1:/, 'the origin connection came from viaduct
 # --- a 1.0 client without Host: the original destination is enough
 $r = in_ns($nsc, sub { request('10.231.9.9', 80, "GET /old HTTP/1.0\r\n\r\n") });
 like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\norigin 10\.231\.9\.9 got /old\n\z}s, '1.0 client without Host: served');
+
+# --- IPv6: the same through the ip6 redirect (IP6T_SO_ORIGINAL_DST)
+$r = in_ns($nsc, sub { request('fd00:231:9::9', 80,
+    "GET /six HTTP/1.1\r\nHost: not-this-one.invalid\r\nConnection: close\r\n\r\n") });
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\nVia: 1\.1 tp\.via\r\n\r\norigin fd00:231:9::9 got /six\n\z}s,
+    'IPv6: client -> [fd00:231:9::9]:80 redirected to viaduct, which reached the original destination');
+my @log6 = $origin6->log;
+is(scalar @log6, 1, 'IPv6: the origin saw one request');
+is($log6[0][1] // '', "GET /six HTTP/1.1\r\nHost: not-this-one.invalid\r\nX-Forwarded-For: fd00:231::1\r\n" .
+    "Via: 1.1 tp.via\r\n\r\n", 'IPv6: target and Host unchanged, the client address in X-Forwarded-For');
+is(scalar($origin->log), 2, 'IPv6: nothing went to the IPv4 origin');
 
 # --- the access log has the request (viaduct served it)
 my $errlog = slurp("$dir/error.log") // '';

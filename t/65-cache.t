@@ -66,6 +66,12 @@ my $o = Viaduct::Origin->new(handler => sub {
 	}
 	return resp('200 OK', "Cache-Control: max-age=300\r\n", substr($big, 0, 60000))
 	    if $path eq '/inline60k';
+	if ($path eq '/vary2') {
+		my ($lang) = $req =~ /^Accept-Language: (\S+)\r$/mi;
+		my ($enc) = $req =~ /^Accept-Encoding: (\S+)\r$/mi;
+		return resp('200 OK', "Cache-Control: max-age=300\r\nVary: Accept-Language\r\n" .
+		    "Vary: Accept-Encoding\r\n", 'lang ' . ($lang // 'none') . ' enc ' . ($enc // 'none') . "\n");
+	}
 	if ($path eq '/cut') {
 		return sub {
 			my ($c) = @_;
@@ -237,7 +243,7 @@ my (undef, $bv1) = split_resp(get('/bigv', timeout => 10));
 $lk{'not-found'}++; $in{successes}++;
 sleep 3.2;
 my ($he2, $be2) = split_resp(get('/etag'));
-$lk{expired}++;
+$lk{expired}++; $in{successes}++;	# the 304 stores the refreshed object: an insert
 is(seen('/etag'), 2, 'stale: the origin was asked again');
 like(req_of('/etag'), qr{^If-None-Match: "e1"\r$}m, 'stale: with the stored ETag (If-None-Match)');
 like($he2, qr{^HTTP/1\.1 200 }, '304 from the origin: the client gets the full 200');
@@ -250,7 +256,7 @@ is(seen('/etag'), 2, 'after the 304 the object is fresh again: a hit');
 like($he3, qr{^X-Rev: $rev\r?$}m, 'the hit carries the updated field');
 like($he3, qr{^Age: }m, 'the hit has Age');
 my ($hv2, $bv2) = split_resp(get('/bigv', timeout => 10));
-$lk{expired}++;
+$lk{expired}++; $in{successes}++;
 like(req_of('/bigv'), qr{^If-Modified-Since: Sat, 01 Jan 2022 00:00:00 GMT\r$}m,
     'stale body file: revalidated with If-Modified-Since');
 ok($bv2 eq $big, '304 on a body file: the client gets the stored 1 MiB, byte-exact');
@@ -269,6 +275,21 @@ $lk{'not-found'} += 2; $in{successes} += 2; $lk{successes} += 2;
 is(seen('/vary'), 2, 'Vary: one origin request per variant');
 is_deeply($vb{en}, [ "lang en\n", "lang en\n" ], 'Vary: the en variant both times');
 is_deeply($vb{fr}, [ "lang fr\n", "lang fr\n" ], 'Vary: the fr variant both times');
+
+# --- Vary on two field lines: one list (RFC 9110 §5.3), stored, both fields select ---
+my %v2;
+for my $e (qw(gzip br gzip br)) {
+	my (undef, $b) = split_resp(get('/vary2', headers => "Accept-Language: en\r\nAccept-Encoding: $e\r\n"));
+	push @{ $v2{$e} }, $b;
+}
+$lk{'not-found'} += 2; $in{successes} += 2; $lk{successes} += 2;
+is(seen('/vary2'), 2, 'two Vary lines: stored, one origin request per variant');
+is_deeply($v2{gzip}, [ "lang en enc gzip\n", "lang en enc gzip\n" ], 'two Vary lines: the gzip variant');
+is_deeply($v2{br}, [ "lang en enc br\n", "lang en enc br\n" ], 'two Vary lines: the br variant');
+my (undef, $bv2fr) = split_resp(get('/vary2', headers => "Accept-Language: fr\r\nAccept-Encoding: br\r\n"));
+$lk{'not-found'}++; $in{successes}++;
+is($bv2fr, "lang fr enc br\n", 'two Vary lines: the first line\'s field selects too');
+is(seen('/vary2'), 3, 'two Vary lines: another language is another variant');
 
 # --- the access log says what the cache did --------------------------------------------
 ok(wait_until(sub { (slurp("$dir/access.log") // '') =~ /TCP_REFRESH_UNMODIFIED/ }),

@@ -383,6 +383,37 @@ test_iter(struct cache_store *cs)
 	cache_reader_free(&r);
 }
 
+static int
+sum_cb(void *arg, const struct cache_key *k, const struct cache_obj *o)
+{
+	(void)k;
+	*(uint64_t *)arg += cache_store_obj_bytes(o);
+	return VD_OK;
+}
+
+/* The store's "used" total against a walk of every object. */
+static bool
+used_exact(struct cache_store *s)
+{
+	struct cache_reader r;
+	uint64_t used = 1, sum = 0;
+	bool same;
+
+	if (cache_reader_init(s, &r) != VD_OK)
+		return false;
+	same = cache_store_used(&r, &used) == VD_OK && !r.active &&
+	    cache_store_iter(&r, sum_cb, &sum) == VD_OK && sum == used;
+	if (!same)
+		note("used %llu, objects sum to %llu", (unsigned long long)used,
+		    (unsigned long long)sum);
+	cache_reader_free(&r);
+	return same;
+}
+
+/*
+ * MDB_MAP_FULL: the inserting process evicts the least recently stored of
+ * a sample in its own write txn and retries; the newest objects are kept.
+ */
 static void
 test_map_full(void)
 {
@@ -394,32 +425,93 @@ test_map_full(void)
 	struct cache_obj o, got;
 	struct cache_key k, k0;
 	char url[64];
-	int i, rc = VD_OK;
+	uint64_t n = 0;
+	int i, rc = VD_OK, bad = 0;
 
 	snprintf(d2, sizeof(d2), "%s/full", dir);
 	c = conf(d2, 1 << 20);
 	c.inline_max = sizeof(blob);
 	ok(cache_store_open(&s, &c) == VD_OK, "map full: open a 1 MiB map");
-	for (i = 0; i < 100 && rc == VD_OK; i++) {
+	for (i = 0; i < 100; i++) {
 		snprintf(url, sizeof(url), "http://full/%d", i);
 		o = obj(url, blob, sizeof(blob));
+		o.resp.response_time = T0 + i;	/* stored in this order: LRU order */
 		key(url, &k);
 		if (i == 0)
 			k0 = k;
-		rc = cache_store_put(&s, &k, &o);
+		if ((rc = cache_store_put(&s, &k, &o)) != VD_OK && bad++ == 0)
+			note("insert %d: %d", i, rc);
 	}
-	ok(rc == CACHE_STORE_FULL && i < 100, "map full: MDB_MAP_FULL -> CACHE_STORE_FULL, no crash");
-	note("map full after %d inserts of 60 KB", i - 1);
+	is_int(bad, 0, "map full: 100 inserts of 60 KB into a 1 MiB map all succeed (evict, retry)");
 	cache_reader_init(&s, &r);
-	ok(cache_store_lookup(&r, &k0, "http://full/0", 13, &got) == VD_OK &&
-	    got.body.len == sizeof(blob), "map full: what was stored is intact");
+	ok(cache_store_lookup(&r, &k, url, strlen(url), &got) == VD_OK &&
+	    got.body.len == sizeof(blob), "map full: the newest object is stored whole");
 	cache_reader_reset(&r);
-	cache_store_delete(&s, &k0);
-	cache_store_delete(&s, &k0);
-	snprintf(url, sizeof(url), "http://full/1");
-	key(url, &k0);
-	cache_store_delete(&s, &k0);
-	is_int(cache_store_put(&s, &k, &o), VD_OK, "map full: insert succeeds after eviction");
+	is_int(cache_store_lookup(&r, &k0, "http://full/0", 13, &got), VD_DECLINED,
+	    "map full: the oldest was evicted");
+	cache_reader_reset(&r);
+	ok(cache_store_count(&s, &n) == VD_OK && n >= 5 && n < 17,
+	    "map full: the store holds what fits (about a map's worth)");
+	note("%llu objects kept", (unsigned long long)n);
+	ok(used_exact(&s), "map full: the used total matches the objects after evictions");
+	cache_reader_free(&r);
+	cache_store_close(&s);
+}
+
+/* "used" follows put, replace, delete, evict; meta blobs; an old store. */
+static void
+test_used(void)
+{
+	static char big[100000];
+	char d2[300], url[64];
+	struct cache_store s;
+	struct cache_store_conf c;
+	struct cache_reader r;
+	struct cache_body b;
+	struct cache_obj o;
+	struct cache_key k;
+	struct cache_victim v;
+	struct vd_str val;
+	uint64_t used = 1;
+
+	snprintf(d2, sizeof(d2), "%s/used", dir);
+	c = conf(d2, 64 << 20);
+	ok(cache_store_open(&s, &c) == VD_OK && cache_reader_init(&s, &r) == VD_OK,
+	    "used: open a new store");
+	ok(cache_store_used(&r, &used) == VD_OK && used == 0, "used: a new store holds 0 bytes");
+	for (int i = 0; i < 20; i++) {
+		snprintf(url, sizeof(url), "http://used/%d", i);
+		o = obj(url, big, (size_t)(i * 100));
+		key(url, &k);
+		cache_store_put(&s, &k, &o);
+	}
+	ok(used_exact(&s), "used: after 20 inline inserts");
+	o = obj(url, big, 5);			/* replace the last one, smaller */
+	cache_store_put(&s, &k, &o);
+	ok(used_exact(&s), "used: after a replacement");
+	o = obj(url, NULL, 0);
+	o.body_size = sizeof(big);
+	ok(cache_body_begin(&s, &b) == VD_OK && cache_body_write(&b, big, sizeof(big)) == VD_OK &&
+	    cache_body_commit(&s, &b, &k, &o) == VD_OK, "used: a body file replaces it");
+	ok(used_exact(&s), "used: counts the body file");
+	cache_store_used(&r, &used);
+	ok(used > sizeof(big), "used: includes the body file's bytes");
+	cache_store_delete(&s, &k);
+	ok(used_exact(&s), "used: after a delete");
+	snprintf(url, sizeof(url), "http://used/3");
+	key(url, &k);
+	v = (struct cache_victim){ .key = k, .response_time = T0 };
+	ok(cache_store_evict(&s, &v, 1) == VD_OK && v.removed, "used: evict one");
+	ok(used_exact(&s), "used: after an eviction");
+	is_int(cache_store_used_init(&s, 7), VD_DECLINED, "used: init leaves a known total alone");
+	is_int(cache_store_meta_get(&r, "totals", &val), VD_DECLINED, "meta: absent at first");
+	cache_reader_reset(&r);
+	is_int(cache_store_meta_put(&s, "totals", "abc\n", 4), VD_OK, "meta: put");
+	ok(cache_store_meta_get(&r, "totals", &val) == VD_OK && str_eq(val, VD_STR("abc\n")),
+	    "meta: get what was put");
+	cache_reader_reset(&r);
+	cache_store_count(&s, &used);
+	is_int((int64_t)used, 18, "meta: its records are not objects");
 	cache_reader_free(&r);
 	cache_store_close(&s);
 }
@@ -504,6 +596,7 @@ main(void)
 	test_iter(&cs);
 	cache_store_close(&cs);
 	test_map_full();
+	test_used();
 	test_resized();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

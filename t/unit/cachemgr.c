@@ -407,6 +407,48 @@ test_readers(struct cache_store *cs)
 	cachemgr_free(&m);
 }
 
+/* Cumulative statistics: the snapshot codec and the fold across segments. */
+static void
+test_totals(void)
+{
+	struct cachemgr_totals t, d;
+	uint64_t sum[CACHEMGR_NSTATS] = { 0 }, out[CACHEMGR_NSTATS];
+	const int req = CACHEMGR_STAT_requests, used = CACHEMGR_STAT_cache_used;
+	char buf[8192];
+	size_t len;
+
+	ok(cachemgr_stat_counter(req) && !cachemgr_stat_counter(used) &&
+	    strcmp(cachemgr_stat_name(req), "requests") == 0, "totals: the table's names and kinds");
+	memset(&t, 0, sizeof(t));
+	sum[req] = 10, sum[used] = 4096;
+	cachemgr_totals_update(&t, 100, T0, sum);	/* first segment, first write */
+	cachemgr_totals_since_install(&t, 100, T0, sum, out);
+	ok(out[req] == 10 && out[used] == 4096, "totals: first start: since install = live");
+	sum[req] = 25;
+	cachemgr_totals_update(&t, 100, T0, sum);	/* same segment (a reload): no rebase */
+	ok(t.base[req] == 0 && t.last[req] == 25, "totals: same segment: last follows the sums");
+	len = cachemgr_totals_encode(&t, buf, sizeof(buf));
+	ok(len > 0 && cachemgr_totals_decode(buf, len, &d) == VD_OK &&
+	    memcmp(&t, &d, sizeof(t)) == 0, "totals: encode/decode round trip");
+	ok(strstr(buf, "\nrequests 0 25\n") != NULL && strstr(buf, "cache-used") == NULL,
+	    "totals: counters by name, gauges not kept");
+	sum[req] = 3;				/* a restart: new segment */
+	cachemgr_totals_since_install(&d, 200, T0 + 60, sum, out);
+	is_int((int64_t)out[req], 28, "totals: after a restart: old segment's 25 + live 3");
+	cachemgr_totals_update(&d, 200, T0 + 60, sum);
+	ok(d.base[req] == 25 && d.last[req] == 3 && d.seg_pid == 200,
+	    "totals: rebased onto the new segment once");
+	cachemgr_totals_update(&d, 200, T0 + 60, sum);
+	is_int((int64_t)d.base[req], 25, "totals: and not again");
+	ok(cachemgr_totals_decode("viaduct-totals 1\nsegment 1 2\nno-such 5 6\n", 41, &d) == VD_OK,
+	    "totals: an unknown counter name is skipped");
+	ok(cachemgr_totals_decode("viaduct-totals 2\nsegment 1 2\n", 29, &d) == VD_ERR &&
+	    cachemgr_totals_decode("viaduct-totals 1\nsegment x\n", 27, &d) == VD_ERR &&
+	    cachemgr_totals_decode("viaduct-totals 1\nsegment 1 2", 28, &d) == VD_ERR &&
+	    cachemgr_totals_decode("", 0, &d) == VD_ERR, "totals: damaged snapshots are refused");
+	ok(cachemgr_totals_encode(&t, buf, 20) == 0, "totals: a small buffer is refused");
+}
+
 int
 main(void)
 {
@@ -420,6 +462,7 @@ main(void)
 	}
 	test_decisions();
 	test_lru();
+	test_totals();
 	open_store(&cs, 64 << 20);
 	test_evict(&cs);
 	test_expiry(&cs);

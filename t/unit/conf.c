@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "viaduct.h"
@@ -192,6 +193,10 @@ static const struct { const char *sec, *set; int warn; } nondefault[] = {
 	{ "/viaduct", "dns-servers=192.0.2.53", 0 },
 	{ "/viaduct", "parents=10.0.0.1:3128/2", 0 },
 	{ "/viaduct", "parent-hold-time=1m", 0 },
+	{ "/viaduct", "admin-address=::1", 0 },
+	{ "/viaduct", "admin-port=8081", 0 },
+	{ "/viaduct", "admin-allow=192.0.2.0/24", 0 },
+	{ "/viaduct", "syslog-socket=/run/log.sock", 0 },
 };
 
 static void
@@ -264,6 +269,13 @@ check_nondefault(const struct vd_conf *c, const char *set)
 	else if (!strncmp(set, "dns-servers=", 12)) IS(!strcmp(c->dns_servers, "192.0.2.53"));
 	else if (!strncmp(set, "parents=", 8)) IS(!strcmp(c->parents, "10.0.0.1:3128/2"));
 	else if (!strncmp(set, "parent-hold-time=", 17)) IS(c->parent_hold_time == 60000);
+	else if (!strncmp(set, "admin-address=", 14))
+		IS(c->nadmin_address == 1 && !strcmp(addr_str(&c->admin_address[0].addr, a), "[::1]:0"));
+	else if (!strncmp(set, "admin-port=", 11)) IS(c->admin_port == 8081);
+	else if (!strncmp(set, "admin-allow=", 12))
+		IS(c->nadmin_allow == 1 && c->admin_allow[0].family == AF_INET &&
+		    c->admin_allow[0].bits == 24 && c->admin_allow[0].addr[0] == 192);
+	else if (!strncmp(set, "syslog-socket=", 14)) IS(!strcmp(c->syslog_socket, "/run/log.sock"));
 	else
 		ok(0, set);
 #undef IS
@@ -712,6 +724,72 @@ test_file(void)
 	    "a directory is refused");
 }
 
+/* admin-allow prefixes: conf_prefix_match() decides the admin listener's 403. */
+static bool
+allowed(const struct vd_conf *c, const char *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (vd_sockaddr_parse(addr, 0, &ss, &len) == -1)
+		return false;
+	return conf_prefix_match(c->admin_allow, c->nadmin_allow, (struct sockaddr *)&ss);
+}
+
+static void
+test_admin(void)
+{
+	struct conf_listen l[CONF_MAX_LISTEN];
+	char a[VD_SOCKADDR_STRLEN];
+	struct vd_conf *c;
+	int fac = -1;
+
+	c = load_ok("/viaduct\n", 0, "admin: defaults");
+	is_int(c ? conf_admin_listeners(c, l, CONF_MAX_LISTEN) : -1, 0, "admin-port=0: no listener");
+	ok(c && allowed(c, "127.0.0.1") && allowed(c, "127.9.9.9") && allowed(c, "::1"),
+	    "default admin-allow: loopback, both families");
+	ok(c && !allowed(c, "10.0.0.1") && !allowed(c, "::2"), "default admin-allow: nothing else");
+	ok(c && allowed(c, "::ffff:127.0.0.1"), "an IPv4-mapped loopback client is IPv4");
+	conf_free(c);
+
+	c = load_ok("/viaduct\nset admin-port=8081 admin-address=127.0.0.1,::1 "
+	    "admin-allow=10.1.0.0/16,2001:db8::/33,192.0.2.7,172.16.0.0/12\n", 0, "admin: set");
+	is_int(c ? conf_admin_listeners(c, l, CONF_MAX_LISTEN) : -1, 2, "one socket per address");
+	is_str(c ? vd_sockaddr_fmt((struct sockaddr *)&l[1].addr, a, sizeof(a)) : "", "[::1]:8081",
+	    "address x admin-port");
+	ok(c && allowed(c, "10.1.255.255") && !allowed(c, "10.2.0.0"), "/16: the boundary");
+	ok(c && allowed(c, "2001:db8:7fff::1") && !allowed(c, "2001:db8:8000::1"),
+	    "/33: a bit inside a byte");
+	ok(c && allowed(c, "192.0.2.7") && !allowed(c, "192.0.2.8"), "no bits: one address");
+	ok(c && allowed(c, "172.31.255.255") && !allowed(c, "172.32.0.0"), "/12");
+	conf_free(c);
+
+	c = load_ok("/viaduct\nset admin-port=1 admin-allow=\"\"\n", 0, "empty admin-allow");
+	ok(c && !allowed(c, "127.0.0.1"), "empty admin-allow: nobody");
+	conf_free(c);
+	c = load_ok("/viaduct\nset admin-port=1 admin-address=\"\"\n", 0, "empty admin-address");
+	is_int(c ? conf_admin_listeners(c, l, CONF_MAX_LISTEN) : -1, 1, "empty admin-address: one");
+	is_str(c ? vd_sockaddr_fmt((struct sockaddr *)&l[0].addr, a, sizeof(a)) : "",
+	    "127.0.0.1:1", "... on loopback, never a wildcard");
+	conf_free(c);
+
+	load_err("/viaduct\nset admin-allow=10.0.0.1/8\n",
+	    "t.conf:2:17: invalid prefix \"10.0.0.1/8\" in admin-allow (expected ADDR or "
+	    "ADDR/BITS with no host bits set)", "host bits set");
+	load_err("/ip proxy\nset port=3128\n/viaduct\nset admin-port=3128\n",
+	    "t.conf:4:16: admin-port 3128 is also a port of the proxy (port, listen); "
+	    "the admin listener needs its own", "admin-port = port");
+
+	ok(conf_log_syslog("syslog", &fac) && fac == LOG_DAEMON, "syslog: daemon by default");
+	ok(conf_log_syslog("syslog:local3", &fac) && fac == LOG_LOCAL3, "syslog:local3");
+	ok(!conf_log_syslog("syslogd.log", NULL) && !conf_log_syslog("/var/log/x", NULL),
+	    "a file is not syslog");
+	c = load("/viaduct\nset access-log=syslog:kern\n");
+	ok(c == NULL && d.nerr == 1 && strstr(d.msg[0], "t.conf:2:16: ") == d.msg[0],
+	    "an unknown facility is an error at its column");
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -726,5 +804,6 @@ main(void)
 	test_listeners();
 	test_export();
 	test_file();
+	test_admin();
 	return done_testing();
 }

@@ -6,6 +6,7 @@ package Viaduct::DNS;
 #   my $d = Viaduct::DNS->new(records => { 'two.test' => { A => ['127.0.0.1', '127.0.0.2'] } });
 #   $d->port;  # give viaduct dns-servers=127.0.0.1:PORT
 #   $d->questions;  # ("two.test A", ...) in arrival order
+# Option ttl => seconds (default 60) for every answer.
 use strict;
 use warnings;
 use IO::Socket::INET;
@@ -26,7 +27,7 @@ sub new {
 				print $fh "$name " . ({ 1 => 'A', 28 => 'AAAA' }->{$type} // $type) . "\n";
 				close $fh;
 			}
-			my $r = answer($q, $o{records} // {});
+			my $r = answer($q, $o{records} // {}, $o{ttl} // 60);
 			$s->send($r, 0, $peer) if defined $r;
 		}
 	}
@@ -63,7 +64,7 @@ sub question {
 }
 
 sub answer {
-	my ($q, $records) = @_;
+	my ($q, $records, $ttl) = @_;
 	my ($name, $type, $end) = question($q) or return undef;
 	my $id = substr($q, 0, 2);
 	my $rec = $records->{$name};
@@ -75,7 +76,7 @@ sub answer {
 	my $flags = 0x8400 | ($rec ? 0 : 3);	# QR, AA; NXDOMAIN when unknown
 	my $r = $id . pack('nnnnn', $flags, 1, scalar @rr, 0, 0) . substr($q, 12, $end - 12);
 	for my $a (@rr) {
-		$r .= pack('n', 0xc00c) . pack('nnNn', $a->[0], 1, 60, length $a->[1]) . $a->[1];
+		$r .= pack('n', 0xc00c) . pack('nnNn', $a->[0], 1, $ttl // 60, length $a->[1]) . $a->[1];
 	}
 	return $r;
 }

@@ -18,6 +18,7 @@ package Viaduct::Origin;
 use strict;
 use warnings;
 use IO::Socket::INET;
+use IO::Socket::IP;
 use POSIX qw(:sys_wait_h);
 use File::Temp qw(tempfile);
 use Time::HiRes qw(sleep);
@@ -27,7 +28,9 @@ sub new {
 	my (undef, $rec) = tempfile('viaduct-origin-XXXXXX', TMPDIR => 1, UNLINK => 1);
 	my $handler = $o{handler} // \&default_handler;
 	my $mk = sub {
-		IO::Socket::INET->new(Listen => 128, LocalAddr => $o{addr} // '127.0.0.1',
+		# an IPv6 address (it has colons) needs IO::Socket::IP
+		my $class = ($o{addr} // '') =~ /:/ ? 'IO::Socket::IP' : 'IO::Socket::INET';
+		$class->new(Listen => 128, LocalHost => $o{addr} // '127.0.0.1',
 		    LocalPort => $o{port} // 0, Proto => 'tcp', ReuseAddr => 1) or die "origin: $!";
 	};
 	my $srv = $o{netns} ? undef : $mk->();

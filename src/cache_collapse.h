@@ -1,0 +1,79 @@
+/*
+ * cache_collapse.h — collapsed forwarding (issue 6): concurrent misses for
+ * one cache key, in any workers, make one origin fetch.
+ *
+ * The table.  Each worker publishes the keys of the misses it is fetching
+ * for storage in its own stats slot (stats.h: slot->collapse[], written by
+ * that worker only, like every counter; cleared by stats_retire when the
+ * master reaps it, so a crashed worker's keys vanish with it).  An entry is
+ * a 128-bit key and a state: CLAIM (deciding) or FETCH (fetching).
+ *
+ * The decision (Dekker with a tie-break).  To fetch key K a worker first
+ * looks in its own table (one process, one thread: no race): K already
+ * there means a sibling request of this worker fetches it, so wait.  Else
+ * it publishes (K, CLAIM), issues a full fence, and scans every other slot:
+ *   - (K, FETCH) anywhere: someone fetches; withdraw and wait;
+ *   - (K, CLAIM) in a lower slot: the lower one wins ties; withdraw, wait;
+ *   - (K, CLAIM) in a higher slot only: that one either saw us (and
+ *     withdraws) or scanned before we published (and fetches): we cannot
+ *     tell yet, so stay published and decide again shortly (DEFER);
+ *   - nothing: mark FETCH and fetch.
+ * Both publish before they scan, so of two contenders at least one sees the
+ * other; the highest contender never defers, so every deferral ends.
+ *
+ * Waiting is the caller's (cache_proxy.c): a waiter polls with a timer,
+ * backing off, and looks the key up in LMDB again; while some slot still
+ * publishes K and the bound is not reached it waits, else it is served the
+ * stored object or goes to the origin itself.  Order matters there: call
+ * collapse_busy() before the lookup, since an owner commits before it
+ * releases.  A waiter never publishes again (no chain of waits after an
+ * uncacheable response).
+ *
+ * Cost: a claim writes one entry of our own slot and reads at most
+ * COLLAPSE_ENTRIES entries of each live slot (a few KiB, misses only).
+ * Only workers call these, in their loop; nothing blocks or allocates.
+ */
+#ifndef VD_CACHE_COLLAPSE_H
+#define VD_CACHE_COLLAPSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cache_key;
+struct stats_hdr;
+struct stats_slot;
+
+struct collapse {
+	struct stats_hdr *hdr;		/* the whole segment; NULL: collapsing off */
+	uint32_t	 self;		/* our slot: hdr->slots[self] */
+};
+
+/* Off until attached: every call below then answers "fetch". */
+void	collapse_off(struct collapse *);
+/* Use hdr->slots[self] as ours.  VD_OK, VD_ERR (self out of range). */
+int	collapse_init(struct collapse *, struct stats_hdr *hdr, uint32_t self);
+/*
+ * A worker: find the segment our slot `own` lives in, from the stats file
+ * in run_dir (our slot is the one that holds our pid).  VD_OK, VD_DECLINED
+ * (no segment: collapsing stays off).
+ */
+int	collapse_attach(struct collapse *, struct stats_slot *own, const char *run_dir);
+
+/*
+ * A miss for `key` that would be stored:
+ *   VD_OK       fetch it; *h is our entry, release it when done;
+ *   VD_AGAIN    another request fetches it: wait (*h = -1);
+ *   VD_DECLINED a contender in a higher slot is undecided: *h stays
+ *               published, call collapse_recheck(*h) a little later;
+ *   VD_ERR      our table is full or collapsing is off: fetch, unpublished.
+ */
+int	collapse_claim(struct collapse *, const struct cache_key *, int *h);
+/* A deferred claim: the same answers as collapse_claim (on VD_AGAIN the
+ * entry is withdrawn). */
+int	collapse_recheck(struct collapse *, int h);
+/* The fetch is over (stored or not): waiters stop waiting. */
+void	collapse_release(struct collapse *, int h);
+/* Some request, in this worker or a live sibling, claims or fetches key. */
+bool	collapse_busy(const struct collapse *, const struct cache_key *);
+
+#endif

@@ -1,0 +1,165 @@
+/* t/unit/cache_collapse.c — the table of fetched keys in the stats segment:
+ * one fetcher per key, the tie-break between contenders, release, the
+ * master's retire clearing a dead worker's keys, a full table. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "viaduct.h"
+#include "cache_collapse.h"
+#include "cache_key.h"
+#include "stats.h"
+#include "tap.h"
+
+static struct cache_key
+key(unsigned n)
+{
+	struct cache_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.b[0] = (uint8_t)n;
+	k.b[15] = (uint8_t)(n >> 8);
+	k.b[7] = 0xa5;
+	return k;
+}
+
+/* What a contender looks like between publishing and deciding. */
+static int
+publish_raw(struct stats_slot *s, const struct cache_key *k)
+{
+	for (int i = 0; i < STATS_COLLAPSE_MAX; i++)
+		if (s->collapse[i].state == 0) {
+			memcpy(s->collapse[i].key, k->b, 16);
+			s->collapse[i].state = 1;	/* CLAIM */
+			return i;
+		}
+	return -1;
+}
+
+static void
+test_claims(struct stats_hdr *h)
+{
+	struct collapse w0, w1, w2;
+	struct cache_key a = key(1), b = key(2);
+	int h0, h1, h2, hx, rc;
+
+	ok(collapse_init(&w0, h, 0) == VD_OK && collapse_init(&w1, h, 1) == VD_OK &&
+	    collapse_init(&w2, h, 2) == VD_OK, "three workers attached");
+	ok(collapse_init(&w2, h, h->nslots) == VD_ERR, "a slot out of range is refused");
+	(void)collapse_init(&w2, h, 2);
+
+	ok(!collapse_busy(&w0, &a), "nobody fetches a yet");
+	is_int(collapse_claim(&w1, &a, &h1), VD_OK, "the first miss fetches");
+	ok(h1 >= 0, "... and holds an entry");
+	ok(collapse_busy(&w0, &a) && collapse_busy(&w2, &a), "every worker sees it busy");
+	ok(!collapse_busy(&w0, &b), "another key is not busy");
+	is_int(collapse_claim(&w1, &a, &hx), VD_AGAIN, "a second miss in the same worker waits");
+	is_int(hx, -1, "... without an entry");
+	is_int(collapse_claim(&w0, &a, &h0), VD_AGAIN, "a lower slot waits for a fetch under way");
+	is_int(collapse_claim(&w2, &a, &h2), VD_AGAIN, "a higher slot waits too");
+	ok(!collapse_busy(&w0, &b), "the waiters published nothing");
+	collapse_release(&w1, h1);
+	ok(!collapse_busy(&w0, &a), "released: not busy anywhere");
+
+	/* two contenders: slot 2 published, has not decided yet */
+	h2 = publish_raw(&h->slots[2], &a);
+	rc = collapse_claim(&w1, &a, &h1);
+	is_int(rc, VD_DECLINED, "a higher undecided contender: decide again later");
+	ok(h1 >= 0, "... staying published");
+	is_int(collapse_recheck(&w2, h2), VD_AGAIN, "the higher one sees the lower and withdraws");
+	is_int(collapse_recheck(&w1, h1), VD_OK, "then the lower one fetches");
+	is_int(collapse_claim(&w2, &a, &hx), VD_AGAIN, "a later miss waits for it");
+	collapse_release(&w1, h1);
+
+	/* the higher one decided before the lower published */
+	is_int(collapse_claim(&w2, &b, &h2), VD_OK, "slot 2 fetches b");
+	is_int(collapse_claim(&w0, &b, &h0), VD_AGAIN, "slot 0 sees FETCH: waits, tie-break or not");
+	collapse_release(&w2, h2);
+
+	/* a lower undecided contender wins */
+	h0 = publish_raw(&h->slots[0], &b);
+	is_int(collapse_claim(&w1, &b, &h1), VD_AGAIN, "a lower contender wins the tie");
+	is_int(collapse_recheck(&w0, h0), VD_OK, "... and fetches");
+	collapse_release(&w0, h0);
+	ok(!collapse_busy(&w1, &b), "all released");
+	is_int(collapse_recheck(&w0, h0), VD_ERR, "a released entry cannot be rechecked");
+
+	/* a worker dies while fetching: the master retires its slot */
+	h->slots[1].pid = 12345;
+	is_int(collapse_claim(&w1, &a, &h1), VD_OK, "slot 1 fetches a");
+	stats_retire(h, &h->slots[1]);
+	ok(!collapse_busy(&w0, &a), "its slot retired: a is not busy any more");
+	is_int(collapse_claim(&w0, &a, &h0), VD_OK, "and the next miss fetches it");
+	collapse_release(&w0, h0);
+}
+
+static void
+test_full(struct stats_hdr *h)
+{
+	struct collapse w;
+	int hs[STATS_COLLAPSE_MAX], hx, n = 0;
+
+	(void)collapse_init(&w, h, 3);
+	for (int i = 0; i < STATS_COLLAPSE_MAX; i++) {
+		struct cache_key k = key(100 + (unsigned)i);
+
+		n += collapse_claim(&w, &k, &hs[i]) == VD_OK;
+	}
+	is_int(n, STATS_COLLAPSE_MAX, "a table's worth of keys fetched at once");
+	{
+		struct cache_key k = key(999);
+
+		is_int(collapse_claim(&w, &k, &hx), VD_ERR, "one more: fetch without collapsing");
+		ok(!collapse_busy(&w, &k), "... unpublished");
+	}
+	for (int i = 0; i < STATS_COLLAPSE_MAX; i++)
+		collapse_release(&w, hs[i]);
+
+	collapse_off(&w);
+	{
+		struct cache_key k = key(1);
+
+		is_int(collapse_claim(&w, &k, &hx), VD_ERR, "off: every miss fetches");
+		ok(!collapse_busy(&w, &k), "off: nothing is busy");
+	}
+}
+
+static void
+test_attach(struct stats_hdr *h, const char *dir)
+{
+	struct collapse co;
+
+	ok(collapse_attach(&co, &h->slots[2], dir) == VD_DECLINED,
+	    "attach needs our pid in a slot");
+	h->slots[2].pid = getpid();
+	ok(collapse_attach(&co, &h->slots[2], dir) == VD_OK, "attached through the stats file");
+	ok(co.hdr == h && co.self == 2, "... to our own map, slot 2");
+	ok(collapse_attach(&co, &h->slots[2], "/nonexistent") == VD_DECLINED && co.hdr == NULL,
+	    "no stats file: off");
+	h->slots[2].pid = 0;
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/vd-unit-collapse-XXXXXX";
+	char path[512];
+	struct stats_hdr *h;
+	size_t len;
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "%s/stats", dir);
+	h = stats_create(path, 4, &len);
+	ok(h != NULL, "segment created");
+	if (h != NULL) {
+		test_claims(h);
+		test_full(h);
+		test_attach(h, dir);
+		stats_unmap(h, len);
+	}
+	unlink(path);
+	rmdir(dir);
+	return done_testing();
+}
