@@ -23,8 +23,7 @@
  *               lines are kept verbatim for rules.c.
  *
  * Defaults are the table's default text, parsed by the same code before the
- * file is read.  A second conf holding only defaults tells whether a
- * not-yet-implemented property was actually changed (warn only then).
+ * file is read.
  */
 #include "config.h"
 
@@ -65,14 +64,13 @@ struct prop {
 	int64_t		 min, max;
 	const char	*dflt;
 	size_t		 off, aux;
-	bool		 impl;
 	const char	*doc;
 };
 
 static const struct prop props[] = {
-#define CONF_PROP(n, s, t, mi, ma, d, f, a, i, doc) \
+#define CONF_PROP(n, s, t, mi, ma, d, f, a, doc) \
 	{ n, s, t, mi, ma, d, offsetof(struct vd_conf, f), \
-	    offsetof(struct vd_conf, a), i, doc },
+	    offsetof(struct vd_conf, a), doc },
 	CONF_PROPS
 #undef CONF_PROP
 };
@@ -114,7 +112,6 @@ struct parser {
 	int		 nerrors;
 	bool		 oom;
 	struct vd_conf	*conf;
-	struct vd_conf	*dflt;
 	int		 section;
 
 	char		*lbuf;		/* the logical line; byte i came from lpos[i] */
@@ -181,7 +178,6 @@ diag(struct parser *p, bool is_error, struct pos at, const char *fmt, ...)
 	report(p, is_error, msg);
 }
 #define error(p, at, ...)	diag((p), true, (at), __VA_ARGS__)
-#define warning(p, at, ...)	diag((p), false, (at), __VA_ARGS__)
 
 static void
 nomem(struct parser *p, struct pos at)
@@ -1093,41 +1089,6 @@ prop_set(struct parser *p, const struct prop *pr, const struct word *w,
 	return parsers[pr->type](p, pr, w, (char *)c + pr->off, (char *)c + pr->aux);
 }
 
-/* Does the property hold the same value in a and b?  (Parsers zero-fill.) */
-static bool
-prop_equal(const struct prop *pr, const struct vd_conf *a, const struct vd_conf *b)
-{
-	const char *fa = (const char *)a + pr->off, *fb = (const char *)b + pr->off;
-	int na, nb;
-
-	switch (pr->type) {
-	case CONF_T_BOOL:
-		return *(const bool *)fa == *(const bool *)fb;
-	case CONF_T_INT: case CONF_T_WORKERS: case CONF_T_LOGLEVEL:
-		return *(const int *)fa == *(const int *)fb;
-	case CONF_T_U16:
-		return *(const uint16_t *)fa == *(const uint16_t *)fb;
-	case CONF_T_STR: case CONF_T_LOGFMT: case CONF_T_PARENTS: case CONF_T_LOGTARGET:
-	case CONF_T_ROUTES:
-		return strcmp(*(char *const *)fa, *(char *const *)fb) == 0;
-	case CONF_T_ADDR:
-		return *(const socklen_t *)((const char *)a + pr->aux) ==
-		    *(const socklen_t *)((const char *)b + pr->aux) &&
-		    memcmp(fa, fb, sizeof(struct sockaddr_storage)) == 0;
-	case CONF_T_PORTS: case CONF_T_ADDRLIST: case CONF_T_LISTEN:
-		na = *(const int *)((const char *)a + pr->aux);
-		nb = *(const int *)((const char *)b + pr->aux);
-		return na == nb && memcmp(fa, fb, (size_t)na * (pr->type == CONF_T_PORTS ?
-		    sizeof(uint16_t) : sizeof(struct conf_listen))) == 0;
-	case CONF_T_PREFIXES:
-		na = *(const int *)((const char *)a + pr->aux);
-		nb = *(const int *)((const char *)b + pr->aux);
-		return na == nb && memcmp(fa, fb, (size_t)na * sizeof(struct conf_prefix)) == 0;
-	default:
-		return *(const int64_t *)fa == *(const int64_t *)fb;
-	}
-}
-
 /* ---- names ---- */
 
 /* Edit distance, for "did you mean"; names are short (capped at 64). */
@@ -1234,8 +1195,6 @@ missing_eq(struct parser *p, const struct word *w)
 static void
 set_props(struct parser *p, int i)
 {
-	char q[QBUF], qv[QBUF];
-
 	for (; i < p->nwords; i++) {
 		const struct word *w = &p->words[i];
 		const struct prop *pr;
@@ -1249,10 +1208,6 @@ set_props(struct parser *p, int i)
 		if (prop_set(p, pr, w, p->conf) != VD_OK)
 			continue;
 		p->set_at[pr - props] = w->vat;
-		if (!pr->impl && !prop_equal(pr, p->conf, p->dflt))
-			warning(p, w->at, "%s=%s is accepted but not implemented yet"
-			    " (it has no effect)", qt(q, sizeof(q), w->text),
-			    qt(qv, sizeof(qv), w->value));
 	}
 }
 
@@ -1550,8 +1505,7 @@ conf_load_buf(const char *name, const char *buf, size_t len,
 	    .section = SEC_NONE };
 
 	p.conf = conf_defaults(&p);
-	p.dflt = conf_defaults(&p);
-	if (p.conf == NULL || p.dflt == NULL ||
+	if (p.conf == NULL ||
 	    (p.conf->file = strdup(name)) == NULL)
 		nomem(&p, (struct pos){ 0, 0 });
 	else
@@ -1559,7 +1513,6 @@ conf_load_buf(const char *name, const char *buf, size_t len,
 	free(p.lbuf);
 	free(p.lpos);
 	free(p.wbuf);
-	conf_free(p.dflt);
 	if (p.nerrors > 0) {
 		conf_free(p.conf);
 		return NULL;

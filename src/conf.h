@@ -13,8 +13,7 @@
  * one and a new worker generation is forked with it.
  *
  * Errors: every error is reported as "FILE:LINE:COL: message" through the
- * error callback (or to stderr) — all of them, not only the first.  A property
- * recognised but not implemented yet is a warning "FILE:LINE:COL: warning: ...".
+ * error callback (or to stderr) — all of them, not only the first.
  * No function here logs, exits or touches global state.
  */
 #ifndef VD_CONF_H

@@ -56,8 +56,8 @@ print_build(void)
 
 /*
  * Start-up errors are one "viaduct: ..." line each, like fatalx().
- * Warnings (a property not implemented yet) are for -t, which prints them
- * all; a start that succeeds stays silent.
+ * Warnings (conf.h allows them; none is issued today) are for -t, which
+ * prints them all; a start that succeeds stays silent.
  */
 static void
 start_diag(void *arg, bool is_error, const char *msg)
