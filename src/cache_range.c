@@ -97,11 +97,14 @@ bytes_unit(struct scan *s)
 enum cache_range
 cache_range_eval(const char *p, size_t len, uint64_t size, uint64_t *first, uint64_t *count)
 {
-	struct scan s = { p, p + len };
+	struct scan s;
 	unsigned specs = 0, good = 0;
 	uint64_t f = 0, n = 0;
 
-	if (p == NULL || !bytes_unit(&s))
+	if (p == NULL)
+		return CACHE_RANGE_NONE;
+	s = (struct scan){ p, p + len };	/* not before: NULL + 0 is undefined */
+	if (!bytes_unit(&s))
 		return CACHE_RANGE_NONE;
 	/* range-set = 1#range-spec: empty list elements and OWS are allowed */
 	for (;;) {
