@@ -119,7 +119,7 @@ my_slot(const char *run_dir)
 }
 
 struct connstat *
-connstat_open(const struct vd_conf *conf)
+connstat_open(const struct vd_conf *conf, size_t nconns)
 {
 	struct connstat_hdr h;
 	struct connstat *cs;
@@ -146,12 +146,17 @@ connstat_open(const struct vd_conf *conf)
 	m = mmap(NULL, h.region_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 	    (off_t)((uint64_t)(idx + 1) * h.region_size));
 	close(fd);
-	if (m == MAP_FAILED || (cs = calloc(1, sizeof(*cs))) == NULL) {
+	cs = m == MAP_FAILED ? NULL : calloc(1, sizeof(*cs));
+	if (cs == NULL || (cs->sh = calloc(nconns, sizeof(*cs->sh))) == NULL) {
 		log_warn("connections view off: map %s", path);
 		if (m != MAP_FAILED)
 			munmap(m, h.region_size);
+		free(cs);
 		return NULL;
 	}
+	cs->nsh = nconns;
+	for (size_t i = 0; i < nconns; i++)
+		cs->sh[i].fd = -1;
 	cs->r = m;
 	cs->len = h.region_size;
 	cs->cap = h.cap;
@@ -314,13 +319,6 @@ connstat_update(struct connstat *cs, const struct conn_table *t, int64_t now)
 
 	if (cs == NULL)
 		return;
-	if (cs->sh == NULL) {
-		if ((cs->sh = calloc(t->n, sizeof(*cs->sh))) == NULL)
-			return;
-		cs->nsh = t->n;
-		for (size_t i = 0; i < t->n; i++)
-			cs->sh[i].fd = -1;
-	}
 	fp = fingerprint(t);
 	/* nothing moved: leave the region alone (byte counts of open
 	 * connections still refresh once a second) */

@@ -86,12 +86,14 @@ const char	*connstat_state_name(int state);
 int		 connstat_create(const char *path, uint32_t nslots, uint32_t cap,
 		    bool chown, uid_t uid, gid_t gid);
 
-/* Worker, after fork: map the region of the stats slot whose pid is ours.
- * NULL when that is impossible (logged once; the worker serves anyway). */
+/* Worker, after fork: map the region of the stats slot whose pid is ours,
+ * with what it needs to follow nconns connection slots (allocated here, so
+ * that no snapshot ever allocates).  NULL when that is impossible (logged
+ * once; the worker serves anyway). */
 struct connstat;
 struct conn_table;
 struct vd_conf;
-struct connstat	*connstat_open(const struct vd_conf *);
+struct connstat	*connstat_open(const struct vd_conf *, size_t nconns);
 /* Snapshot the table into the region if anything changed (now: monotonic ms). */
 void		 connstat_update(struct connstat *, const struct conn_table *, int64_t now);
 void		 connstat_close(struct connstat *);

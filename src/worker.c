@@ -317,7 +317,7 @@ worker_init(struct worker *w, const struct worker_spec *spec)
 	w->al = accesslog_create(spec->conf, conn_capacity(w->t));
 	ev_timer_init(&w->alflush, alflush_cb, w);
 	ev_timer_start(&w->loop, &w->alflush, ACCESSLOG_FLUSH_MS);
-	if ((w->cs = connstat_open(spec->conf)) != NULL) {
+	if ((w->cs = connstat_open(spec->conf, conn_capacity(w->t))) != NULL) {
 		ev_timer_init(&w->cstimer, cstimer_cb, w);
 		ev_timer_start(&w->loop, &w->cstimer, CONNSTAT_INTERVAL_MS);
 	}
