@@ -77,6 +77,9 @@ struct pat {
 	pcre2_code	*re;
 	char		*need;		/* PAT_RE: a substring every match contains */
 	size_t		 needlen;
+	char		*runs;		/* PAT_RE: every such substring of 3 bytes or
+					 * more, each followed by a NUL */
+	size_t		 runslen;
 };
 
 struct addr {
@@ -105,6 +108,8 @@ struct rule {
 	struct ports	 dport, lport;
 	struct methods	 meth;
 	struct pat	 host, path;
+	const char	*gram;		/* ix_build: 3 bytes of a run, its index key */
+	int		 gram_kind;	/* IK_HGRAM or IK_PGRAM */
 };
 
 /*
@@ -115,6 +120,8 @@ struct rule {
  * in exactly one of them, so a merge by position visits the candidates in
  * list order and first-match-wins is unchanged.
  */
+#define GRAM_WORDS	16	/* a 1024-bit filter of the trigram keys of a list */
+
 enum ikind {
 	IK_HOST = 1,	/* dst-host=name: the whole (lower-case) host */
 	IK_HSUF,	/* dst-host=*.domain: ".domain", a host suffix at a dot */
@@ -124,6 +131,8 @@ enum ikind {
 	IK_HLABEL,	/* dst-host regex: a whole label its literal must contain */
 	IK_PSEG,	/* path regex: a whole /segment/ its literal must contain */
 	IK_DPORT,	/* dst-port=n, one port */
+	IK_HGRAM,	/* any other host pattern: 3 bytes its every match contains */
+	IK_PGRAM,	/* the same for a path pattern */
 };
 
 struct ient {
@@ -141,7 +150,8 @@ struct rindex {
 	int		*lin;		/* enabled rules on no bucket, in order */
 	int		 nlin;
 	size_t		 maxhsuf, maxpsuf;	/* longest IK_HSUF / IK_PSUF key */
-	bool		 has_host, has_label, has_pseg, has_dport;
+	bool		 has_host, has_label, has_pseg, has_dport, has_hgram, has_pgram;
+	uint64_t	 gbits[2][GRAM_WORDS];	/* IK_HGRAM, IK_PGRAM keys present */
 	uint64_t	 plen4;		/* bit n: some IK_SRC4 key has prefix n */
 	uint64_t	 plen6[3];	/* the same for IK_SRC6, 0..128 */
 };
@@ -342,27 +352,65 @@ re_compile(struct cctx *cx, const struct conf_rule_prop *pp, int coloff,
 }
 
 /*
- * A literal that every match must contain, so that most subjects are
- * turned down by one memmem() instead of a PCRE2 call: the longest run of
- * plain characters at the top level of the pattern.  Conservative: no
- * prefilter at all with a top-level `|` or any `(?` (inline options such as
- * (?i) change what a literal means); groups and classes are skipped, and a
- * character followed by a quantifier does not count.
+ * The literals that every match must contain, so that most subjects are
+ * turned down by one memmem() instead of a PCRE2 call, and so that a rule
+ * the index cannot key otherwise is keyed by 3 bytes of one of them
+ * (IK_HGRAM, IK_PGRAM): the runs of plain characters at the top level of
+ * the pattern, the longest in `best`, every one of 3 bytes or more in
+ * `runs` (each followed by a NUL).  Conservative: none at all with a
+ * top-level `|` or any `(?` (inline options such as (?i) change what a
+ * literal means); groups and classes are skipped, and a character followed
+ * by a quantifier does not count.
  */
+struct need {
+	char	*best, *runs, *cur;
+	size_t	 bestlen, runslen, run;
+};
+
 static void
-re_need(const char *re, size_t n, char *best, size_t *bestlen, char *cur)
+need_end_run(struct need *nd)
 {
-	size_t i = 0, run = 0;
+	if (nd->run > nd->bestlen) {
+		memcpy(nd->best, nd->cur, nd->run);
+		nd->bestlen = nd->run;
+	}
+	if (nd->run >= 3) {
+		memcpy(nd->runs + nd->runslen, nd->cur, nd->run);
+		nd->runslen += nd->run;
+		nd->runs[nd->runslen++] = '\0';
+	}
+	nd->run = 0;
+}
+
+static void
+need_none(struct need *nd)
+{
+	nd->bestlen = nd->runslen = 0;
+}
+
+/* [ ... ]: past its closing bracket. */
+static size_t
+skip_class(const char *re, size_t n, size_t i)
+{
+	i++;
+	if (i < n && re[i] == '^')
+		i++;
+	if (i < n && re[i] == ']')
+		i++;
+	for (; i < n && re[i] != ']'; i++)
+		if (re[i] == '\\')
+			i++;
+	return i + 1;
+}
+
+static void
+re_need(const char *re, size_t n, struct need *nd)
+{
+	size_t i = 0;
 	int depth = 0;
 
-#define END_RUN() do {							\
-	if (run > *bestlen) {						\
-		memcpy(best, cur, run);					\
-		*bestlen = run;						\
-	}								\
-	run = 0;							\
-} while (0)
-	*bestlen = 0;
+	need_none(nd);
+	nd->run = 0;
 	for (size_t k = 0; k + 1 < n; k++)
 		if (re[k] == '(' && re[k + 1] == '?')
 			return;
@@ -372,75 +420,71 @@ re_need(const char *re, size_t n, char *best, size_t *bestlen, char *cur)
 		if (c == '\\') {		/* \. is a literal, \d and friends are not */
 			if (i + 1 < n && isalnum((unsigned char)re[i + 1]) &&
 			    strchr("dDwWsSbBAzZGhHvVRX", re[i + 1]) == NULL) {
-				*bestlen = 0;	/* \x41, \Q..\E, \p{..}: not worth it */
+				need_none(nd);	/* \x41, \Q..\E, \p{..}: not worth it */
 				return;
 			}
 			if (depth == 0 && i + 1 < n && !isalnum((unsigned char)re[i + 1]))
-				cur[run++] = re[i + 1];
+				nd->cur[nd->run++] = re[i + 1];
 			else
-				END_RUN();
+				need_end_run(nd);
 			i += 2;
 			continue;
 		}
 		if (c == '[') {
-			END_RUN();
-			i++;
-			if (i < n && re[i] == '^')
-				i++;
-			if (i < n && re[i] == ']')
-				i++;
-			for (; i < n && re[i] != ']'; i++)
-				if (re[i] == '\\')
-					i++;
-			i++;
+			need_end_run(nd);
+			i = skip_class(re, n, i);
 			continue;
 		}
 		if (c == '(' || c == ')') {
-			END_RUN();
+			need_end_run(nd);
 			depth += c == '(' ? 1 : -1;
 			i++;
 			continue;
 		}
 		if (c == '|' && depth == 0) {
-			*bestlen = 0;
+			need_none(nd);
 			return;
 		}
 		if (depth > 0 || c == '.' || c == '^' || c == '$' || c == '|') {
-			END_RUN();
+			need_end_run(nd);
 			i++;
 			continue;
 		}
 		if (c == '*' || c == '+' || c == '?' || c == '{') {
-			if (run > 0)
-				run--;	/* the quantified character is optional */
-			END_RUN();
+			if (nd->run > 0)
+				nd->run--;	/* the quantified character is optional */
+			need_end_run(nd);
 			if (c == '{')	/* {n,m}: its digits are not literals */
 				while (i < n && re[i] != '}')
 					i++;
 			i++;
 			continue;
 		}
-		cur[run++] = c;
+		nd->cur[nd->run++] = c;
 		i++;
 	}
-	END_RUN();
-#undef END_RUN
+	need_end_run(nd);
 }
 
 static int
 pat_need(struct pat *pt, const char *re, size_t n)
 {
-	size_t len;
+	struct need nd = { 0 };
 
-	char *cur;
-
-	if ((pt->need = malloc(n + 1)) == NULL || (cur = malloc(n + 1)) == NULL)
+	/* runs: at most n bytes and one NUL per 3 of them */
+	if ((pt->need = malloc(n + 1)) == NULL || (pt->runs = malloc(2 * n + 1)) == NULL ||
+	    (nd.cur = malloc(n + 1)) == NULL)
 		return VD_ERR;
-	re_need(re, n, pt->need, &len, cur);
-	free(cur);
-	pt->needlen = len;
-	for (size_t i = 0; pt->icase && i < len; i++)
+	nd.best = pt->need;
+	nd.runs = pt->runs;
+	re_need(re, n, &nd);
+	free(nd.cur);
+	pt->needlen = nd.bestlen;
+	pt->runslen = nd.runslen;
+	for (size_t i = 0; pt->icase && i < pt->needlen; i++)
 		pt->need[i] = (char)tolower((unsigned char)pt->need[i]);
+	for (size_t i = 0; pt->icase && i < pt->runslen; i++)
+		pt->runs[i] = (char)tolower((unsigned char)pt->runs[i]);
 	return VD_OK;
 }
 
@@ -605,7 +649,136 @@ rule_key(const struct rule *r, struct ikey *k)
 		    sizeof(uint16_t) };
 		return true;
 	}
+	if (r->gram != NULL) {
+		*k = (struct ikey){ r->gram_kind, 0, (const uint8_t *)r->gram, 3 };
+		return true;
+	}
 	return false;
+}
+
+/* ---------------------------------------------------------------- trigram keys */
+
+static uint32_t
+gram_of(const char *p)
+{
+	return (uint32_t)(uint8_t)p[0] << 16 | (uint32_t)(uint8_t)p[1] << 8 | (uint8_t)p[2];
+}
+
+/* Its bit in the list's 1024-bit filter. */
+static uint32_t
+gram_bit(uint32_t g)
+{
+	return (g * 2654435761u) >> 22;
+}
+
+/* A pattern whose runs can key its rule: matched against the subject as
+ * the index sees it (host lower case, path as sent). */
+static bool
+gram_usable(const struct pat *pt, bool host)
+{
+	return pt->set && !pt->neg && (host || !pt->icase) &&
+	    (pt->kind == PAT_RE ? pt->runslen > 0 : pt->len >= 3);
+}
+
+struct gram_use {
+	uint32_t	 key;		/* kind << 24 | the 3 bytes */
+	int		 rule;
+	const char	*at;
+};
+
+static int
+gram_use_cmp(const void *a, const void *b)
+{
+	const struct gram_use *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return (x->rule > y->rule) - (x->rule < y->rule);
+}
+
+static size_t
+gram_run(const char *p, size_t len, int kind, int rule, struct gram_use *u, size_t n)
+{
+	for (size_t i = 0; i + 3 <= len; i++, n++)
+		if (u != NULL)
+			u[n] = (struct gram_use){ (uint32_t)kind << 24 | gram_of(p + i), rule, p + i };
+	return n;
+}
+
+/* A plain string, prefix or suffix is its own one run. */
+static size_t
+gram_collect(const struct pat *pt, int kind, int rule, struct gram_use *u, size_t n)
+{
+	if (pt->kind != PAT_RE)
+		return gram_run(pt->lit, pt->len, kind, rule, u, n);
+	for (const char *p = pt->runs; p < pt->runs + pt->runslen; p += strlen(p) + 1)
+		n = gram_run(p, strlen(p), kind, rule, u, n);
+	return n;
+}
+
+static size_t
+gram_collect_rule(const struct rule *r, int i, struct gram_use *u, size_t n)
+{
+	if (gram_usable(&r->host, true))
+		n = gram_collect(&r->host, IK_HGRAM, i, u, n);
+	if (gram_usable(&r->path, false))
+		n = gram_collect(&r->path, IK_PGRAM, i, u, n);
+	return n;
+}
+
+/*
+ * The rules that no other key fits but whose host or path pattern has
+ * literal runs: each is keyed by the 3 bytes of its runs that the fewest
+ * rules of the list share, so that a subject is looked up by its own
+ * trigrams and meets only the rules that could match it.
+ */
+static int
+gram_choose(struct rlist *l)
+{
+	struct gram_use *u;
+	size_t n = 0, i, j;
+	struct ikey k;
+	int *best;
+
+	for (int r = 0; r < l->n; r++)
+		if (!l->r[r].disabled && !rule_key(&l->r[r], &k))
+			n = gram_collect_rule(&l->r[r], r, NULL, n);
+	if (n == 0)
+		return VD_OK;
+	if ((u = calloc(n, sizeof(*u))) == NULL ||
+	    (best = malloc((size_t)l->n * sizeof(*best) * 2)) == NULL) {
+		free(u);
+		return VD_ERR;
+	}
+	n = 0;
+	for (int r = 0; r < l->n; r++)
+		if (!l->r[r].disabled && !rule_key(&l->r[r], &k))
+			n = gram_collect_rule(&l->r[r], r, u, n);
+	qsort(u, n, sizeof(*u), gram_use_cmp);
+	for (int r = 0; r < l->n; r++)
+		best[2 * r] = -1;	/* [2r]: its use, [2r+1]: how many rules share it */
+	for (i = 0; i < n; i = j) {
+		int shared = 0;
+
+		for (j = i; j < n && u[j].key == u[i].key; j++)
+			shared += j == i || u[j].rule != u[j - 1].rule;
+		for (size_t m = i; m < j; m++) {
+			int r = u[m].rule;
+
+			if (best[2 * r] < 0 || shared < best[2 * r + 1]) {
+				best[2 * r] = (int)m;
+				best[2 * r + 1] = shared;
+			}
+		}
+	}
+	for (int r = 0; r < l->n; r++)
+		if (best[2 * r] >= 0) {
+			l->r[r].gram = u[best[2 * r]].at;
+			l->r[r].gram_kind = (int)(u[best[2 * r]].key >> 24);
+		}
+	free(best);
+	free(u);
+	return VD_OK;
 }
 
 static const struct ient *
@@ -662,6 +835,17 @@ ix_note(struct rindex *ix, const struct ikey *k)
 	case IK_DPORT:
 		ix->has_dport = true;
 		break;
+	case IK_HGRAM:
+	case IK_PGRAM: {
+		uint32_t b = gram_bit(gram_of((const char *)k->key));
+
+		ix->gbits[k->kind == IK_PGRAM][b / 64] |= 1ULL << (b % 64);
+		if (k->kind == IK_PGRAM)
+			ix->has_pgram = true;
+		else
+			ix->has_hgram = true;
+		break;
+	}
 	case IK_HSUF:
 		ix->maxhsuf = k->len > ix->maxhsuf ? k->len : ix->maxhsuf;
 		break;
@@ -687,6 +871,8 @@ ix_build(struct rlist *l)
 	uint32_t cap = 8, off = 0;
 	int nkey = 0;
 
+	if (gram_choose(l) != VD_OK)
+		return VD_ERR;
 	for (int i = 0; i < l->n; i++)
 		nkey += !l->r[i].disabled && rule_key(&l->r[i], &k);
 	while (cap < 2 * (uint32_t)nkey)
@@ -878,6 +1064,8 @@ rule_free(struct rule *r)
 	free(r->path.lit);
 	free(r->host.need);
 	free(r->path.need);
+	free(r->host.runs);
+	free(r->path.runs);
 	pcre2_code_free(r->host.re);
 	pcre2_code_free(r->path.re);
 }
@@ -1122,6 +1310,28 @@ cur_labels(struct cur *c, int k, const struct rindex *ix, int kind, struct vd_st
 	return k;
 }
 
+/* Every trigram of s that keys a rule; a bucket once (a trigram may recur). */
+static int
+cur_grams(struct cur *c, int k, const struct rindex *ix, int kind, struct vd_str s)
+{
+	const uint64_t *bits = ix->gbits[kind == IK_PGRAM];
+
+	for (size_t i = 0; k >= 0 && i + 3 <= s.len; i++) {
+		uint32_t b = gram_bit(gram_of(s.p + i));
+		const struct ient *e;
+		int j;
+
+		if ((bits[b / 64] & (1ULL << (b % 64))) == 0 ||
+		    (e = ix_find(ix, kind, 0, s.p + i, 3)) == NULL)
+			continue;
+		for (j = 0; j < k && c[j].p != ix->pos + e->off; j++)
+			;
+		if (j == k)
+			k = cur_add(c, k, ix, e);
+	}
+	return k;
+}
+
 static int
 cur_src(struct cur *c, int k, const struct rindex *ix, const struct sockaddr *sa)
 {
@@ -1186,6 +1396,10 @@ candidates(const struct rindex *ix, const struct rules_req *q, struct vd_str hos
 	if ((ix->plen4 != 0 || (ix->plen6[0] | ix->plen6[1] | ix->plen6[2]) != 0) &&
 	    q->src != NULL)
 		k = cur_src(c, k, ix, q->src);
+	if (ix->has_hgram)
+		k = cur_grams(c, k, ix, IK_HGRAM, host);
+	if (ix->has_pgram && q->path.p != NULL)
+		k = cur_grams(c, k, ix, IK_PGRAM, q->path);
 	return k;
 }
 

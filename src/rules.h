@@ -16,10 +16,11 @@
  * pattern becomes an anchored PCRE2 code, JIT-compiled at load.
  *
  * Cost: each list is indexed at load (rules.c), so a request pays for the
- * rules that could match it (same host, domain, client prefix, ...) plus
- * the rules that cannot be indexed (regexes without a literal label,
- * negations, mid-string wildcards), not for the whole list; the decision is
- * exactly the top-to-bottom walk's.
+ * rules that could match it (same host, domain, client prefix, a trigram
+ * of a regex's or wildcard's literal text that the subject contains, ...)
+ * plus the rules that cannot be indexed (negations, patterns without 3
+ * literal bytes, ranges), not for the whole list; the decision is exactly
+ * the top-to-bottom walk's.
  *
  * Ownership and processes: rules_compile() runs in whichever process loads
  * the configuration (the master, viaduct -t, viaductctl) and the result is

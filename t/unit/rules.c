@@ -573,8 +573,12 @@ static const char *const rforms[] = {
 	"src-address=10.%d.0.0/16", "src-address=10.0.%d.0/24", "src-address=!10.%d.0.0/16",
 	"src-address=10.0.0.%d-10.0.0.200", "src-address=2001:db8:%d::/48",
 	"dst-port=%d", "dst-port=80,%d", "method=post", "",
+	/* keyed by a trigram of their literals (IK_HGRAM, IK_PGRAM) */
+	"dst-host=*%s*", "dst-host=*%s*.ab", "dst-host=?%s*", "dst-host=:%s[0-9]*$",
+	"path=*%s*", "path=/*%s?", "path=:%s\\.x", "dst-host=!*%s*",
 };
-static const char *const rwords[] = { "a", "b", "ab", "ba", "x.a", "b.ab", "A", "exe", "a.b" };
+static const char *const rwords[] = { "a", "b", "ab", "ba", "x.a", "b.ab", "A", "exe", "a.b",
+    "abc", "bab", "xab.a", "ABC" };
 
 static unsigned
 rnd(unsigned *st)
@@ -587,9 +591,10 @@ static void
 test_index_random(void)
 {
 	static const char *const hs[] = { "a", "b", "ab", "x.a", "y.x.a", "b.ab", "A.B.AB", "ba",
-	    "q.a.b", "", "a.", ".a" };
+	    "q.a.b", "", "a.", ".a", "abc.ab", "xabc7", "babx.a", "ab.abc.x", "xXAB.a9",
+	    "zbabab.ab" };
 	static const char *const ps[] = { "/", "/a/x", "/x.exe", "/b/b/", "/ab/a.b", "/x/a",
-	    "/a/", "/exe" };
+	    "/a/", "/exe", "/abc/x", "/xbab.x", "/qabcq", "/ABC.x", "/bab" };
 	static const char *const srcs[] = { "10.1.2.3", "10.0.1.9", "10.3.0.1", "10.0.0.150",
 	    "2001:db8:1::5", "::ffff:10.2.0.1", "192.0.2.1", NULL };
 	unsigned st = 12345;
