@@ -9,8 +9,10 @@
 #include "viaduct.h"
 #include "signals.h"
 
+/* SIGURG: a sibling worker has caught up, take connections again (worker.c);
+ * its default action is to be ignored, so a stray one harms nobody. */
 static const int handled[] = {
-	SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD,
+	SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGURG,
 };
 
 int
@@ -72,6 +74,7 @@ signals_name(int signo)
 	case SIGUSR1:	return "USR1";
 	case SIGUSR2:	return "USR2";
 	case SIGCHLD:	return "CHLD";
+	case SIGURG:	return "URG";
 	case SIGKILL:	return "KILL";
 	case SIGSEGV:	return "SEGV";
 	case SIGABRT:	return "ABRT";

@@ -6,6 +6,7 @@
 #define STATS_FIELDS(X) \
 	X(accepted,		"accepted",		COUNTER, "client connections accepted") \
 	X(client_connections,	"client-connections",	GAUGE,   "open client connections") \
+	X(accepting,		"accepting",		GAUGE,   "workers taking new connections (1 per worker while it listens)") \
 	X(server_connections,	"server-connections",	GAUGE,   "open connections to origins and parents") \
 	X(requests,		"requests",		COUNTER, "requests received from clients") \
 	X(responses_4xx,	"responses-4xx",	COUNTER, "4xx responses sent to clients") \
