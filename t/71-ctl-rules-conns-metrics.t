@@ -174,23 +174,7 @@ sub find_conn {
 	my $m = ctl_json('monitor', '--json', '--workers');
 	my ($val, $type, $errs) = parse_prom($text);
 	is_deeply($errs, [], 'the exposition parses strictly') or diag(join("\n", @$errs));
-	my @fields = grep { /^(?:accepted|client-connections|server-connections|requests|responses-|received-|sent-|hits|upstream-|cache-used|inserts-|lookups-)/ } keys %$m;
-	cmp_ok(scalar @fields, '>=', 23, 'every counter of monitor --json');
-	for my $f (sort @fields) {
-		(my $n = "viaduct_$f") =~ tr/-/_/;
-		$n .= '_total' if ($type->{"${n}_total"} // '') eq 'counter';
-		ok(defined $type->{$n}, "$f: family $n") or next;
-		is($val->{"$n\{}"}, $m->{$f}, "$n = monitor's $f ($m->{$f})");
-		my $sum = 0;
-		my $nw = 0;
-		for my $w (@{ $m->{workers} }) {
-			my $k = "$n\{worker=$w->{slot}}";
-			$nw++ if defined $val->{$k};
-			$sum += $val->{$k} // 0;
-			is($val->{$k}, $w->{$f}, "$n worker $w->{slot}") if $f eq 'requests';
-		}
-		is($nw, 2, "$n: one sample per worker");
-	}
+	agrees_with_monitor($val, $type, $m, qr/^requests$/);
 	is($type->{viaduct_requests_total}, 'counter', 'requests is a counter');
 	is($type->{viaduct_client_connections}, 'gauge', 'client-connections is a gauge');
 	my $r = ctl_json('rules', '--json');

@@ -146,21 +146,7 @@ like(proxy_get("http://127.0.0.1:$op/b"), qr{^HTTP/1\.1 200 }, 'proxy: another m
 	is($cl, length $text, 'Content-Length = the body');
 	my ($val, $type, $errs) = parse_prom($text);
 	is_deeply($errs, [], '/metrics parses strictly') or diag(join("\n", @$errs));
-	my @fields = grep { /^(?:accepted|client-connections|server-connections|requests|responses-|received-|sent-|hits|upstream-|cache-used|inserts-|lookups-)/ } keys %$m;
-	cmp_ok(scalar @fields, '>=', 23, 'every counter of monitor --json');
-	for my $f (sort @fields) {
-		(my $n = "viaduct_$f") =~ tr/-/_/;
-		$n .= '_total' if ($type->{"${n}_total"} // '') eq 'counter';
-		ok(defined $type->{$n}, "$f: family $n") or next;
-		is($val->{"$n\{}"}, $m->{$f}, "$n = monitor's $f ($m->{$f})");
-		my $nw = 0;
-		for my $w (@{ $m->{workers} }) {
-			my $k = "$n\{worker=$w->{slot}}";
-			$nw++ if defined $val->{$k};
-			is($val->{$k}, $w->{$f}, "$n worker $w->{slot}") if $f =~ /^(?:requests|accepted|hits)$/;
-		}
-		is($nw, 2, "$n: one sample per worker");
-	}
+	agrees_with_monitor($val, $type, $m, qr/^(?:requests|accepted|hits)$/);
 	is($val->{'viaduct_requests_total{}'}, 3, 'three proxy requests; admin requests are not counted');
 	is($val->{'viaduct_hits_total{}'}, 1, 'one hit');
 	is($type->{viaduct_syslog_dropped_total}, 'counter', 'syslog-dropped is exposed');

@@ -5,11 +5,16 @@ package Viaduct::Prom;
 #   my ($val, $type, $errs) = parse_prom($text);
 #   $val->{'name{label=value,...}'} = sample value (labels sorted; '{}' none)
 #   $type->{name} = counter|gauge|...; @$errs lists every violation found
+#   agrees_with_monitor($val, $type, $m, qr/^(?:requests)$/): Test::More
+#   checks that every counter of `viaductctl monitor --json --workers` ($m)
+#   is a family with the same summed value and one sample per worker (the
+#   fields matching the pattern compared per worker too)
 use strict;
 use warnings;
 use Exporter 'import';
+use Test::More;
 
-our @EXPORT = qw(parse_prom);
+our @EXPORT = qw(parse_prom agrees_with_monitor);
 
 # A strict reader of the text exposition format 0.0.4: every sample belongs to
 # a family with one HELP and one TYPE line before its samples, families are
@@ -60,6 +65,25 @@ sub parse_prom {
 	}
 	for my $n (keys %type) { push @err, "TYPE $n without HELP" unless $help{$n} }
 	return (\%val, \%type, \@err);
+}
+
+sub agrees_with_monitor {
+	my ($val, $type, $m, $per_worker) = @_;
+	my @fields = grep { /^(?:accepted|client-connections|server-connections|requests|responses-|received-|sent-|hits|upstream-|cache-used|inserts-|lookups-)/ } keys %$m;
+	cmp_ok(scalar @fields, '>=', 23, 'every counter of monitor --json');
+	for my $f (sort @fields) {
+		(my $n = "viaduct_$f") =~ tr/-/_/;
+		$n .= '_total' if ($type->{"${n}_total"} // '') eq 'counter';
+		ok(defined $type->{$n}, "$f: family $n") or next;
+		is($val->{"$n\{}"}, $m->{$f}, "$n = monitor's $f ($m->{$f})");
+		my $nw = 0;
+		for my $w (@{ $m->{workers} }) {
+			my $k = "$n\{worker=$w->{slot}}";
+			$nw++ if defined $val->{$k};
+			is($val->{$k}, $w->{$f}, "$n worker $w->{slot}") if $f =~ $per_worker;
+		}
+		is($nw, scalar @{ $m->{workers} }, "$n: one sample per worker");
+	}
 }
 
 1;
