@@ -9,6 +9,8 @@
 --                FIRST..LAST (BENCH_PATH .. key), then only for FIRST (a hit)
 --                until run, watching the origin's log, stops wrk
 --   BENCH_THREADS  number of wrk threads (to split the FILL range)
+--   BENCH_DELAY_MS N > 0: each connection waits N ms after every response
+--                (the offered load is bounded: latency below saturation)
 --
 -- done() prints one line that run parses:
 --   BENCH requests=.. duration_us=.. bytes=.. errors=.. status=.. p50_us=.. p99_us=..
@@ -25,6 +27,13 @@ if host and host ~= "" then
 end
 if os.getenv("BENCH_CLOSE") == "1" then
 	wrk.headers["Connection"] = "close"
+end
+
+local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+if delay_ms > 0 then
+	function delay()
+		return delay_ms
+	end
 end
 
 -- setup() runs in the main Lua state once per thread: hand each its index.
