@@ -97,7 +97,6 @@ struct cache_conn {
 	struct ev_timer	 co_timer;	/* the next look */
 	int64_t		 co_until;	/* loop ms: then fetch ourselves */
 	int64_t		 co_delay;	/* ms, backing off */
-	struct cache_dscp dscp;		/* cache-hit-dscp on the client socket */
 };
 
 struct cache_proxy {
@@ -464,7 +463,7 @@ start_hit(struct conn *c, struct cache_conn *cc, const struct cache_obj *o, int6
 	c->resp.nfields = 0;
 	CP_CLIENT_INC(c, lookups_successes);
 	CP_CLIENT_INC(c, hits);
-	cache_dscp_hit(c, &cc->dscp);
+	cache_dscp_hit(c);
 	c->state = PX_CACHE;
 	conn_timer(c, c->t->conf->idle_timeout);
 	return VD_OK;
@@ -789,17 +788,7 @@ request_lookup(struct conn *c)
 int
 cache_proxy_request(struct conn *c)
 {
-	struct cache_conn *cc = c->cache;
-	int rc;
-
-	if (cc == NULL)
-		return VD_DECLINED;
-	if (c->nreq <= 1)
-		cache_dscp_reset(&cc->dscp);	/* a new client socket */
-	rc = request_lookup(c);
-	if (!cc->hit)
-		cache_dscp_other(c, &cc->dscp);	/* a hit run ends here */
-	return rc;
+	return c->cache == NULL ? VD_DECLINED : request_lookup(c);
 }
 
 /* ------------------------------------------------------------ the hit */

@@ -17,6 +17,7 @@
 
 #include "viaduct.h"
 #include "accesslog.h"
+#include "cache_dscp.h"
 #include "cache_proxy.h"
 #include "conf.h"
 #include "log.h"
@@ -110,6 +111,7 @@ proxy_error(struct conn *c, int status, const char *why)
 		conn_close(c);
 		return;
 	}
+	cache_dscp_other(c);		/* an error page is no hit */
 	c->out.len = 0;
 	c->out.overflow = false;
 	http_error_page(&c->out, status, url, why, c->t->admin, c->t->via, false);
@@ -145,6 +147,7 @@ void
 proxy_start(struct conn *c)
 {
 	c->in.start = c->in.end = 0;
+	cache_dscp_reset(c);
 	next_request(c);
 	proxy_run(c);
 }
@@ -237,6 +240,7 @@ start_upstream(struct conn *c)
 void
 proxy_upstream(struct conn *c)
 {
+	cache_dscp_other(c);	/* the cache did not answer after all */
 	start_upstream(c);
 	if (!c->running)
 		proxy_run(c);
@@ -548,6 +552,10 @@ st_head(struct conn *c)
 			rc = http_parse_request(&c->req, b->p, b->end, &c->t->req_lim);
 			if (rc == VD_OK) {
 				on_request(c);
+				/* a hit (or a wait for one) is in PX_CACHE; any
+				 * other answer goes out with the socket's own class */
+				if (c->state != PX_CACHE)
+					cache_dscp_other(c);
 				return VD_OK;
 			}
 			if (rc == VD_ERR) {

@@ -24,6 +24,7 @@
 #include <sys/uio.h>
 
 #include "viaduct.h"
+#include "cache_dscp.h"
 #include "event.h"
 #include "dns.h"
 #include "http_parse.h"
@@ -189,6 +190,7 @@ struct conn {
 	int		 status;	/* of the response, for counters */
 	uint64_t	 sent;		/* bytes to the client for this response */
 	struct cache_conn *cache;	/* cache_proxy.c's state; NULL: no cache */
+	struct cache_dscp dscp;		/* cache-hit-dscp on the client socket */
 };
 
 /* One open origin connection of a worker (upstream.c), busy or idle.  Its

@@ -5,13 +5,17 @@
 # run on its loopback), and counts viaduct's outgoing data segments per DSCP
 # value with nftables counters on the output hook.  Pure ACKs and FINs are
 # left out by length: the kernel sends those with whatever mark the socket
-# has at that moment, and they carry no response.  Needs root, iproute2
-# and nftables (a missing tool is a failure).
+# has at that moment, and they carry no response.  Every response that is
+# not a hit (a miss, a pass-through, viaduct's own reply, an error page)
+# goes out with the socket's own class: 0, or what the accepted socket had
+# (net.ipv4.tcp_reflect_tos gives it the class of the client's SYN).
+# Needs root, iproute2, nftables and strace (a missing tool is a failure).
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use IO::Socket::IP;
+use IO::Handle;
+use Socket qw(AF_INET AF_INET6 SOCK_STREAM inet_aton inet_pton pack_sockaddr_in pack_sockaddr_in6);
 use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep);
@@ -20,7 +24,7 @@ use Viaduct::Origin;
 
 is($>, 0, 'running as root (network namespaces need it)') or BAIL_OUT('not root');
 sub which { for my $d (split(/:/, $ENV{PATH} // ''), '/usr/sbin', '/sbin') { return "$d/$_[0]" if -x "$d/$_[0]" } undef }
-my ($ip, $nft, $strace) = (which('ip'), which('nft'), which('strace'));
+my ($ip, $nft, $strace, $sysctl) = (which('ip'), which('nft'), which('strace'), which('sysctl'));
 ok($ip, 'iproute2 installed') or BAIL_OUT('no ip');
 ok($nft, 'nftables installed') or BAIL_OUT('no nft');
 
@@ -83,16 +87,22 @@ sub conf {
 }
 
 # One keep-alive client connection: send a request, read its response.
+# ($tos: the TOS / traffic class octet of the client's socket, SYN included)
 sub client {
-	my ($host) = @_;
-	my $s = IO::Socket::IP->new(PeerHost => $host, PeerPort => $vport, Proto => 'tcp', Timeout => 5)
-	    or die "connect [$host]:$vport: $!";
+	my ($host, $tos) = @_;
+	my $v6 = $host =~ /:/;
+	socket(my $s, $v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0) or die "socket: $!";
+	# IPPROTO_IPV6 41, IPV6_TCLASS 67; IPPROTO_IP 0, IP_TOS 1 (Linux)
+	if ($tos) { setsockopt($s, $v6 ? 41 : 0, $v6 ? 67 : 1, $tos) or die "TOS: $!" }
+	connect($s, $v6 ? pack_sockaddr_in6($vport, inet_pton(AF_INET6, $host)) :
+	    pack_sockaddr_in($vport, inet_aton($host))) or die "connect [$host]:$vport: $!";
 	$s->autoflush(1);
 	return $s;
 }
+# $what: a path to GET, or a whole request
 sub get {
-	my ($s, $path) = @_;
-	print $s "GET http://$o$path HTTP/1.1\r\nHost: $o\r\n\r\n";
+	my ($s, $what) = @_;
+	print $s ($what =~ m{^/} ? "GET http://$o$what HTTP/1.1\r\nHost: $o\r\n\r\n" : $what);
 	my $buf = '';
 	while ($buf !~ /\r\n\r\n/) { sysread($s, $buf, 65536, length $buf) or return $buf }
 	my ($len) = $buf =~ /^Content-Length: (\d+)/mi;
@@ -126,6 +136,21 @@ $g = step($s, '/nostore', $miss, 'then a response that is not a hit');
 is_deeply([ keys %$g ], [ 'v4_0' ], 'the mark is off again for it');
 $g = step($s, '/a', $hit, 'then a hit again');
 is_deeply([ keys %$g ], [ 'v4_4' ], 'and on again for the hit');
+$g = step($s, '/m1', $miss, 'then a miss that is stored');
+is_deeply([ keys %$g ], [ 'v4_0' ], 'the miss goes out unmarked');
+$g = step($s, '/a', $hit, 'then a hit');
+is_deeply([ keys %$g ], [ 'v4_4' ], 'marked for the hit');
+# answers that never reach the cache
+$g = step($s, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", qr{\AHTTP/1\.1 200 OK\r\n(?:.*\r\n)*Allow: }i,
+    "viaduct's own answer to OPTIONS * after the hit");
+is_deeply([ keys %$g ], [ 'v4_0' ], 'it goes out unmarked');
+step($s, '/a', $hit, 'a hit');
+$g = step($s, "POST http://$o/post HTTP/1.1\r\nHost: $o\r\nContent-Length: 3\r\n\r\nabc", $miss,
+    'a POST (passed through) after the hit');
+is_deeply([ keys %$g ], [ 'v4_0' ], 'it goes out unmarked');
+step($s, '/a', $hit, 'a hit');
+$g = step($s, "GET /relative HTTP/1.1\r\nHost: x\r\n\r\n", qr{\AHTTP/1\.1 400 }, 'an error page after the hit');
+is_deeply([ keys %$g ], [ 'v4_0' ], 'it goes out unmarked');
 close $s;
 
 # ----- IPv6 clients get the traffic class
@@ -135,6 +160,22 @@ is_deeply([ keys %$g ], [ 'v6_4' ], 'IPv6: the hit goes out with DSCP 4 (IPV6_TC
 $g = step($s, '/nostore6', $miss, 'IPv6 client: not a hit');
 is_deeply([ keys %$g ], [ 'v6_0' ], 'IPv6: unmarked again');
 close $s;
+
+# ----- the socket's own class comes back, not 0: with tcp_reflect_tos the
+# accepted socket takes the class of the client's SYN (DSCP 10 here)
+ok(sh($sysctl // 'sysctl', '-q', '-w', 'net.ipv4.tcp_reflect_tos=1'), 'net.ipv4.tcp_reflect_tos=1 in the namespace');
+for my $host ('127.0.0.1', '::1') {
+	my $f = $host =~ /:/ ? 'v6' : 'v4';
+	$s = client($host, 10 << 2);
+	$g = step($s, "/own$f", $miss, "$f client with DSCP 10 on its SYN: a miss");
+	is_deeply([ keys %$g ], [ "${f}_10" ], "$f: the miss goes out with the socket's own DSCP 10");
+	$g = step($s, "/own$f", $hit, "$f: a hit");
+	is_deeply([ keys %$g ], [ "${f}_4" ], "$f: the hit with DSCP 4");
+	$g = step($s, "/own$f-2", $miss, "$f: a miss again");
+	is_deeply([ keys %$g ], [ "${f}_10" ], "$f: DSCP 10 is back, not 0");
+	close $s;
+}
+ok(sh($sysctl // 'sysctl', '-q', '-w', 'net.ipv4.tcp_reflect_tos=0'), 'net.ipv4.tcp_reflect_tos back to 0');
 
 # ----- one setsockopt when a run of hits starts and one when it ends
 ok($strace, 'strace installed (it counts the setsockopt calls)');
