@@ -119,7 +119,7 @@ cachemgr_stats_sum(const struct stats_hdr *h, uint64_t out[CACHEMGR_NSTATS])
 	add_fields(&h->master, out);
 	add_fields(&h->cachemgr, out);
 	add_fields(&h->retired, out);
-	for (uint32_t i = 0; i < h->nslots; i++)
+	for (uint32_t i = 0; i < stats_slots_used(h); i++)
 		add_fields(&h->slots[i], out);
 }
 

@@ -199,6 +199,18 @@ open_stats(struct master *m, char *err, size_t errlen)
 
 /* ------------------------------------------------------------- children */
 
+/* The rules whose hits this worker counts: how far readers of the slot
+ * look into its rule_hits (stats.h).  Set before it counts any. */
+static void
+slot_rules(struct stats_slot *slot, const struct vd_conf *conf)
+{
+	const struct conf_rules *l[RULES_NLISTS] = { [RULES_ACCESS] = &conf->access,
+	    [RULES_CACHE] = &conf->cache, [RULES_DIRECT] = &conf->direct };
+
+	for (int i = 0; i < RULES_NLISTS; i++)
+		slot->rules_n[i] = (uint32_t)(l[i]->nrules < RULES_MAX ? l[i]->nrules : RULES_MAX);
+}
+
 /* In the child, before worker_main: shed everything that is the master's. */
 static _Noreturn void
 child_main(struct master *m, int i, int fd)
@@ -224,6 +236,7 @@ child_main(struct master *m, int i, int fd)
 	slot->pid = vd.pid;
 	slot->generation = w->gen;
 	slot->started = time(NULL);
+	slot_rules(slot, m->conf);
 
 	if (getenv("VIADUCT_TEST_CHILD_ABORT") != NULL &&
 	    strcmp(getenv("VIADUCT_TEST_CHILD_ABORT"), "1") == 0) {
@@ -282,6 +295,9 @@ spawn(struct master *m, int i)
 		log_err("socketpair");
 		goto later;
 	}
+	/* before the child writes to its slot: readers look this far (stats.h) */
+	if (i != CM_ENTRY && (uint32_t)i >= m->stats->slots_used)
+		m->stats->slots_used = (uint32_t)i + 1;
 	if ((pid = fork()) == -1) {
 		log_err("fork");
 		close(sp[0]);

@@ -54,7 +54,7 @@ family(struct out *o, const struct stats_hdr *h, const struct stats_slot *sum,
 	put(o, "# TYPE viaduct_%s%s %s\n", f, suffix, kind == COUNTER ? "counter" : "gauge");
 	memcpy(&v, (const char *)sum + off, sizeof(v));
 	put(o, "viaduct_%s%s %llu\n", f, suffix, (unsigned long long)v);
-	for (uint32_t i = 0; i < h->nslots; i++) {
+	for (uint32_t i = 0; i < stats_slots_used(h); i++) {
 		if (h->slots[i].pid == 0)
 			continue;
 		memcpy(&v, (const char *)&h->slots[i] + off, sizeof(v));
@@ -82,7 +82,7 @@ rule_hits(struct out *o, const struct stats_slot *sum, const struct vd_conf *con
 		for (int i = 0; i < cl->nrules && i < RULES_MAX; i++)
 			put(o, "viaduct_rule_hits_total{list=\"%s\",index=\"%d\",line=\"%d\"} "
 			    "%llu\n", rules_list_name(l), i, cl->rules[i].line,
-			    (unsigned long long)sum->rule_hits[l][i]);
+			    (unsigned long long)stats_rule_hits(sum, l, i));
 	}
 }
 

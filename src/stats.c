@@ -103,27 +103,48 @@ stats_unmap(const void *map, size_t maplen)
 		munmap((void *)map, maplen);
 }
 
+/* The rules s counts hits for, list l: never beyond the table. */
+static uint32_t
+rules_of(const struct stats_slot *s, int l)
+{
+	uint32_t n = s->rules_n[l];
+
+	return n < RULES_MAX ? n : RULES_MAX;
+}
+
+/* Only the rules both have: out's table is set no further (stats_sum). */
 static void
 add_rule_hits(struct stats_slot *out, const struct stats_slot *s)
 {
-	for (int l = 0; l < RULES_NLISTS; l++)
-		for (int i = 0; i < RULES_MAX; i++)
+	for (int l = 0; l < RULES_NLISTS; l++) {
+		uint32_t n = rules_of(s, l);
+
+		if (n > out->rules_n[l])
+			n = out->rules_n[l];
+		for (uint32_t i = 0; i < n; i++)
 			out->rule_hits[l][i] += s->rule_hits[l][i];
+	}
 }
 
 /*
  * Fold the rule hits into retired and clear them, writing only the entries
- * that are not zero: a plain memset would back every page of a sparse slot.
+ * that are not zero: a plain memset would back every page of a sparse slot,
+ * and reading beyond the rules the process had would back them too.
  */
 static void
 retire_rule_hits(struct stats_slot *out, struct stats_slot *s)
 {
-	for (int l = 0; l < RULES_NLISTS; l++)
-		for (int i = 0; i < RULES_MAX; i++)
+	for (int l = 0; l < RULES_NLISTS; l++) {
+		uint32_t n = rules_of(s, l);
+
+		for (uint32_t i = 0; i < n; i++)
 			if (s->rule_hits[l][i] != 0) {
 				out->rule_hits[l][i] += s->rule_hits[l][i];
 				s->rule_hits[l][i] = 0;
 			}
+		if (n > out->rules_n[l])
+			out->rules_n[l] = n;
+	}
 }
 
 void
@@ -136,6 +157,13 @@ stats_retire(struct stats_hdr *h, struct stats_slot *s)
 	memset(s, 0, offsetof(struct stats_slot, rule_hits));
 }
 
+uint32_t
+stats_slots_used(const struct stats_hdr *h)
+{
+	/* 0: a segment no master filled (unit tests): all of them */
+	return h->slots_used > 0 && h->slots_used < h->nslots ? h->slots_used : h->nslots;
+}
+
 static void
 add_slot(struct stats_slot *out, const struct stats_slot *s)
 {
@@ -145,14 +173,32 @@ add_slot(struct stats_slot *out, const struct stats_slot *s)
 	add_rule_hits(out, s);
 }
 
+static void
+widen_rules(struct stats_slot *out, const struct stats_slot *s)
+{
+	for (int l = 0; l < RULES_NLISTS; l++)
+		if (rules_of(s, l) > out->rules_n[l])
+			out->rules_n[l] = rules_of(s, l);
+}
+
 void
 stats_sum(const struct stats_hdr *h, struct stats_slot *out)
 {
-	memset(out, 0, sizeof(*out));
+	uint32_t n = stats_slots_used(h);
+
+	memset(out, 0, offsetof(struct stats_slot, rule_hits));
+	/* how far out's rule table is used: the most rules of any slot; a free
+	 * slot was zeroed by stats_retire, one never handed out is not read */
+	widen_rules(out, &h->master);
+	widen_rules(out, &h->cachemgr);
+	widen_rules(out, &h->retired);
+	for (uint32_t i = 0; i < n; i++)
+		widen_rules(out, &h->slots[i]);
+	for (int l = 0; l < RULES_NLISTS; l++)
+		memset(out->rule_hits[l], 0, out->rules_n[l] * sizeof(out->rule_hits[l][0]));
 	add_slot(out, &h->master);
 	add_slot(out, &h->cachemgr);
 	add_slot(out, &h->retired);
-	/* every slot, live or not: a free slot was zeroed by stats_retire */
-	for (uint32_t i = 0; i < h->nslots; i++)
+	for (uint32_t i = 0; i < n; i++)
 		add_slot(out, &h->slots[i]);
 }

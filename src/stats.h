@@ -23,17 +23,20 @@
 #include "stats_tbl.h"
 
 #define STATS_MAGIC	0x7669616475637431ULL	/* "viaduct1" */
-#define STATS_VERSION	5
+#define STATS_VERSION	6
 #define STATS_PANIC_LEN	256
 
 enum stats_kind { COUNTER, GAUGE };
 
 /* One published cache key (cache_collapse.c reads and writes it, atomically
- * word by word); state 0: free. */
+ * word by word); state 0: free.  file and written: the temp body file a
+ * fetch is writing and the bytes in it so far (read-while-writer). */
 #define STATS_COLLAPSE_MAX	64
 struct stats_collapse {
 	uint64_t	 key[2];
 	uint64_t	 state;
+	uint64_t	 file;
+	uint64_t	 written;
 };
 
 struct stats_slot {
@@ -41,6 +44,10 @@ struct stats_slot {
 	int64_t		 generation;
 	int64_t		 started;	/* unix time the process started */
 	uint64_t	 heartbeat;	/* bumped every loop turn; the master watches it */
+	/* rules of each list this process counts hits for (its configuration's,
+	 * set before it counts one): rule_hits beyond stay unwritten, and sums
+	 * read no further, so that their pages are never backed */
+	uint32_t	 rules_n[RULES_NLISTS];
 	char		 panic[STATS_PANIC_LEN];	/* last words, for the obituary */
 #define STATS_X(f, name, kind, help)	uint64_t f;
 	STATS_FIELDS(STATS_X)
@@ -60,6 +67,7 @@ struct stats_hdr {
 	int64_t		 master_pid;
 	int64_t		 started;	/* unix time the master started */
 	uint64_t	 reloads;
+	uint32_t	 slots_used;	/* slots[] handed out so far: readers stop there */
 	struct stats_slot master;
 	struct stats_slot cachemgr;
 	struct stats_slot retired;	/* dead processes' counters, folded */
@@ -74,8 +82,23 @@ void			 stats_unmap(const void *map, size_t maplen);
 
 /* Master, after reaping: add the slot's counters (not gauges) into retired, clear it. */
 void			 stats_retire(struct stats_hdr *, struct stats_slot *);
-/* Sum of every live slot plus retired into *out. */
+/*
+ * Sum of every live slot plus retired into *out.  out->rules_n is the most
+ * rules any slot counts; out->rule_hits is set that far only (clearing the
+ * whole 384 KiB table would back it all): read it with stats_rule_hits().
+ */
 void			 stats_sum(const struct stats_hdr *, struct stats_slot *out);
+/* The slots[] a reader looks at: those the master has handed out (every
+ * one if it recorded none); a slot beyond was never written, and reading
+ * it would back its page. */
+uint32_t		 stats_slots_used(const struct stats_hdr *);
+
+/* Rule i of list l in a stats_sum() result: 0 for a rule no process has. */
+static inline uint64_t
+stats_rule_hits(const struct stats_slot *sum, int l, int i)
+{
+	return i >= 0 && (uint32_t)i < sum->rules_n[l] ? sum->rule_hits[l][i] : 0;
+}
 
 /* Hot path: vd.stats may be NULL (viaduct -t, unit tests). */
 #define STATS_INC(f, n)	do { if (vd.stats != NULL) vd.stats->f += (n); } while (0)

@@ -185,7 +185,7 @@ total_ram(const struct stats_hdr *h)
 {
 	uint64_t sum = rss_of(h->master_pid) + rss_of(h->cachemgr.pid);
 
-	for (uint32_t i = 0; i < h->nslots; i++)
+	for (uint32_t i = 0; i < stats_slots_used(h); i++)
 		sum += rss_of(h->slots[i].pid);
 	return sum;
 }
@@ -298,7 +298,7 @@ monitor_text(const struct stats_hdr *h, const struct stats_slot *t, bool workers
 		return;
 	printf("\n%4s %8s %4s %10s %8s %10s %10s %12s\n", "SLOT", "PID", "GEN", "UPTIME",
 	    "CLIENTS", "ACCEPTED", "REQUESTS", "SENT");
-	for (uint32_t i = 0; i < h->nslots; i++) {
+	for (uint32_t i = 0; i < stats_slots_used(h); i++) {
 		const struct stats_slot *s = &h->slots[i];
 
 		if (s->pid == 0)
@@ -337,7 +337,7 @@ monitor_json(const struct stats_hdr *h, const struct stats_slot *t, bool workers
 	}
 	if (workers) {
 		printf(", \"workers\": [");
-		for (uint32_t i = 0; i < h->nslots; i++) {
+		for (uint32_t i = 0; i < stats_slots_used(h); i++) {
 			const struct stats_slot *s = &h->slots[i];
 
 			if (s->pid == 0)
@@ -478,7 +478,7 @@ rules_json(const struct vd_conf *conf, const struct stats_slot *t)
 			printf("%s{\"index\": %d, \"line\": %d, \"disabled\": %s, "
 			    "\"hits\": %llu, \"properties\": {", i > 0 ? ", " : "", i,
 			    r->line, rule_disabled(r) ? "true" : "false",
-			    (unsigned long long)(i < RULES_MAX ? t->rule_hits[l][i] : 0));
+			    (unsigned long long)stats_rule_hits(t, l, i));
 			for (int p = 0; p < r->nprops; p++) {
 				printf("%s", p > 0 ? ", " : "");
 				json_str(r->props[p].name);
@@ -505,8 +505,7 @@ rules_text(const struct vd_conf *conf, const struct stats_slot *t)
 			const struct conf_rule *r = &cl->rules[i];
 
 			printf("%4d %1s %6d %12llu  ", i, rule_disabled(r) ? "X" : "",
-			    r->line, (unsigned long long)(i < RULES_MAX ?
-			    t->rule_hits[l][i] : 0));
+			    r->line, (unsigned long long)stats_rule_hits(t, l, i));
 			rule_text(r);
 			printf("\n");
 		}
@@ -612,7 +611,7 @@ connections_cmd(const char *file, int argc, char **argv)
 		printf("%-24s %-24s %-8s %-10s %10s %10s %8s\n", "SRC-ADDRESS", "DST-ADDRESS",
 		    "PROTOCOL", "STATE", "RX-BYTES", "TX-BYTES", "AGE");
 	now = wall_ms();
-	for (uint32_t i = 0; i < h->nslots && i < ch->nslots; i++) {
+	for (uint32_t i = 0; i < stats_slots_used(h) && i < ch->nslots; i++) {
 		if (h->slots[i].pid == 0)
 			continue;
 		if ((n = connstat_read(ch, i, h->slots[i].pid, recs, ch->cap, &total)) < 0)
