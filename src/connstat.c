@@ -111,7 +111,7 @@ my_slot(const char *run_dir)
 	snprintf(path, sizeof(path), "%s/stats", run_dir);
 	if ((sh = stats_open_ro(path, &len)) == NULL)
 		return -1;
-	for (uint32_t i = 0; i < sh->nslots; i++)
+	for (uint32_t i = 0; i < stats_slots_used(sh) && idx < 0; i++)
 		if (sh->slots[i].pid == (int64_t)getpid())
 			idx = (int)i;
 	stats_unmap(sh, len);

@@ -97,9 +97,11 @@ over_share(uint64_t mine, uint64_t sum, uint64_t n)
 static void
 generation_load(const struct worker *w, uint64_t *sum, uint64_t *n, bool *other)
 {
+	uint32_t used = stats_slots_used(w->stats);
+
 	*sum = *n = 0;
 	*other = false;
-	for (uint32_t i = 0; i < w->stats->nslots; i++) {
+	for (uint32_t i = 0; i < used; i++) {
 		const struct stats_slot *s = &w->stats->slots[i];
 
 		if (s->pid != 0 && s->generation == w->generation) {
@@ -147,7 +149,7 @@ kick_siblings(struct worker *w)
 	if (vd.conf->workers <= 1 || w->stats == NULL)
 		return;
 	generation_load(w, &sum, &n, &other);
-	for (uint32_t i = 0; i < w->stats->nslots; i++) {
+	for (uint32_t i = 0, used = stats_slots_used(w->stats); i < used; i++) {
 		const struct stats_slot *s = &w->stats->slots[i];
 
 		if (s->pid == 0 || s->generation != w->generation || s == vd.stats)
