@@ -30,15 +30,15 @@ sub resp {
 	    'Content-Length: ' . length($body) . "\r\n\r\n$body";
 }
 
-my $n = 0;	# distinguishes the origin's answers
+my $n = 0;	# with the pid of the connection's child: distinguishes the origin's answers
 my $o = Viaduct::Origin->new(handler => sub {
 	my ($req) = @_;
 	my ($m, $path) = $req =~ m{^(\S+) (\S+)};
 	$n++;
 	return resp('200 OK', "Content-Type: text/plain\r\nCache-Control: max-age=300\r\n",
 	    "fresh $path\n") if $path =~ m{^/fresh};
-	return resp('200 OK', "Cache-Control: no-store\r\n", "nostore $n\n") if $path eq '/nostore';
-	return resp('200 OK', "Cache-Control: private, max-age=300\r\n", "private $n\n")
+	return resp('200 OK', "Cache-Control: no-store\r\n", "nostore $$.$n\n") if $path eq '/nostore';
+	return resp('200 OK', "Cache-Control: private, max-age=300\r\n", "private $$.$n\n")
 	    if $path eq '/private';
 	return resp('200 OK', "Cache-Control: max-age=2\r\n", "short\n") if $path eq '/short';
 	return resp('200 OK', "Cache-Control: max-age=300\r\nETag: \"v1\"\r\n", $big)
