@@ -67,4 +67,13 @@ for my $s ($socks[0], $socks[-1]) {
 	like($r // '', qr{\AHTTP/1\.1 200 OK\r\n}, 'a spread connection is served');
 }
 close $_ for @socks;
+
+# nobody stays paused: once the counts are even again both workers listen
+# (a worker ahead pauses only until a sibling wakes it, or 1 ms)
+ok(wait_until(sub { my $m = monitor(); $m && ($m->{accepting} // 0) == 2 }, 10),
+    'accepting: both workers listen again');
+my $one = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp',
+    Timeout => 5);
+print $one "OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" if $one;
+like($one ? do { local $/; <$one> } // '' : '', qr{\AHTTP/1\.1 200 OK\r\n}, 'and a new connection is served');
 done_testing();
