@@ -16,7 +16,8 @@
 #include "cache_key.h"
 #include "stats.h"
 
-enum { CO_FREE, CO_CLAIM, CO_FETCH };
+/* CLAIM is 1 and FETCH 2 for good (the unit test publishes raw claims). */
+enum { CO_FREE, CO_CLAIM, CO_FETCH, CO_STREAM, CO_DONE };
 
 struct co_key {
 	uint64_t	 w[2];
@@ -137,7 +138,7 @@ decide(struct collapse *co, int h)
 
 			if (st == CO_FREE)
 				continue;
-			if (st == CO_FETCH || s < co->self) {
+			if (st != CO_CLAIM || s < co->self) {
 				withdraw(co, h);
 				return VD_AGAIN;
 			}
@@ -172,6 +173,8 @@ collapse_claim(struct collapse *co, const struct cache_key *key, int *h)
 	}
 	if (fr < 0)
 		return VD_ERR;
+	__atomic_store_n(&tbl[fr].file, (uint64_t)0, __ATOMIC_RELAXED);
+	__atomic_store_n(&tbl[fr].written, (uint64_t)0, __ATOMIC_RELAXED);
 	__atomic_store_n(&tbl[fr].key[0], k.w[0], __ATOMIC_RELAXED);
 	__atomic_store_n(&tbl[fr].key[1], k.w[1], __ATOMIC_RELAXED);
 	__atomic_store_n(&tbl[fr].state, (uint64_t)CO_CLAIM, __ATOMIC_RELEASE);
@@ -196,4 +199,109 @@ collapse_release(struct collapse *co, int h)
 	if (co->hdr == NULL || h < 0 || h >= STATS_COLLAPSE_MAX)
 		return;
 	withdraw(co, h);
+}
+
+/* Our entry h, if it is in one of the states st0..st1. */
+static struct stats_collapse *
+own_in(struct collapse *co, int h, uint64_t st0, uint64_t st1)
+{
+	struct stats_collapse *e;
+
+	if (co->hdr == NULL || h < 0 || h >= STATS_COLLAPSE_MAX)
+		return NULL;
+	e = &own(co)[h];
+	return e->state >= st0 && e->state <= st1 ? e : NULL;
+}
+
+void
+collapse_stream(struct collapse *co, int h, uint64_t file, uint64_t written)
+{
+	struct stats_collapse *e = own_in(co, h, CO_FETCH, CO_FETCH);
+
+	if (e == NULL || file == 0)
+		return;
+	__atomic_store_n(&e->file, file, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->written, written, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->state, (uint64_t)CO_STREAM, __ATOMIC_RELEASE);
+}
+
+void
+collapse_progress(struct collapse *co, int h, uint64_t written)
+{
+	struct stats_collapse *e = own_in(co, h, CO_STREAM, CO_STREAM);
+
+	if (e != NULL)
+		__atomic_store_n(&e->written, written, __ATOMIC_RELEASE);
+}
+
+void
+collapse_complete(struct collapse *co, int h, uint64_t size)
+{
+	struct stats_collapse *e = own_in(co, h, CO_STREAM, CO_STREAM);
+
+	if (e == NULL)
+		return;
+	__atomic_store_n(&e->written, size, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->state, (uint64_t)CO_DONE, __ATOMIC_RELEASE);
+}
+
+int
+collapse_watch(const struct collapse *co, const struct collapse_watch *w, uint64_t *written)
+{
+	const struct stats_collapse *e;
+	const struct stats_slot *sl;
+	struct co_key k = { { w->key[0], w->key[1] } };
+	uint64_t st, again, n;
+
+	*written = 0;
+	if (co->hdr == NULL || w->slot >= co->hdr->nslots || w->idx < 0 ||
+	    w->idx >= STATS_COLLAPSE_MAX)
+		return VD_ERR;
+	sl = &co->hdr->slots[w->slot];
+	e = &sl->collapse[w->idx];
+	st = entry_state(e, k);
+	if ((st != CO_STREAM && st != CO_DONE) ||
+	    __atomic_load_n(&e->file, __ATOMIC_RELAXED) != w->file)
+		return VD_ERR;
+	n = __atomic_load_n(&e->written, __ATOMIC_ACQUIRE);
+	/* the same entry still? (a reuse stores its key and file before any
+	 * written we could have loaded) */
+	again = entry_state(e, k);
+	if ((again != CO_STREAM && again != CO_DONE) ||
+	    __atomic_load_n(&e->file, __ATOMIC_RELAXED) != w->file ||
+	    __atomic_load_n(&sl->pid, __ATOMIC_RELAXED) != w->pid)
+		return VD_ERR;
+	*written = n;
+	return st == CO_DONE ? VD_DONE : VD_AGAIN;
+}
+
+int
+collapse_find(const struct collapse *co, const struct cache_key *key, struct collapse_watch *w)
+{
+	struct co_key k = co_key(key);
+	bool busy = false;
+	uint64_t n;
+
+	if (co->hdr == NULL)
+		return VD_DECLINED;
+	for (uint32_t s = 0; s < co->hdr->nslots; s++) {
+		const struct stats_slot *sl = &co->hdr->slots[s];
+
+		for (int i = 0; i < STATS_COLLAPSE_MAX; i++) {
+			uint64_t st = entry_state(&sl->collapse[i], k);
+
+			if (st == CO_FREE)
+				continue;
+			busy = true;
+			if (st != CO_STREAM && st != CO_DONE)
+				continue;
+			*w = (struct collapse_watch){ .slot = s, .idx = i,
+			    .pid = __atomic_load_n(&sl->pid, __ATOMIC_RELAXED),
+			    .file = __atomic_load_n(&sl->collapse[i].file, __ATOMIC_RELAXED),
+			    .key = { k.w[0], k.w[1] } };
+			if (w->file != 0 && collapse_watch(co, w, &n) != VD_ERR)
+				return VD_OK;
+		}
+	}
+	return busy ? VD_AGAIN : VD_DECLINED;
 }

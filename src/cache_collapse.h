@@ -29,6 +29,19 @@
  * releases.  A waiter never publishes again (no chain of waits after an
  * uncacheable response).
  *
+ * Read-while-writer (cache_rww.h).  A fetcher whose body goes to a file
+ * says so: FETCH becomes STREAM with the temp file's id (the name is
+ * bodies/tmp/<the slot's pid>.<id>, the head file beside it) and the bytes
+ * written so far, raised as it writes; DONE when the body is complete
+ * (written is then its size).  The words are written in an order that lets
+ * a reader check what it read: file and written before the state (release),
+ * written alone with release later; a reader loads the state and written
+ * with acquire and then the key, state and file again, so a value from an
+ * entry reused meanwhile is never taken for ours (file ids are never reused
+ * by a process, and a respawned slot has another pid).  An entry that
+ * vanishes (released, or its worker dead and retired) ends the stream: the
+ * head file says whether the body was complete.
+ *
  * Cost: a claim writes one entry of our own slot and reads at most
  * COLLAPSE_ENTRIES entries of each live slot (a few KiB, misses only).
  * Only workers call these, in their loop; nothing blocks or allocates.
@@ -75,5 +88,31 @@ int	collapse_recheck(struct collapse *, int h);
 void	collapse_release(struct collapse *, int h);
 /* Some request, in this worker or a live sibling, claims or fetches key. */
 bool	collapse_busy(const struct collapse *, const struct cache_key *);
+
+/* The fetcher of entry h (collapse_claim's VD_OK): its body is in temp
+ * file `file` with `written` bytes so far (a head file beside it). */
+void	collapse_stream(struct collapse *, int h, uint64_t file, uint64_t written);
+/* ... written bytes are in the file now (never less than before). */
+void	collapse_progress(struct collapse *, int h, uint64_t written);
+/* ... the body is complete, size bytes. */
+void	collapse_complete(struct collapse *, int h, uint64_t size);
+
+/* A stream a waiter follows: whose entry, which file. */
+struct collapse_watch {
+	uint32_t	 slot;
+	int		 idx;
+	int64_t		 pid;		/* the writer's; its temp file names start with it */
+	uint64_t	 file;
+	uint64_t	 key[2];
+};
+/* A waiter: VD_OK someone streams key (*w names it), VD_AGAIN someone
+ * fetches it without streaming (yet), VD_DECLINED nobody. */
+int	collapse_find(const struct collapse *, const struct cache_key *,
+	    struct collapse_watch *w);
+/* The stream now: VD_AGAIN being written, VD_DONE complete; *written
+ * bytes are in the file.  VD_ERR it ended otherwise (the entry is gone:
+ * committed and released, aborted, or its worker died). */
+int	collapse_watch(const struct collapse *, const struct collapse_watch *,
+	    uint64_t *written);
 
 #endif

@@ -26,6 +26,7 @@
 #include "cache_bg.h"
 #include "cache_proxy.h"
 #include "cache_range.h"
+#include "cache_rww.h"
 #include "cache_store.h"
 #include "conf.h"
 #include "log.h"
@@ -41,8 +42,9 @@
  * revalidation (cache_bg.h) is not one. */
 #define CP_CLIENT_INC(c, f)	do { if (!(c)->internal) STATS_INC(f, 1); } while (0)
 
-/* A miss parked for collapsed forwarding: deciding who fetches, or waiting. */
-enum cp_co { CP_CO_NONE, CP_CO_DEFER, CP_CO_WAIT };
+/* A miss parked for collapsed forwarding: deciding who fetches, waiting,
+ * or (a stream that failed before a byte went) about to go to the origin. */
+enum cp_co { CP_CO_NONE, CP_CO_DEFER, CP_CO_WAIT, CP_CO_ORIGIN };
 
 /* Per connection slot (allocated with the table, pages touched on use). */
 struct cache_conn {
@@ -97,6 +99,14 @@ struct cache_conn {
 	struct ev_timer	 co_timer;	/* the next look */
 	int64_t		 co_until;	/* loop ms: then fetch ourselves */
 	int64_t		 co_delay;	/* ms, backing off */
+	/* read-while-writer (cache_rww.h): the fetcher publishes its body file ... */
+	bool		 rww_tried;	/* ... or tried to */
+	bool		 rww_pub;	/* ... and waiters may be reading it */
+	/* ... a waiter streams it */
+	struct cache_rww rw;
+	bool		 rww_no;	/* not for this request: wait for the stored object */
+	size_t		 reqlen;	/* the request head for the origin, kept in upd */
+	bool		 req_ka;	/* ... and keep_alive as it was */
 };
 
 struct cache_proxy {
@@ -172,6 +182,8 @@ cache_proxy_init(struct conn_table *t)
 
 		cc->fd = -1;
 		cc->body.fd = -1;
+		cc->body.hfd = -1;
+		cache_rww_init(&cc->rw);
 		cc->buf = cp->mem + i * per;
 		cc->head = cc->buf + cp->cs.inline_max;
 		cc->old = cc->head + cp->head_cap;
@@ -200,6 +212,7 @@ cache_proxy_free(struct conn_table *t)
 		return;
 	for (size_t i = 0; i < t->n; i++) {
 		cache_reader_free(&cp->cc[i].rd);
+		cache_rww_close(&cp->cc[i].rw);
 		t->conns[i].cache = NULL;
 	}
 	cache_bg_free(cp->bg);
@@ -330,6 +343,23 @@ hit_416(struct conn *c, const struct cache_obj *o, int64_t now)
 	return head_end(c);
 }
 
+/* The start of a head from the cache into c->out: stored fields, Age, Via. */
+static void
+hit_fields(struct conn *c, const struct cache_obj *o, int status, int64_t now)
+{
+	struct http_out *out = &c->out;
+	int64_t age = cache_current_age(&o->resp, now);
+
+	status_line(out, status);
+	http_out_add(out, o->head.p, o->head.len);
+	/* RFC 9111 §5.1: Age on every response from the cache */
+	http_out_str(out, "Age: ");
+	http_out_uint(out, (uint64_t)(age < 0 ? 0 : age));
+	http_out_str(out, "\r\nVia: 1.1 ");
+	http_out_str(out, c->t->via);
+	http_out_str(out, "\r\n");
+}
+
 /*
  * The head of a hit into c->out: stored fields, Age, Via, framing.  A 206
  * carries bytes [first, first + count) of the object (RFC 9110 §14.4).
@@ -339,18 +369,10 @@ hit_head(struct conn *c, const struct cache_obj *o, int status, int64_t now, uin
     uint64_t count)
 {
 	struct http_out *out = &c->out;
-	int64_t age = cache_current_age(&o->resp, now);
 
 	if (status == 416)
 		return hit_416(c, o, now);
-	status_line(out, status);
-	http_out_add(out, o->head.p, o->head.len);
-	/* RFC 9111 §5.1: Age on every response from the cache */
-	http_out_str(out, "Age: ");
-	http_out_uint(out, (uint64_t)(age < 0 ? 0 : age));
-	http_out_str(out, "\r\nVia: 1.1 ");
-	http_out_str(out, c->t->via);
-	http_out_str(out, "\r\n");
+	hit_fields(c, o, status, now);
 	if (status == 206) {
 		http_out_str(out, "Content-Range: bytes ");
 		http_out_uint(out, first);
@@ -546,20 +568,23 @@ co_of(const struct conn *c)
 /* May this miss wait for another request's fetch?  A GET the cache may
  * answer from a shared object (the lookup would serve it). */
 static bool
-co_may_wait(const struct conn *c, const struct cache_conn *cc)
+co_may_wait(const struct cache_conn *cc)
 {
-	return cc->cacheable && !c->head_method && !cc->auth &&
+	return cc->cacheable && !cc->auth &&
 	    !(cc->rq.flags & (CACHE_CC_NO_CACHE | CACHE_CC_NO_STORE));
 }
 
 /* May others wait for this miss's fetch?  Only if its response can be the
- * stored object: no conditionals (a 304 stores nothing), no Range (206). */
+ * stored object: not HEAD (no body), no conditionals (a 304 stores
+ * nothing), no Range (206). */
 static bool
 co_may_fetch(const struct conn *c)
 {
 	static const char *const f[] = { "if-none-match", "if-modified-since", "range" };
 	const struct http_req *r = &c->req;
 
+	if (c->head_method)
+		return false;
 	for (size_t i = 0; i < VD_ARRLEN(f); i++)
 		if (http_field_find(r->fields, r->nfields, f[i], 0) >= 0)
 			return false;
@@ -593,7 +618,8 @@ co_start(struct conn *c, struct cache_conn *cc)
 	int rc;
 
 	cc->co_h = -1;
-	if (!co_may_wait(c, cc) ||
+	cc->rww_no = false;
+	if (!co_may_wait(cc) ||
 	    cache_pass_has(&cp_of(c)->pass, &cc->key, c->t->loop->now_ms))
 		return VD_DECLINED;
 	if (!co_may_fetch(c))
@@ -656,6 +682,239 @@ co_backoff(struct cache_conn *cc)
 	return cc->co_delay;
 }
 
+/* ------------------------------------------------------------ read-while-writer */
+
+#define CP_RWW_MAX_MS	10	/* a stream that caught up looks again at least this often */
+
+/* Is the object being written what this request would be served from the
+ * cache (the URL, the variant its own fields select, fresh enough)? */
+static bool
+rww_fits(struct conn *c, struct cache_conn *cc, const struct cache_rww_head *h, int64_t now)
+{
+	const struct cache_obj *o = &h->obj;
+	struct cache_key k = cc->key;
+
+	if (o->url.len != cc->ulen || memcmp(o->url.p, cc->url, cc->ulen) != 0 ||
+	    o->resp.vary_star || o->head.len + strlen(c->t->via) + 250 > c->out.cap)
+		return false;
+	if (o->vary.len > 0)
+		cache_key_variant(cc->url, cc->ulen, o->vary.p, o->vary.len, c->req.fields,
+		    c->req.nfields, &k);
+	if (memcmp(k.b, h->key.b, sizeof(k.b)) != 0)
+		return false;
+	switch (cache_serve(&o->resp, &cc->rq, now, c->t->conf->max_fresh_time,
+	    c->t->conf->always_from_cache)) {
+	case CACHE_SERVE_FRESH:
+	case CACHE_SERVE_STALE_OK:
+	case CACHE_SERVE_STALE_REVALIDATE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The head of a streamed response into c->out: as a hit's, framed by the
+ * origin's Content-Length, else chunked (1.1) or by closing (1.0). */
+static int
+rww_head(struct conn *c, const struct cache_obj *o, int status, int64_t now, uint64_t length,
+    struct cache_rww *r)
+{
+	struct http_out *out = &c->out;
+
+	hit_fields(c, o, status, now);
+	r->length = CACHE_RWW_UNKNOWN;
+	r->chunked = false;
+	if (status != 304 && length != CACHE_RWW_UNKNOWN) {
+		http_out_str(out, "Content-Length: ");
+		http_out_uint(out, length);
+		http_out_str(out, "\r\n");
+		r->length = length;
+	} else if (status != 304 && !c->head_method) {
+		if (c->req.version == 11) {
+			http_out_str(out, "Transfer-Encoding: chunked\r\n");
+			r->chunked = true;
+		} else {
+			c->keep_alive = false;
+		}
+	}
+	return head_end(c);
+}
+
+/* Open what the fetch in *w writes and set the response up (the head in
+ * c->out).  VD_OK streaming; VD_AGAIN its files are gone (it ended: the
+ * next look tells how); VD_DECLINED not for this request. */
+static int
+rww_start(struct conn *c, struct cache_conn *cc, const struct collapse_watch *w)
+{
+	struct cache_store *cs = store_of(c);
+	struct vd_str inm = req_field(&c->req, "if-none-match");
+	struct vd_str ims = req_field(&c->req, "if-modified-since");
+	struct cache_rww *r = &cc->rw;
+	struct cache_rww_head h;
+	int64_t now = now_sec(c);
+	ssize_t n;
+	int status;
+
+	cache_rww_close(r);
+	r->w = *w;
+	if ((r->fd = cache_body_tmp_open(cs, w->pid, w->file, false)) == -1 ||
+	    (r->hfd = cache_body_tmp_open(cs, w->pid, w->file, true)) == -1) {
+		cache_rww_close(r);
+		return VD_AGAIN;
+	}
+	n = pread(r->hfd, cc->buf, cs->inline_max, 0);	/* a waiter stores nothing */
+	if (n <= 0 || (size_t)n >= cs->inline_max ||
+	    cache_rww_head_decode((const uint8_t *)cc->buf, (size_t)n, &h) != VD_OK ||
+	    !rww_fits(c, cc, &h, now)) {
+		cache_rww_close(r);
+		cc->rww_no = true;
+		return VD_DECLINED;
+	}
+	status = h.obj.resp.status;
+	if (status == 200 && (inm.len > 0 || ims.len > 0))
+		status = cache_client_conditional(&inm, &ims, &h.obj.etag, &h.obj.resp, now);
+	/* c->out holds the request for the origin: kept for a fetch that
+	 * fails before a byte of ours goes */
+	cc->reqlen = c->out.len <= cp_of(c)->head_cap ? c->out.len : 0;
+	memcpy(cc->upd, c->out.p, cc->reqlen);
+	cc->req_ka = c->keep_alive;
+	VD_ASSERT(rww_head(c, &h.obj, status, now, h.length, r) == VD_OK);
+	r->on = true;
+	r->end = status == 304 || c->head_method;
+	cc->hit = true;			/* answered without a fetch of its own */
+	cc->result = AL_TCP_MISS;	/* Squid: TCP_CF_MISS, the object was not in the cache */
+	c->status = status;
+	c->resp.status = 0;
+	c->resp.nfields = 0;
+	return VD_OK;
+}
+
+/* A waiter whose key is fetched: stream the body if it is being written
+ * to a file.  true: streaming now. */
+static bool
+rww_try(struct conn *c, struct cache_conn *cc)
+{
+	struct collapse_watch w;
+
+	if (cc->rww_no || http_field_find(c->req.fields, c->req.nfields, "range", 0) >= 0 ||
+	    collapse_find(co_of(c), &cc->key, &w) != VD_OK || rww_start(c, cc, &w) != VD_OK)
+		return false;
+	log_debug("cache: streaming %.*s while it is written", (int)cc->ulen, cc->url);
+	cache_dscp_other(c);		/* a miss, not a hit (cache-hit-dscp) */
+	cc->co_wait = CP_CO_NONE;
+	cc->co_delay = 1;
+	STATS_INC(collapsed_hits, 1);
+	conn_timer(c, c->t->conf->idle_timeout);
+	if (!c->running)
+		proxy_run(c);
+	return true;
+}
+
+/* The fetch failed before a byte of ours went: to the origin ourselves,
+ * from the loop (proxy_run is under us).  VD_AGAIN, or VD_ERR. */
+static int
+rww_to_origin(struct conn *c, struct cache_conn *cc)
+{
+	cache_rww_close(&cc->rw);
+	memcpy(c->out.p, cc->upd, cc->reqlen);
+	c->out.len = cc->reqlen;
+	c->out.overflow = false;
+	c->out_off = 0;
+	c->keep_alive = cc->req_ka;
+	c->status = 0;
+	cc->reqlen = 0;
+	cc->hit = false;
+	cc->result = AL_NONE;
+	cc->rww_no = true;
+	cc->co_wait = CP_CO_ORIGIN;
+	return ev_timer_start(c->t->loop, &cc->co_timer, 0) == 0 ? VD_AGAIN : VD_ERR;
+}
+
+/* PX_CACHE while streaming: as cache_proxy_send(). */
+static int
+rww_send(struct conn *c, struct cache_conn *cc)
+{
+	uint64_t out = 0;
+	int rc = cache_rww_send(c, &cc->rw, co_of(c), &out);
+
+	STATS_INC(sent_to_clients, out);
+	c->sent += out;
+	if (out > 0) {
+		c->resp_started = true;
+		conn_timer(c, c->t->conf->idle_timeout);
+	}
+	if (rc == VD_AGAIN && c->cl.wr) {
+		/* caught up with the writer: look again soon, later if it is slow */
+		cc->co_delay = out > 0 ? 1 : cc->co_delay * 2 > CP_RWW_MAX_MS ? CP_RWW_MAX_MS :
+		    cc->co_delay * 2;
+		if (ev_timer_start(c->t->loop, &cc->co_timer, cc->co_delay) == -1)
+			return VD_ERR;
+		return VD_AGAIN;
+	}
+	if (rc == VD_DECLINED && !c->resp_started && cc->reqlen > 0)
+		return rww_to_origin(c, cc);
+	if (rc == VD_DECLINED)
+		log_info("%s: the fetch of %.*s ended early: response cut", c->peer,
+		    (int)(cc->ulen > 200 ? 200 : cc->ulen), cc->url);
+	return rc == VD_DECLINED ? VD_ERR : rc;
+}
+
+/* The fetcher: waiters may read its body as it is written.  The head file
+ * first, then the entry says so.  Nothing when the head does not fit. */
+static void
+rww_publish(struct conn *c, struct cache_conn *cc)
+{
+	struct cache_store *cs = store_of(c);
+	struct cache_obj o = cc->obj;
+	uint64_t len = c->body.fr.kind == HTTP_BODY_LENGTH ? c->body.fr.length :
+	    CACHE_RWW_UNKNOWN;
+	size_t n;
+
+	cc->rww_tried = true;
+	o.flags |= CACHE_OBJ_BODY_FILE;
+	o.body_file = cc->body.id;
+	o.body_size = len == CACHE_RWW_UNKNOWN ? 0 : len;
+	o.body = (struct vd_str){ NULL, 0 };
+	n = cache_rww_head_size(&o);
+	/* cc->buf is free: what it held is in the file */
+	if (cc->co_h < 0 || n >= cs->inline_max || cache_body_head_create(&cc->body) != VD_OK)
+		return;
+	cache_rww_head_encode(&o, cc->varies ? &cc->vkey : &cc->key, len, (uint8_t *)cc->buf);
+	if (cache_rww_write_head(cc->body.hfd, (const uint8_t *)cc->buf, n) != VD_OK)
+		return;
+	collapse_stream(co_of(c), cc->co_h, cc->body.id, cc->got);
+	cc->rww_pub = true;
+}
+
+/* The fetcher wrote more of the body file. */
+static void
+rww_progress(struct conn *c, struct cache_conn *cc)
+{
+	if (cc->rww_pub)
+		collapse_progress(co_of(c), cc->co_h, cc->got);
+	else if (!cc->rww_tried && cc->co_h >= 0)
+		rww_publish(c, cc);
+}
+
+/* The fetcher's body is complete: the head file says so before the entry
+ * does, and both before the commit renames the file and releases the key. */
+static void
+rww_complete(struct conn *c, struct cache_conn *cc)
+{
+	if (cc->rww_pub && cc->to_file && cache_rww_write_end(cc->body.hfd, cc->got) == VD_OK)
+		collapse_complete(co_of(c), cc->co_h, cc->got);
+}
+
+/* The fetch will not be stored after all: waiters stop waiting now. */
+static void
+co_unpublish(struct conn *c, struct cache_conn *cc)
+{
+	if (cc->co_h >= 0)
+		collapse_release(co_of(c), cc->co_h);
+	cc->co_h = -1;
+	cc->rww_pub = false;
+}
+
 static void
 co_poll(struct ev_loop *l, struct ev_timer *t)
 {
@@ -664,6 +923,15 @@ co_poll(struct ev_loop *l, struct ev_timer *t)
 	bool busy;
 	int rc;
 
+	if (cc->rw.on) {		/* streaming: more may be written now */
+		if (!c->running)
+			proxy_run(c);
+		return;
+	}
+	if (cc->co_wait == CP_CO_ORIGIN) {
+		co_resume(c, cc, false);
+		return;
+	}
 	if (cc->co_wait == CP_CO_DEFER) {
 		rc = collapse_recheck(co_of(c), cc->co_h);
 		if (rc == VD_DECLINED && l->now_ms < cc->co_until &&
@@ -693,6 +961,8 @@ co_poll(struct ev_loop *l, struct ev_timer *t)
 		co_resume(c, cc, false);
 		return;
 	}
+	if (rww_try(c, cc))
+		return;
 	if (ev_timer_start(l, t, co_backoff(cc)) == -1)
 		co_resume(c, cc, false);
 }
@@ -894,6 +1164,8 @@ cache_proxy_send(struct conn *c)
 
 	if (cc->co_wait != CP_CO_NONE)
 		return VD_AGAIN;	/* parked: co_poll() resumes it */
+	if (cc->rw.on)
+		return rww_send(c, cc);
 	if (cc->inline_body && !cc->body_copy && cc->body_off < cc->body_size &&
 	    !cc->rd.active)
 		rc = relookup(cc);
@@ -1105,14 +1377,17 @@ tap(void *arg, const char *p, size_t n)
 		if (cache_body_begin(cs, &cc->body) != VD_OK) {
 			STATS_INC(inserts_errors, 1);
 			cc->storing = false;
+			co_unpublish(c, cc);
 			return;
 		}
 		cc->to_file = true;
 		if (cache_body_write(&cc->body, cc->buf, cc->blen) != VD_OK)
 			goto fail;
 	}
-	if (cache_body_write(&cc->body, p, n) == VD_OK)
+	if (cache_body_write(&cc->body, p, n) == VD_OK) {
+		rww_progress(c, cc);
 		return;
+	}
 fail:
 	STATS_INC(inserts_errors, 1);
 drop:
@@ -1120,6 +1395,7 @@ drop:
 		cache_body_abort(cs, &cc->body);
 	cc->to_file = false;
 	cc->storing = false;
+	co_unpublish(c, cc);
 }
 
 /* Next "Name: value\r\n" line of a header block; false at the end. */
@@ -1381,6 +1657,13 @@ store_response(struct conn *c)
 	cc->blen = 0;
 	c->body.tap = tap;
 	c->body.tap_arg = c;
+	/* a body that needs a file has it now: waiters start with the head */
+	if (cc->co_h >= 0 && c->body.fr.kind == HTTP_BODY_LENGTH &&
+	    c->body.fr.length > store_of(c)->inline_max &&
+	    cache_body_begin(store_of(c), &cc->body) == VD_OK) {
+		cc->to_file = true;
+		rww_publish(c, cc);
+	}
 }
 
 void
@@ -1394,7 +1677,7 @@ cache_proxy_response(struct conn *c)
 	/* not stored after all: whoever waits for it goes to the origin now,
 	 * and for a while nobody waits for this key (cache_pass.h) -- unless
 	 * the answer says nothing of the object (a 304, an error) */
-	if (co_may_wait(c, cc) && co_may_fetch(c) && !cc->revalidating &&
+	if (co_may_wait(cc) && co_may_fetch(c) && !cc->revalidating &&
 	    c->status >= 200 && c->status < 500 && c->status != 304)
 		cache_pass_note(&cp_of(c)->pass, &cc->key, c->t->loop->now_ms, CACHE_PASS_MS);
 	if (cc->co_h >= 0) {
@@ -1430,30 +1713,43 @@ commit(struct conn *c, struct cache_conn *cc)
 	return cache_store_put(cs, k, o);
 }
 
+/* The body being stored is complete (commit it) or not (drop it). */
+static void
+store_end(struct conn *c, struct cache_conn *cc, bool complete)
+{
+	int rc;
+
+	cc->storing = false;
+	if (!complete) {
+		if (cc->to_file)
+			cache_body_abort(store_of(c), &cc->body);
+		cc->to_file = false;
+		return;
+	}
+	rww_complete(c, cc);
+	if ((rc = commit(c, cc)) == VD_OK) {
+		STATS_INC(inserts_successes, 1);
+		cache_pass_forget(&cp_of(c)->pass, &cc->key);
+	} else if (rc == CACHE_STORE_FULL) {
+		STATS_INC(inserts_no_memory, 1);
+	} else {
+		STATS_INC(inserts_errors, 1);
+	}
+}
+
 void
 cache_proxy_end(struct conn *c, bool complete)
 {
 	struct cache_conn *cc = c->cache;
-	int rc;
 
 	if (cc == NULL)
 		return;
-	if (cc->storing) {
-		cc->storing = false;
-		if (!complete) {
-			if (cc->to_file)
-				cache_body_abort(store_of(c), &cc->body);
-			cc->to_file = false;
-		} else if ((rc = commit(c, cc)) == VD_OK) {
-			STATS_INC(inserts_successes, 1);
-			cache_pass_forget(&cp_of(c)->pass, &cc->key);
-		} else if (rc == CACHE_STORE_FULL) {
-			STATS_INC(inserts_no_memory, 1);
-		} else {
-			STATS_INC(inserts_errors, 1);
-		}
-	}
+	if (cc->storing)
+		store_end(c, cc, complete);
 	co_end(c, cc);			/* after the commit: waiters find it */
+	cc->rww_tried = cc->rww_pub = cc->rww_no = false;
+	cache_rww_close(&cc->rw);
+	cc->reqlen = 0;
 	c->body.tap = NULL;
 	cache_reader_reset(&cc->rd);
 	if (cc->fd >= 0)

@@ -827,6 +827,7 @@ cache_body_begin(struct cache_store *cs, struct cache_body *b)
 {
 	b->cs = cs;
 	b->room = 0;
+	b->hfd = -1;
 	b->id = cs->next_file++;
 	if (b->id == 0)
 		b->id = cs->next_file++;	/* 0 means "no body file" */
@@ -865,10 +866,47 @@ cache_body_write(struct cache_body *b, const void *p, size_t n)
 	return VD_OK;
 }
 
+/* The head file goes with the temp name (a reader that opened it keeps it). */
+static void
+body_head_drop(struct cache_body *b)
+{
+	char p[PATH_MAX + 8];
+
+	if (b->hfd == -1)
+		return;
+	close(b->hfd);
+	b->hfd = -1;
+	snprintf(p, sizeof(p), "%s.head", b->tmp);
+	unlink(p);
+}
+
+int
+cache_body_head_create(struct cache_body *b)
+{
+	char p[PATH_MAX + 8];
+
+	if (b->hfd != -1 || b->fd == -1)
+		return VD_ERR;
+	snprintf(p, sizeof(p), "%s.head", b->tmp);
+	b->hfd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	return b->hfd == -1 ? VD_ERR : VD_OK;
+}
+
+int
+cache_body_tmp_open(const struct cache_store *cs, int64_t pid, uint64_t id, bool head)
+{
+	char p[PATH_MAX + 64];
+
+	snprintf(p, sizeof(p), "%s/bodies/tmp/%ld.%016llx%s", cs->path, (long)pid,
+	    (unsigned long long)id, head ? ".head" : "");
+	return open(p, O_RDONLY | O_CLOEXEC | O_NOATIME);
+}
+
 void
 cache_body_abort(struct cache_store *cs, struct cache_body *b)
 {
 	(void)cs;
+	body_head_drop(b);
 	if (b->fd != -1)
 		close(b->fd);
 	b->fd = -1;
@@ -899,6 +937,7 @@ cache_body_commit(struct cache_store *cs, struct cache_body *b, const struct cac
 		return VD_ERR;
 	}
 	b->fd = -1;
+	body_head_drop(b);
 	cache_store_body_path(cs, b->id, final, sizeof(final));
 	if (body_dir(cs, b->id) != VD_OK || rename(b->tmp, final) == -1) {
 		rc = errno_status();

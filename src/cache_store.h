@@ -128,6 +128,7 @@ struct cache_body {
 	struct cache_store *cs;		/* set by cache_body_begin: room on ENOSPC */
 	unsigned	 room;		/* evictions this body made (bounded) */
 	int		 fd;
+	int		 hfd;		/* the head file beside it (cache_rww.h), -1 */
 	uint64_t	 id;
 	uint64_t	 size;
 	char		 tmp[PATH_MAX];
@@ -188,6 +189,16 @@ int	cache_body_write(struct cache_body *, const void *p, size_t n);
 int	cache_body_commit(struct cache_store *, struct cache_body *, const struct cache_key *,
 	    const struct cache_obj *);
 void	cache_body_abort(struct cache_store *, struct cache_body *);
+/*
+ * Read-while-writer (cache_rww.h): a head file beside the temp body,
+ * bodies/tmp/<pid>.<id>.head, that other workers read while the body is
+ * written.  Created empty (O_RDWR, fd in b->hfd, the caller writes it);
+ * commit and abort close and remove it with the temp name.  VD_OK, VD_ERR.
+ */
+int	cache_body_head_create(struct cache_body *);
+/* Another process's temp body file (head: its head file) by the writer's
+ * pid and id, O_RDONLY|O_CLOEXEC, or -1 with errno (ENOENT: renamed or gone). */
+int	cache_body_tmp_open(const struct cache_store *, int64_t pid, uint64_t id, bool head);
 /* O_RDONLY|O_CLOEXEC fd of a stored body file, or -1 with errno. */
 int	cache_store_body_open(struct cache_store *, const struct cache_obj *);
 /* "<path>/bodies/xx/<16 hex>" into buf; returns buf. */

@@ -1,6 +1,8 @@
 /* t/unit/cache_collapse.c — the table of fetched keys in the stats segment:
  * one fetcher per key, the tie-break between contenders, release, the
- * master's retire clearing a dead worker's keys, a full table. */
+ * master's retire clearing a dead worker's keys, a full table; a fetch
+ * that streams its body file (read-while-writer) and what a waiter
+ * watching it sees when it progresses, completes, vanishes or is reused. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -95,6 +97,66 @@ test_claims(struct stats_hdr *h)
 }
 
 static void
+test_stream(struct stats_hdr *h)
+{
+	struct collapse w0, w1;
+	struct collapse_watch cw, old;
+	struct cache_key a = key(3), b = key(4);
+	uint64_t n;
+	int h1, hx;
+
+	(void)collapse_init(&w0, h, 0);
+	(void)collapse_init(&w1, h, 1);
+	h->slots[1].pid = 4242;
+	is_int(collapse_find(&w0, &a, &cw), VD_DECLINED, "nobody fetches: nothing to watch");
+	is_int(collapse_claim(&w1, &a, &h1), VD_OK, "slot 1 fetches a");
+	is_int(collapse_find(&w0, &a, &cw), VD_AGAIN, "fetching, not streaming yet: wait");
+	collapse_stream(&w1, h1, 0x77, 100);
+	is_int(collapse_find(&w0, &a, &cw), VD_OK, "streaming: found");
+	ok(cw.slot == 1 && cw.pid == 4242 && cw.file == 0x77, "... whose file, by which pid");
+	ok(collapse_busy(&w0, &a), "a streaming key is busy");
+	is_int(collapse_claim(&w0, &a, &hx), VD_AGAIN, "a miss waits for a stream");
+	is_int(collapse_find(&w0, &b, &cw), VD_DECLINED, "another key: nothing");
+	(void)collapse_find(&w0, &a, &cw);
+	is_int(collapse_watch(&w0, &cw, &n), VD_AGAIN, "being written");
+	is_int(n, 100, "... 100 bytes so far");
+	collapse_progress(&w1, h1, 5000);
+	is_int(collapse_watch(&w0, &cw, &n), VD_AGAIN, "more written");
+	is_int(n, 5000, "... 5000 bytes");
+	collapse_complete(&w1, h1, 6000);
+	is_int(collapse_watch(&w0, &cw, &n), VD_DONE, "complete");
+	is_int(n, 6000, "... its size");
+	collapse_progress(&w1, h1, 7000);
+	(void)collapse_watch(&w0, &cw, &n);
+	is_int(n, 6000, "no progress after complete");
+	collapse_release(&w1, h1);
+	is_int(collapse_watch(&w0, &cw, &n), VD_ERR, "released: the stream is gone");
+
+	/* the same entry reused for the same key by another fetch */
+	is_int(collapse_claim(&w1, &a, &h1), VD_OK, "a new fetch of a");
+	old = cw;
+	is_int(collapse_watch(&w0, &old, &n), VD_ERR, "the old stream's watch sees it is not its own");
+	collapse_stream(&w1, h1, 0x78, 0);
+	is_int(collapse_watch(&w0, &old, &n), VD_ERR, "... nor once it streams another file");
+	is_int(collapse_find(&w0, &a, &cw), VD_OK, "the new stream is found");
+	is_int(cw.file, 0x78, "... with its own file");
+	collapse_stream(&w1, h1, 0x79, 0);
+	(void)collapse_find(&w0, &a, &cw);
+	is_int(cw.file, 0x78, "stream is said once per fetch");
+
+	/* the writer dies: the master retires its slot */
+	stats_retire(h, &h->slots[1]);
+	is_int(collapse_watch(&w0, &cw, &n), VD_ERR, "retired: the stream is gone");
+	h->slots[1].pid = 4343;
+	is_int(collapse_claim(&w1, &a, &h1), VD_OK, "a respawned worker in the slot fetches a");
+	collapse_stream(&w1, h1, 0x78, 0);
+	is_int(collapse_watch(&w0, &cw, &n), VD_ERR,
+	    "... the same file id under another pid is not the old stream");
+	collapse_release(&w1, h1);
+	h->slots[1].pid = 0;
+}
+
+static void
 test_full(struct stats_hdr *h)
 {
 	struct collapse w;
@@ -155,6 +217,7 @@ main(void)
 	ok(h != NULL, "segment created");
 	if (h != NULL) {
 		test_claims(h);
+		test_stream(h);
 		test_full(h);
 		test_attach(h, dir);
 		stats_unmap(h, len);
