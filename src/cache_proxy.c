@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -36,7 +35,6 @@
 
 #define CP_URL_MAX	4096	/* longer URLs are not cached */
 #define CP_VARY_MAX	512	/* canonical Vary names */
-#define CP_SENDFILE_MAX	(1024 * 1024)	/* per call, so one hit cannot hog the loop */
 
 /* RouterOS's lookup and hit counters count clients' requests: a background
  * revalidation (cache_bg.h) is not one. */
@@ -1132,27 +1130,12 @@ send_inline(struct conn *c, struct cache_conn *cc, uint64_t *out)
 static int
 send_file(struct conn *c, struct cache_conn *cc, uint64_t *out)
 {
-	while (cc->fd >= 0 && cc->body_off < cc->body_size) {
-		off_t off = (off_t)cc->body_off;
-		size_t want = cc->body_size - cc->body_off;
-		ssize_t n;
+	int rc;
 
-		if (!c->cl.wr)
-			return VD_AGAIN;
-		n = sendfile(c->cl.fd, cc->fd, &off, want < CP_SENDFILE_MAX ? want : CP_SENDFILE_MAX);
-		if (n > 0) {
-			cc->body_off += (uint64_t)n;
-			*out += (uint64_t)n;
-		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			c->cl.wr = false;
-			return VD_AGAIN;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else {
-			return VD_ERR;	/* the file shrank, or the client went away */
-		}
-	}
-	return VD_OK;
+	if (cc->fd < 0)
+		return VD_OK;
+	rc = relay_sendfile(&c->cl, cc->fd, &cc->body_off, cc->body_size, out);
+	return rc == VD_DECLINED ? VD_ERR : rc;	/* the file shrank */
 }
 
 int

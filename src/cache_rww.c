@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -24,7 +23,6 @@
 #include "proxy.h"
 
 #define RWW_MAGIC	0x3130305757524456ULL	/* "VDRWW001" */
-#define RWW_SENDFILE_MAX (1024 * 1024)	/* per call, so one stream cannot hog the loop */
 
 static void
 put64(uint8_t *p, uint64_t v)
@@ -196,27 +194,7 @@ send_out(struct conn *c, const struct cache_rww *r, uint64_t *out)
 static int
 send_body(struct conn *c, struct cache_rww *r, uint64_t *out)
 {
-	while (r->off < r->avail) {
-		off_t off = (off_t)r->off;
-		uint64_t want = r->avail - r->off;
-		ssize_t n;
-
-		if (!c->cl.wr)
-			return VD_AGAIN;
-		n = sendfile(c->cl.fd, r->fd, &off, want < RWW_SENDFILE_MAX ? want : RWW_SENDFILE_MAX);
-		if (n > 0) {
-			r->off += (uint64_t)n;
-			*out += (uint64_t)n;
-		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			c->cl.wr = false;
-			return VD_AGAIN;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else {
-			return n == 0 ? VD_DECLINED : VD_ERR;
-		}
-	}
-	return VD_OK;
+	return relay_sendfile(&c->cl, r->fd, &r->off, r->avail, out);
 }
 
 /* Framing bytes into c->out (it is empty: everything before went). */

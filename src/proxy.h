@@ -290,5 +290,10 @@ int	relay_run(struct relay *, struct buf *src, struct side *from,
 	    struct side *to, uint64_t *in_count, uint64_t *out_count);
 /* Read into the drained buffer.  VD_OK (bytes or EOF), VD_AGAIN, RELAY_ESRC (*why). */
 int	relay_fill(struct buf *, struct side *from, uint64_t *count, const char **why);
+/* sendfile() bytes *off .. end of fd to the side, at most 1 MiB a call so that
+ * one body cannot hog the loop; *off and *count advance.  VD_OK all sent,
+ * VD_AGAIN the side blocks (to->wr cleared), VD_DECLINED the file ended
+ * before `end`, VD_ERR the side failed. */
+int	relay_sendfile(struct side *to, int fd, uint64_t *off, uint64_t end, uint64_t *count);
 
 #endif

@@ -8,10 +8,13 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include "viaduct.h"
 #include "proxy.h"
+
+#define RELAY_SENDFILE_MAX	(1024 * 1024)	/* per call, so one body cannot hog the loop */
 
 
 static void
@@ -229,4 +232,30 @@ relay_run(struct relay *r, struct buf *b, struct side *from, struct side *to,
 		if ((rc = relay_fill(b, from, in_count, &r->why)) != VD_OK)
 			return rc;
 	}
+}
+
+int
+relay_sendfile(struct side *to, int fd, uint64_t *off, uint64_t end, uint64_t *count)
+{
+	while (*off < end) {
+		off_t o = (off_t)*off;
+		uint64_t want = end - *off;
+		ssize_t n;
+
+		if (!to->wr)
+			return VD_AGAIN;
+		n = sendfile(to->fd, fd, &o, want < RELAY_SENDFILE_MAX ? want : RELAY_SENDFILE_MAX);
+		if (n > 0) {
+			*off += (uint64_t)n;
+			*count += (uint64_t)n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			to->wr = false;
+			return VD_AGAIN;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else {
+			return n == 0 ? VD_DECLINED : VD_ERR;
+		}
+	}
+	return VD_OK;
 }
