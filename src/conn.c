@@ -275,7 +275,7 @@ conn_close(struct conn *c)
 	tunnel_close(c);
 	ev_timer_stop(t->loop, &c->timer);
 	if (c->cl.fd >= 0) {
-		ev_io_del(t->loop, &c->cl.io);
+		ev_io_forget(&c->cl.io);	/* accept4's own descriptor: close() unregisters it */
 		close(c->cl.fd);
 		c->cl.fd = -1;
 		c->cl.io.fd = -1;

@@ -111,6 +111,12 @@ ev_io_del(struct ev_loop *l, struct ev_io *io)
 }
 
 void
+ev_io_forget(struct ev_io *io)
+{
+	io->events = 0;
+}
+
+void
 ev_timer_init(struct ev_timer *t, ev_timer_cb *cb, void *data)
 {
 	t->when = 0;

@@ -62,6 +62,10 @@ int	ev_io_add(struct ev_loop *, struct ev_io *, uint32_t events);
 int	ev_io_mod(struct ev_loop *, struct ev_io *, uint32_t events);
 /* Removes the registration (not the fd); safe on an io never added. */
 int	ev_io_del(struct ev_loop *, struct ev_io *);
+/* The fd is about to be closed, and no other descriptor refers to its open
+ * file: close() takes it out of the epoll set, so only forget it here (no
+ * system call).  Events of it still queued in this batch are ignored. */
+void	ev_io_forget(struct ev_io *);
 
 void	ev_timer_init(struct ev_timer *, ev_timer_cb *, void *data);
 /* (Re)arm to fire after `after_ms` from the loop's cached now. 0 or -1 (ENOMEM). */
