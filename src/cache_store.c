@@ -1001,11 +1001,10 @@ cache_store_used(struct cache_reader *r, uint64_t *used)
 	return rc == 0 ? VD_OK : VD_ERR;
 }
 
-int
-cache_store_used_init(struct cache_store *cs, uint64_t used)
+/* One meta record in its own write txn; MDB_NOOVERWRITE: VD_DECLINED if present. */
+static int
+meta_write(struct cache_store *cs, MDB_val *kv, MDB_val *dv, unsigned flags)
 {
-	MDB_val kv = meta_used_key, dv;
-	uint8_t b[8];
 	MDB_txn *txn;
 	int rc;
 
@@ -1013,17 +1012,22 @@ cache_store_used_init(struct cache_store *cs, uint64_t used)
 		return VD_ERR;
 	if ((rc = write_begin(cs, &txn)) != VD_OK)
 		return rc;
-	if ((rc = mdb_get(txn, cs->meta, &kv, &dv)) != MDB_NOTFOUND) {
+	if ((rc = mdb_put(txn, cs->meta, kv, dv, flags)) != 0) {
 		mdb_txn_abort(txn);
-		return rc == 0 ? VD_DECLINED : mdb_status(rc, "meta");
-	}
-	put64(b, used);
-	dv = (MDB_val){ sizeof(b), b };
-	if ((rc = mdb_put(txn, cs->meta, &kv, &dv, 0)) != 0) {
-		mdb_txn_abort(txn);
-		return mdb_status(rc, "meta");
+		return rc == MDB_KEYEXIST ? VD_DECLINED : mdb_status(rc, "meta");
 	}
 	return (rc = mdb_txn_commit(txn)) == 0 ? VD_OK : mdb_status(rc, "commit");
+}
+
+int
+cache_store_used_init(struct cache_store *cs, uint64_t used)
+{
+	MDB_val kv = meta_used_key, dv;
+	uint8_t b[8];
+
+	put64(b, used);
+	dv = (MDB_val){ sizeof(b), b };
+	return meta_write(cs, &kv, &dv, MDB_NOOVERWRITE);
 }
 
 int
@@ -1051,18 +1055,8 @@ cache_store_meta_put(struct cache_store *cs, const char *name, const void *p, si
 {
 	MDB_val kv = { strlen(name), (void *)(uintptr_t)name };
 	MDB_val dv = { len, (void *)(uintptr_t)p };
-	MDB_txn *txn;
-	int rc;
 
-	if (!cs->meta_ok)
-		return VD_ERR;
-	if ((rc = write_begin(cs, &txn)) != VD_OK)
-		return rc;
-	if ((rc = mdb_put(txn, cs->meta, &kv, &dv, 0)) != 0) {
-		mdb_txn_abort(txn);
-		return mdb_status(rc, "meta");
-	}
-	return (rc = mdb_txn_commit(txn)) == 0 ? VD_OK : mdb_status(rc, "commit");
+	return meta_write(cs, &kv, &dv, 0);
 }
 
 int
