@@ -106,18 +106,73 @@ putf(struct line *l, const char *fmt, ...)
 	put(l, tmp, (size_t)n);
 }
 
+/*
+ * An unsigned number, right-aligned in at least width characters padded
+ * with pad ('0' or ' '): the hot squid format's fields without printf.
+ */
+static void
+put_num(struct line *l, unsigned long long v, int width, char pad)
+{
+	char tmp[24];
+	size_t n = sizeof(tmp);
+
+	do {
+		tmp[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (width > (int)(sizeof(tmp) - n) && n > 0)
+		tmp[--n] = pad;
+	put(l, tmp + n, sizeof(tmp) - n);
+}
+
 enum esc { ESC_TOKEN, ESC_URL, ESC_QUOTED, ESC_JSON };
+
+static bool
+esc_plain(unsigned char ch, enum esc how)
+{
+	if (how == ESC_QUOTED || how == ESC_JSON)
+		return ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
+	return ch > 0x20 && ch < 0x7f;
+}
+
+static void
+put_esc_byte(struct line *l, unsigned char ch, enum esc how)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char e[6];
+
+	switch (how) {
+	case ESC_URL:
+		e[0] = '%'; e[1] = hex[ch >> 4]; e[2] = hex[ch & 15];
+		put(l, e, 3);
+		break;
+	case ESC_JSON:
+		if (ch == '"' || ch == '\\') {
+			e[0] = '\\'; e[1] = (char)ch;
+			put(l, e, 2);
+			break;
+		}
+		e[0] = '\\'; e[1] = 'u'; e[2] = '0'; e[3] = '0';
+		e[4] = hex[ch >> 4]; e[5] = hex[ch & 15];
+		put(l, e, 6);
+		break;
+	default:
+		e[0] = '\\'; e[1] = 'x'; e[2] = hex[ch >> 4]; e[3] = hex[ch & 15];
+		put(l, e, 4);
+		break;
+	}
+}
 
 /*
  * Copy s so that it stays one field of one line: tokens (squid fields)
  * lose spaces, URLs are %-encoded, quoted fields (NCSA) and JSON strings
  * escape their quote and backslash.  Empty: "-" (JSON: null, by the caller).
+ * Runs of plain bytes are copied whole: a URL is usually one run.
  */
 static void
 put_esc(struct line *l, struct vd_str s, enum esc how, size_t max)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	char e[6];
+	size_t i = 0;
 
 	if (s.p == NULL || s.len == 0) {
 		put(l, "-", 1);
@@ -125,36 +180,15 @@ put_esc(struct line *l, struct vd_str s, enum esc how, size_t max)
 	}
 	if (s.len > max)
 		s.len = max;
-	for (size_t i = 0; i < s.len; i++) {
-		unsigned char ch = (unsigned char)s.p[i];
-		bool plain = ch > 0x20 && ch < 0x7f;
+	while (i < s.len) {
+		size_t run = i;
 
-		if (how == ESC_QUOTED || how == ESC_JSON)
-			plain = (ch >= 0x20 && ch < 0x7f) && ch != '"' && ch != '\\';
-		if (plain) {
-			put(l, s.p + i, 1);
-			continue;
-		}
-		switch (how) {
-		case ESC_URL:
-			e[0] = '%'; e[1] = hex[ch >> 4]; e[2] = hex[ch & 15];
-			put(l, e, 3);
-			break;
-		case ESC_JSON:
-			if (ch == '"' || ch == '\\') {
-				e[0] = '\\'; e[1] = (char)ch;
-				put(l, e, 2);
-				break;
-			}
-			put(l, "\\u00", 4);
-			e[0] = hex[ch >> 4]; e[1] = hex[ch & 15];
-			put(l, e, 2);
-			break;
-		default:
-			e[0] = '\\'; e[1] = 'x'; e[2] = hex[ch >> 4]; e[3] = hex[ch & 15];
-			put(l, e, 4);
-			break;
-		}
+		while (run < s.len && esc_plain((unsigned char)s.p[run], how))
+			run++;
+		put(l, s.p + i, run - i);
+		if (run < s.len)
+			put_esc_byte(l, (unsigned char)s.p[run++], how);
+		i = run;
 	}
 }
 
@@ -185,11 +219,20 @@ media_type(struct vd_str s)
 static void
 fmt_squid(struct line *l, const struct accesslog_entry *e)
 {
-	putf(l, "%lld.%03d %6lld ", (long long)(e->time_ms / 1000),
-	    (int)(e->time_ms % 1000), (long long)e->elapsed_ms);
+	put_num(l, (unsigned long long)(e->time_ms / 1000), 0, '0');
+	put(l, ".", 1);
+	put_num(l, (unsigned long long)(e->time_ms % 1000), 3, '0');
+	put(l, " ", 1);
+	put_num(l, e->elapsed_ms > 0 ? (unsigned long long)e->elapsed_ms : 0, 6, ' ');
+	put(l, " ", 1);
 	put_esc(l, cstr(e->client), ESC_TOKEN, 64);
-	putf(l, " %s/%03d %llu ", accesslog_result_name(e->result), e->status,
-	    (unsigned long long)e->bytes);
+	put(l, " ", 1);
+	puts_(l, accesslog_result_name(e->result));
+	put(l, "/", 1);
+	put_num(l, e->status > 0 ? (unsigned)e->status : 0, 3, '0');
+	put(l, " ", 1);
+	put_num(l, (unsigned long long)e->bytes, 0, '0');
+	put(l, " ", 1);
 	put_esc(l, or_default(e->method, "NONE"), ESC_TOKEN, 64);
 	put(l, " ", 1);
 	put_esc(l, or_default(e->url, "error:invalid-request"), ESC_URL, ACCESSLOG_MAX_URL);
