@@ -120,6 +120,7 @@ void
 ev_timer_init(struct ev_timer *t, ev_timer_cb *cb, void *data)
 {
 	t->when = 0;
+	t->due = 0;
 	t->slot = 0;
 	t->cb = cb;
 	t->data = data;
@@ -184,9 +185,21 @@ ev_timer_stop(struct ev_loop *l, struct ev_timer *t)
 	heap_down(l, last->slot - 1);
 }
 
+/*
+ * Idle and phase timeouts are pushed back on every request; moving a timer
+ * later only records the new deadline, and run_timers() re-files it when
+ * its old place comes up: one sift per timeout period instead of two per
+ * request.
+ */
 int
 ev_timer_start(struct ev_loop *l, struct ev_timer *t, int64_t after_ms)
 {
+	int64_t due = l->now_ms + (after_ms > 0 ? after_ms : 0);
+
+	if (t->slot != 0 && due >= t->when) {
+		t->due = due;
+		return 0;
+	}
 	ev_timer_stop(l, t);
 	if (l->nheap == l->heapcap) {
 		size_t cap = l->heapcap * 2;
@@ -198,7 +211,7 @@ ev_timer_start(struct ev_loop *l, struct ev_timer *t, int64_t after_ms)
 		l->heap = h;
 		l->heapcap = cap;
 	}
-	t->when = l->now_ms + (after_ms > 0 ? after_ms : 0);
+	t->when = t->due = due;
 	heap_set(l, l->nheap++, t);
 	heap_up(l, l->nheap - 1);
 	return 0;
@@ -224,6 +237,12 @@ run_timers(struct ev_loop *l)
 {
 	while (l->nheap > 0 && l->heap[0]->when <= l->now_ms) {
 		struct ev_timer *t = l->heap[0];
+
+		if (t->due > t->when) {
+			t->when = t->due;
+			heap_down(l, 0);
+			continue;
+		}
 		ev_timer_stop(l, t);
 		t->cb(l, t);
 	}

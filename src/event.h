@@ -33,7 +33,8 @@ struct ev_io {
 };
 
 struct ev_timer {
-	int64_t		 when;		/* ms on the loop's monotonic clock */
+	int64_t		 when;		/* heap key: ms on the loop's monotonic clock */
+	int64_t		 due;		/* the deadline: >= when (pushed back lazily) */
 	size_t		 slot;		/* index in the heap + 1; 0 = not armed */
 	ev_timer_cb	*cb;
 	void		*data;

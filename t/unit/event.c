@@ -57,6 +57,29 @@ main(void)
 	    "timers fire in deadline order, a stopped one never");
 	is_int(norder, 4, "exactly four timers fired");
 
+	/* Pushed back (lazily re-filed), pulled forward, pushed then stopped. */
+	norder = 0;
+	ev_timer_start(&l, &t[0], 10);
+	ev_timer_start(&l, &t[1], 20);
+	ev_timer_start(&l, &t[2], 30);
+	ev_timer_start(&l, &t[3], 25);
+	ev_timer_start(&l, &t[0], 40);	/* later: only the deadline moves */
+	ev_timer_start(&l, &t[2], 5);	/* earlier: re-filed at once */
+	ev_timer_start(&l, &t[3], 35);
+	ev_timer_stop(&l, &t[3]);
+	{
+		int64_t start = l.now_ms;
+
+		while (norder < 3)
+			ev_run_once(&l, 100);
+		ok(l.now_ms - start >= 40, "a pushed-back timer waits for its new deadline");
+	}
+	ok(order[0] == 2 && order[1] == 1 && order[2] == 0,
+	    "re-armed timers fire in their new deadline order");
+	ev_run_once(&l, 50);
+	is_int(norder, 3, "a pushed-back then stopped timer never fires");
+	ok(!ev_timer_armed(&t[0]) && !ev_timer_armed(&t[3]), "fired and stopped timers are disarmed");
+
 	ok(pipe(pa) == 0 && pipe(pb) == 0, "pipes");
 	ev_io_init(&io_a, pa[0], io_a_cb, NULL);
 	ev_io_init(&io_b, pb[0], io_b_cb, NULL);
