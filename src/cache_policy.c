@@ -280,6 +280,24 @@ cache_freshness_lifetime(const struct cache_resp *r, int64_t max_fresh_time,
 	return life;
 }
 
+int64_t
+cache_age_parse(const char *p, size_t len)
+{
+	size_t i = 0, e;
+	int64_t v;
+
+	/* a sender that merged lines, or repeated the field, still means its
+	 * first value: an older cache's Age stays in front (§5.1) */
+	while (i < len && IS_OWS(p[i]))
+		i++;
+	for (e = i; e < len && p[e] != ','; e++)
+		;
+	while (e > i && IS_OWS(p[e - 1]))
+		e--;
+	v = parse_delta(p + i, e - i);
+	return v < 0 ? 0 : v;
+}
+
 /* §4.2.3, term for term. */
 int64_t
 cache_initial_age(const struct cache_resp *r)
@@ -511,9 +529,11 @@ cache_field_storable(const char *n, size_t len)
 bool
 cache_field_updatable(const char *n, size_t len)
 {
-	/* §3.2: Content-Length is never updated; the body we hold depends on its coding */
+	/* §3.2: Content-Length is never updated, and the fields that describe
+	 * the body we hold (its coding, range, digest) stay with it */
 	return cache_field_storable(n, len) && !tok_eq(n, len, "content-length") &&
-	    !tok_eq(n, len, "content-encoding") && !tok_eq(n, len, "content-range");
+	    !tok_eq(n, len, "content-encoding") && !tok_eq(n, len, "content-range") &&
+	    !tok_eq(n, len, "content-md5");
 }
 
 /* Next "Name: value\r\n" line of a block: returns false at the end. */

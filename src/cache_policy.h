@@ -133,6 +133,13 @@ enum cache_fresh_src {
 int64_t	cache_freshness_lifetime(const struct cache_resp *, int64_t max_fresh_time,
 	    enum cache_fresh_src *src);
 
+/*
+ * §5.1: the Age of a response from its first Age field line.  A list takes
+ * its first member (the others are discarded); a first member that is not
+ * delta-seconds makes the field ignored: 0.  Values beyond 2^31 are 2^31.
+ */
+int64_t	cache_age_parse(const char *p, size_t len);
+
 /* §4.2.3, exactly: corrected_initial_age, and that plus resident_time. */
 int64_t	cache_initial_age(const struct cache_resp *);
 int64_t	cache_current_age(const struct cache_resp *, int64_t now);

@@ -1237,14 +1237,6 @@ note_field(struct cache_conn *cc, struct cache_obj *o, struct vd_str name, struc
 		*val = &o->last_modified;
 	} else if (http_str_ieq(name, "etag")) {
 		*val = &o->etag;
-	} else if (http_str_ieq(name, "age")) {
-		int64_t a = 0;
-		size_t i;
-
-		for (i = 0; i < v.len && v.p[i] >= '0' && v.p[i] <= '9'; i++)
-			a = a >= CACHE_DELTA_MAX ? CACHE_DELTA_MAX : a * 10 + (v.p[i] - '0');
-		if (i > 0 && i == v.len)
-			o->resp.age_value = a > CACHE_DELTA_MAX ? CACHE_DELTA_MAX : a;
 	} else if (http_str_ieq(name, "vary") && cc != NULL) {
 		/* RFC 9110 §5.3: several lines are one comma-separated list */
 		size_t sep = cc->varies ? 2 : 0;
@@ -1272,6 +1264,15 @@ vary_names(struct cache_conn *cc, struct cache_obj *o)
 	if (vr == VD_DECLINED)
 		o->resp.vary_star = true;
 	cc->vlen = vr == VD_OK ? vl : 0;
+}
+
+/* §5.1: Age from its first line only; a 304's own Age for a refresh. */
+static void
+note_age(struct cache_obj *o, const struct http_field *f, int n)
+{
+	int i = http_field_find(f, n, "age", 0);
+
+	o->resp.age_value = i < 0 ? 0 : cache_age_parse(f[i].value.p, f[i].value.len);
 }
 
 static void
@@ -1302,6 +1303,7 @@ describe(struct conn *c, struct cache_conn *cc, int64_t now)
 	cc->varies = cc->vraw_over = false;
 	for (int i = 0; i < rs->nfields; i++)
 		note_field(cc, o, rs->fields[i].name, rs->fields[i].value, now, &val);
+	note_age(o, rs->fields, rs->nfields);
 	if (cc->varies)
 		vary_names(cc, o);
 }
@@ -1477,7 +1479,10 @@ refreshed(struct conn *c, struct cache_conn *cc)
 		const struct http_field *f = &rs->fields[i];
 		size_t need = f->name.len + f->value.len + 4;
 
+		/* §4.3.4: the stored ETag is what selected this 304; a strong
+		 * tag that differs names another representation, never ours */
 		if (!cache_field_storable(f->name.p, f->name.len) ||
+		    http_str_ieq(f->name, "etag") ||
 		    http_is_hop(rs->fields, rs->nfields, f->name) || ul + need > cap)
 			continue;
 		memcpy(cc->upd + ul, f->name.p, f->name.len);
@@ -1492,9 +1497,7 @@ refreshed(struct conn *c, struct cache_conn *cc)
 		n = (ssize_t)cc->oldlen;
 	}
 	obj_init(o, cc->old_resp.status, cc->req_time, now);
-	for (int i = 0; i < rs->nfields; i++)	/* the 304's own Age */
-		if (http_str_ieq(rs->fields[i].name, "age"))
-			note_field(NULL, o, rs->fields[i].name, rs->fields[i].value, now, &val);
+	note_age(o, rs->fields, rs->nfields);
 	while (next_line(cc->head, (size_t)n, &pos, &name, &v)) {
 		if (http_str_ieq(name, "age"))
 			continue;

@@ -1,0 +1,91 @@
+#!/usr/bin/perl
+# Found by the cache-tests.fyi suite (t/90-cache-tests.t).  RFC 9111 §5.1:
+# an Age field that is a list ("7200, 0", or two lines) counts by its first
+# member, and an invalid first member makes the field ignored.  §3.2 /
+# §4.3.4: a 304 refreshes the stored fields, except the ETag that selected
+# it and the fields describing the stored body (Content-MD5 here).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use POSIX qw(strftime);
+use Viaduct::Test;
+use Viaduct::Origin;
+
+sub date { strftime('%a, %d %b %Y %H:%M:%S GMT', gmtime(time + ($_[0] // 0))) }
+sub resp {
+	my ($status, $hdr, $body) = @_;
+	return "HTTP/1.1 $status\r\nDate: " . date() . "\r\n$hdr" .
+	    'Content-Length: ' . length($body) . "\r\n\r\n$body";
+}
+
+my %age = (
+	'/age-list'   => "Age: 7200, 0\r\n",	# first member 7200: stale at once
+	'/age-lines'  => "Age: 7200\r\nAge: 0\r\n",
+	'/age-first0' => "Age: 0\r\nAge: 7200\r\n",	# first member 0: fresh
+	'/age-bad'    => "Age: abc\r\n",		# invalid: ignored, fresh
+	'/age-neg'    => "Age: -7200\r\n",
+);
+my $o = Viaduct::Origin->new(handler => sub {
+	my ($req) = @_;
+	my ($path) = $req =~ m{^\S+ (\S+)};
+	return resp('200 OK', "Cache-Control: max-age=3600\r\n$age{$path}", "age $path\n")
+	    if $age{$path};
+	if ($path eq '/r304') {
+		# the 304 carries another strong tag and digest: neither may
+		# replace what describes the body we hold; X-Rev does
+		return resp('304 Not Modified', "Cache-Control: max-age=300\r\nETag: \"b\"\r\n" .
+		    "Content-MD5: BBBB\r\nX-Rev: 2\r\n", '') =~ s/Content-Length: 0\r\n//r
+		    if $req =~ /^If-None-Match: "a"\r$/mi;
+		return resp('200 OK', "Cache-Control: max-age=0\r\nETag: \"a\"\r\n" .
+		    "Content-MD5: AAAA\r\nX-Rev: 1\r\n", "r304 body\n");
+	}
+	return resp('404 Not Found', '', "no\n");
+});
+my $op = $o->port;
+my $conf = default_conf() =~
+    s{cache-path=\@DIR\@/cache}{cache-path=\@DIR\@/cache cache-on-disk=yes max-cache-size=unlimited}r;
+my $v = start_viaduct(conf => $conf);
+my $port = $v->port;
+
+sub get { http_get($port, "http://127.0.0.1:$op$_[0]") // '' }
+sub seen { my ($p) = @_; scalar grep { m{^GET \Q$p\E } } $o->requests }
+sub body { my ($r) = @_; $r =~ /\r\n\r\n(.*)\z/s ? $1 : '' }
+
+for my $p (sort keys %age) {
+	my $r1 = get($p);
+	like($r1, qr{\AHTTP/1\.1 200 OK\r\n}, "$p: first answer");
+	my $r2 = get($p);
+	is(body($r2), "age $p\n", "$p: second answer's body");
+	my $want = $p =~ /list|lines/ ? 2 : 1;
+	is(seen($p), $want, $want == 2 ? "$p: the first Age member (7200) is past max-age: fetched again" :
+	    "$p: fresh by the first valid Age member, or an ignored one: a hit");
+	if ($want == 1) {
+		my ($a) = $r2 =~ /^Age: (\d+)\r$/m;
+		ok(defined $a && $a < 3600, "$p: the hit's Age counts only the first member (" .
+		    ($a // 'none') . ')');
+		unlike($r2, qr/^Age: .*,/m, "$p: one Age value on the hit");
+	}
+}
+
+my $r = get('/r304');
+like($r, qr{^ETag: "a"\r\n.*^Content-MD5: AAAA\r\n.*^X-Rev: 1\r\n}ms, 'r304: first answer');
+$r = get('/r304');
+is(seen('/r304'), 2, 'r304: max-age=0 -> revalidated');
+like($r, qr{\AHTTP/1\.1 200 OK\r\n}, 'r304: the client, who asked without conditionals, gets 200');
+like($r, qr{^ETag: "a"\r$}m, 'r304: the stored ETag stays (it selected the 304)');
+unlike($r, qr{^ETag: "b"}m, 'r304: ... and the 304\'s other tag is not taken');
+like($r, qr{^Content-MD5: AAAA\r$}m, 'r304: Content-MD5 describes the stored body: kept');
+like($r, qr{^X-Rev: 2\r$}m, 'r304: other fields are refreshed');
+is(body($r), "r304 body\n", 'r304: stored body');
+$r = get('/r304');
+is(seen('/r304'), 2, 'r304: fresh for 300 s now: a hit');
+like($r, qr{^ETag: "a"\r\n.*^Content-MD5: AAAA\r\n.*^X-Rev: 2\r\n}ms,
+    'r304: the stored object has the merged fields');
+# the client's own conditional is evaluated against the kept tag
+$r = http_raw($port, "GET http://127.0.0.1:$op/r304 HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n" .
+    "If-None-Match: \"a\"\r\nConnection: close\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 304 }, 'r304: If-None-Match with the kept tag -> 304 from the cache');
+
+done_testing();
