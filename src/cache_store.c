@@ -310,7 +310,7 @@ env_setup(struct cache_store *cs, const struct cache_store_conf *c)
 	if (c->read_only)
 		flags |= MDB_RDONLY;
 	else
-		flags |= c->no_sync ? MDB_NOSYNC : MDB_NOMETASYNC;
+		flags |= MDB_NOSYNC;	/* no flush in a worker's loop: cache_state.h */
 	if ((rc = mdb_env_open(cs->env, cs->path, flags, 0640)) != 0)
 		goto fail;
 	if ((rc = mdb_txn_begin(cs->env, NULL, c->read_only ? MDB_RDONLY : 0, &txn)) != 0)
@@ -1143,7 +1143,6 @@ cache_store_conf_init(struct cache_store_conf *c, const struct vd_conf *conf,
 	 * draining at once (master.h), plus the manager and viaductctl */
 	c->max_readers = 4 * (unsigned)(conf->max_client_connections + workers) + 64;
 	c->inline_max = STORE_INLINE_MAX;
-	c->no_sync = !conf->cache_on_disk;
 	return VD_OK;
 }
 

@@ -101,7 +101,6 @@ struct cache_store_conf {
 	size_t		 map_size;	/* cache_store_map_size() */
 	unsigned	 max_readers;	/* >= workers x readers per worker + manager + tools */
 	size_t		 inline_max;	/* bodies up to this size live in the index */
-	bool		 no_sync;	/* tmpfs (cache-on-disk=no): no fsync at all */
 	bool		 read_only;	/* viaductctl */
 };
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include "viaduct.h"
+#include "cache_state.h"
+#include "cache_store.h"
 #include "cachemgr.h"
 #include "conf.h"
 #include "connstat.h"
@@ -803,6 +806,50 @@ run_timers(struct master *m)
 
 /* ---------------------------------------------------------------- main */
 
+/* The directory of the cache store, or NULL when nothing is cached. */
+static const char *
+store_dir(const struct vd_conf *conf, char *buf, size_t len)
+{
+	struct cache_store_conf sc;
+
+	if (!cachemgr_enabled(conf) || cache_store_conf_init(&sc, conf, buf, len) != VD_OK)
+		return NULL;
+	return buf;
+}
+
+/* Before any process opens the store: was it left consistent (cache_state.h)? */
+static void
+store_state_start(const struct vd_conf *conf)
+{
+	char path[PATH_MAX - 64], why[PATH_MAX + 256];
+	const char *dir = store_dir(conf, path, sizeof(path));
+
+	if (dir == NULL)
+		return;
+	switch (cache_state_start(dir, why, sizeof(why))) {
+	case VD_DONE:
+		log_warnx("%s", why);
+		break;
+	case VD_ERR:
+		log_warn("%s", why);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Every process is gone: flush the store and say it was left whole. */
+static void
+store_state_stop(const struct vd_conf *conf)
+{
+	char path[PATH_MAX - 64];
+	const char *dir = store_dir(conf, path, sizeof(path));
+
+	if (dir != NULL && cache_state_stop(dir) != VD_OK)
+		log_warn("cache store %s: not marked clean (after a reboot it starts empty)",
+		    dir);
+}
+
 /* A fatal start-up error must not leave our pid file behind. */
 static void
 release_at_exit(void)
@@ -863,8 +910,10 @@ startup(struct master *m, int ready_fd)
 		fatal("cache path %s is not writable by %s", m->conf->cache_path,
 		    m->ids.user[0] != '\0' ? m->ids.user : "this user");
 	/* before the workers: it clears what dead processes left in the store */
-	if (cachemgr_enabled(m->conf))
+	if (cachemgr_enabled(m->conf)) {
+		store_state_start(m->conf);
 		cm_start(m);
+	}
 	if (!spawn_generation(m, conf_nworkers(m->conf)))
 		fatalx("no room for workers");
 	log_notice("started: %d workers, %d listeners, pid %d",
@@ -912,6 +961,8 @@ master_run(struct vd_conf *conf, int ready_fd)
 			break;
 		}
 	}
+	if (status == 0)
+		store_state_stop(m->conf);
 	log_notice("exiting");
 	pidfile_release(m->conf->pid_file, m->pidfd);
 	m->pidfd = -1;
