@@ -34,7 +34,7 @@ run(const char *base, int n)
 	    "Cache-Control: max-age=3600\r\n";
 	char dir[512], url[64], cmd[600];
 	struct cache_store cs;
-	struct cache_store_conf c = { dir, (size_t)4 << 30, 126, 16384, true, false };
+	struct cache_store_conf c = { dir, (size_t)4 << 30, 126, 16384, false };
 	struct cache_reader r;
 	struct cache_obj o, got;
 	struct cache_key k, *keys;

@@ -101,7 +101,6 @@ main(int argc, char **argv)
 	c.path = argv[2];
 	c.map_size = 64 << 20;		/* an existing, larger map is adopted */
 	c.inline_max = 1 << 20;
-	c.no_sync = true;
 	c.read_only = strcmp(argv[1], "fill") != 0;
 	if (cache_store_open(&cs, &c) != VD_OK)
 		return 2;

@@ -33,7 +33,6 @@ main(int argc, char **argv)
 	c.map_size = 64 << 20;
 	c.max_readers = 126;
 	c.inline_max = 1 << 20;
-	c.no_sync = true;
 	if (cache_store_open(&cs, &c) != VD_OK)
 		return 2;
 	for (int i = 2; i + 4 < argc; i += 5) {

@@ -106,7 +106,7 @@ test_chunk(void)
 static void
 test_store(const char *dir)
 {
-	struct cache_store_conf scf = { dir, 1 << 24, 126, 16384, true, false };
+	struct cache_store_conf scf = { dir, 1 << 24, 126, 16384, false };
 	struct cache_store cs;
 	struct cache_body b;
 	struct cache_obj o = obj();

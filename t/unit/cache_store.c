@@ -27,7 +27,7 @@ static char dir[256];
 static struct cache_store_conf
 conf(const char *path, size_t map)
 {
-	struct cache_store_conf c = { path, map, 126, 16384, true, false };
+	struct cache_store_conf c = { path, map, 126, 16384, false };
 	return c;
 }
 

@@ -152,7 +152,7 @@ test_lru(void)
 static void
 open_store(struct cache_store *cs, size_t map)
 {
-	struct cache_store_conf c = { dir, map, 126, 16384, true, false };
+	struct cache_store_conf c = { dir, map, 126, 16384, false };
 
 	if (cache_store_open(cs, &c) != VD_OK) {
 		printf("Bail out! cannot open store in %s\n", dir);
