@@ -17,10 +17,7 @@
  */
 #include "config.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-
 #include <errno.h>
-#include <fnmatch.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,10 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <pcre2.h>
-
 #include "viaduct.h"
-#include "cache_key.h"
 #include "cache_store.h"
 #include "cachemgr.h"
 #include "conf.h"
@@ -41,12 +35,12 @@
 #include "pidfile.h"
 #include "prom.h"
 #include "stats.h"
+#include "viaductctl.h"
 
 #define DEFAULT_CONF	SYSCONFDIR "/viaduct/viaduct.conf"
-#define CTL		"viaductctl"
 
-static _Noreturn void
-usage(void)
+_Noreturn void
+ctl_usage(void)
 {
 	fprintf(stderr, "usage: %s [-f file] reload | reopen | stop | status | "
 	    "check [file]\n"
@@ -61,11 +55,8 @@ usage(void)
 	exit(1);
 }
 
-static _Noreturn void
-die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static _Noreturn void
-die(const char *fmt, ...)
+_Noreturn void
+ctl_die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -85,8 +76,8 @@ diag(void *arg, bool is_error, const char *msg)
 		fprintf(stderr, "%s: %s\n", CTL, msg);
 }
 
-static struct vd_conf *
-load(const char *file, bool warnings)
+struct vd_conf *
+ctl_load(const char *file, bool warnings)
 {
 	struct vd_conf *conf = conf_load(file, diag, warnings ? (void *)1 : NULL);
 
@@ -102,7 +93,7 @@ master_pid(const struct vd_conf *conf, int notrunning)
 	pid_t pid = pidfile_holder(conf->pid_file);
 
 	if (pid == -1)
-		die("cannot read pid file %s: %s", conf->pid_file, strerror(errno));
+		ctl_die("cannot read pid file %s: %s", conf->pid_file, strerror(errno));
 	if (pid == 0) {
 		fprintf(stderr, "%s: viaduct is not running (pid file %s is not locked)\n",
 		    CTL, conf->pid_file);
@@ -117,7 +108,7 @@ signal_master(const struct vd_conf *conf, int sig)
 	pid_t pid = master_pid(conf, 1);
 
 	if (kill(pid, sig) == -1)
-		die("cannot signal pid %d: %s", (int)pid, strerror(errno));
+		ctl_die("cannot signal pid %d: %s", (int)pid, strerror(errno));
 }
 
 /* stop: TERM, then wait until the lock is gone (shutdown-timeout + 5 s). */
@@ -130,7 +121,7 @@ stop(const struct vd_conf *conf)
 	signal_master(conf, SIGTERM);
 	while (pidfile_holder(conf->pid_file) > 0) {
 		if (waited >= limit)
-			die("viaduct is still running after %lld ms",
+			ctl_die("viaduct is still running after %lld ms",
 			    (long long)limit);
 		nanosleep(&tick, NULL);
 		waited += 50;
@@ -155,7 +146,7 @@ open_segment(const struct vd_conf *conf, size_t *len)
 	master_pid(conf, 1);
 	snprintf(path, sizeof(path), "%s/stats", conf->run_dir);
 	if ((h = stats_open_ro(path, len)) == NULL)
-		die("cannot read stats segment %s: %s", path,
+		ctl_die("cannot read stats segment %s: %s", path,
 		    errno == EINVAL ? "not a viaduct statistics segment of this version" :
 		    strerror(errno));
 	return h;
@@ -420,8 +411,8 @@ view(const struct vd_conf *conf, const char *what, const struct view *v)
 }
 
 /* A JSON string literal (RFC 8259 escapes). */
-static void
-json_str(const char *s)
+void
+ctl_json_str(const char *s)
 {
 	putchar('"');
 	for (; *s != '\0'; s++) {
@@ -481,9 +472,9 @@ rules_json(const struct vd_conf *conf, const struct stats_slot *t)
 			    (unsigned long long)stats_rule_hits(t, l, i));
 			for (int p = 0; p < r->nprops; p++) {
 				printf("%s", p > 0 ? ", " : "");
-				json_str(r->props[p].name);
+				ctl_json_str(r->props[p].name);
 				printf(": ");
-				json_str(r->props[p].value);
+				ctl_json_str(r->props[p].value);
 			}
 			printf("}}");
 		}
@@ -525,12 +516,12 @@ rules_cmd(const char *file, int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0)
 			json = true;
 		else
-			usage();
+			ctl_usage();
 	}
-	conf = load(file, false);
+	conf = ctl_load(file, false);
 	h = open_segment(conf, &len);
 	if ((sum = malloc(sizeof(*sum))) == NULL)
-		die("out of memory");
+		ctl_die("out of memory");
 	stats_sum(h, sum);
 	stats_unmap(h, len);
 	if (json)
@@ -567,9 +558,9 @@ conn_line(const struct connstat_rec *r, int64_t now, bool json, const char *sep)
 		return;
 	}
 	printf("%s{\"src-address\": ", sep);
-	json_str(r->src);
+	ctl_json_str(r->src);
 	printf(", \"dst-address\": ");
-	json_str(r->dst);
+	ctl_json_str(r->dst);
 	printf(", \"protocol\": \"%s\", \"state\": \"%s\", \"rx-bytes\": %llu, "
 	    "\"tx-bytes\": %llu, \"age\": %lld, \"requests\": %llu}", proto,
 	    connstat_state_name(r->state), (unsigned long long)r->rx_bytes,
@@ -595,16 +586,16 @@ connections_cmd(const char *file, int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0)
 			json = true;
 		else
-			usage();
+			ctl_usage();
 	}
-	conf = load(file, false);
+	conf = ctl_load(file, false);
 	h = open_segment(conf, &len);
 	snprintf(path, sizeof(path), "%s/conns", conf->run_dir);
 	if ((ch = connstat_open_ro(path, &clen)) == NULL)
-		die("cannot read connection table %s: %s", path, errno == EINVAL ?
+		ctl_die("cannot read connection table %s: %s", path, errno == EINVAL ?
 		    "not a viaduct connection table of this version" : strerror(errno));
 	if ((recs = calloc(ch->cap > 0 ? ch->cap : 1, sizeof(*recs))) == NULL)
-		die("out of memory");
+		ctl_die("out of memory");
 	if (json)
 		printf("{\"connections\": [");
 	else
@@ -645,15 +636,15 @@ metrics_cmd(const char *file, int argc, char **argv)
 	char *buf = NULL;
 
 	if (argc != 1)
-		usage();
-	conf = load(file, false);
+		ctl_usage();
+	conf = ctl_load(file, false);
 	h = open_segment(conf, &len);
 	if ((sum = malloc(sizeof(*sum))) == NULL)
-		die("out of memory");
+		ctl_die("out of memory");
 	stats_sum(h, sum);
 	for (;;) {
 		if ((buf = realloc(buf, cap)) == NULL)
-			die("out of memory");
+			ctl_die("out of memory");
 		if ((need = prom_write(buf, cap, h, sum, conf)) < cap)
 			break;
 		cap = need + 1;
@@ -664,318 +655,6 @@ metrics_cmd(const char *file, int argc, char **argv)
 	stats_unmap(h, len);
 	conf_free(conf);
 	return 0;
-}
-
-/* --------------------------------------------------- cache-contents */
-
-struct centry {
-	char		*uri;
-	uint64_t	 size;
-	int64_t		 accessed, modified, expires;
-};
-
-enum csort { SORT_NONE, SORT_URI, SORT_SIZE, SORT_ACCESSED };
-
-struct contents {
-	const char	*pattern;	/* fnmatch(3) on the URL, NULL: all */
-	enum csort	 sort;
-	size_t		 limit;		/* 0: no limit */
-	bool		 json;
-	size_t		 shown;
-	struct centry	*heap;		/* sort: the best `limit` so far, worst on top */
-	size_t		 nheap;
-	pcre2_code	*re;		/* purge --match */
-	struct cache_key *keys;		/* purge: what to delete */
-	size_t		 nkeys, capkeys;
-};
-
-/* Sort order: uri ascending, size and last access descending (biggest, newest first). */
-static int
-centry_cmp(const struct centry *a, const struct centry *b, enum csort s)
-{
-	if (s == SORT_SIZE && a->size != b->size)
-		return a->size > b->size ? -1 : 1;
-	if (s == SORT_ACCESSED && a->accessed != b->accessed)
-		return a->accessed > b->accessed ? -1 : 1;
-	return strcmp(a->uri, b->uri);
-}
-
-static void
-fmt_time(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t == CACHE_TIME_UNSET || t == CACHE_TIME_INVALID || t <= 0 ||
-	    gmtime_r(&tt, &tm) == NULL)
-		snprintf(buf, len, "-");
-	else
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static void
-centry_print(struct contents *ct, const struct centry *e)
-{
-	char a[32], m[32], x[32];
-
-	if (ct->json) {
-		printf("%s{\"uri\": ", ct->shown > 0 ? ", " : "");
-		json_str(e->uri);
-		printf(", \"file-size\": %llu", (unsigned long long)e->size);
-		fmt_time(e->accessed, a, sizeof(a));
-		fmt_time(e->modified, m, sizeof(m));
-		fmt_time(e->expires, x, sizeof(x));
-		printf(", \"last-accessed\": \"%s\", \"last-modified\": \"%s\", "
-		    "\"expires\": \"%s\"}", a, m, x);
-	} else {
-		fmt_time(e->accessed, a, sizeof(a));
-		fmt_time(e->modified, m, sizeof(m));
-		fmt_time(e->expires, x, sizeof(x));
-		printf("%12llu %-20s %-20s %-20s %s\n", (unsigned long long)e->size, a, m, x,
-		    e->uri);
-	}
-	ct->shown++;
-}
-
-static void
-heap_sift(struct contents *ct, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, w = i;
-		struct centry t;
-
-		/* a max-heap by the sort order: the worst kept entry on top */
-		if (l < ct->nheap && centry_cmp(&ct->heap[l], &ct->heap[w], ct->sort) > 0)
-			w = l;
-		if (r < ct->nheap && centry_cmp(&ct->heap[r], &ct->heap[w], ct->sort) > 0)
-			w = r;
-		if (w == i)
-			return;
-		t = ct->heap[i];
-		ct->heap[i] = ct->heap[w];
-		ct->heap[w] = t;
-		i = w;
-	}
-}
-
-/* Heapsort in place: the worst goes last, so the array ends up in order. */
-static void
-heap_sort(struct contents *ct)
-{
-	size_t n = ct->nheap;
-
-	while (ct->nheap > 1) {
-		struct centry t = ct->heap[0];
-
-		ct->heap[0] = ct->heap[ct->nheap - 1];
-		ct->heap[ct->nheap - 1] = t;
-		ct->nheap--;
-		heap_sift(ct, 0);
-	}
-	ct->nheap = n;
-}
-
-static void
-heap_push(struct contents *ct, struct centry *e)
-{
-	size_t i;
-
-	if (ct->nheap == ct->limit) {
-		if (centry_cmp(e, &ct->heap[0], ct->sort) >= 0)
-			return;
-		free(ct->heap[0].uri);
-		ct->heap[0] = *e;
-		if ((ct->heap[0].uri = strdup(e->uri)) == NULL)
-			die("out of memory");
-		heap_sift(ct, 0);
-		return;
-	}
-	i = ct->nheap++;
-	ct->heap[i] = *e;
-	if ((ct->heap[i].uri = strdup(e->uri)) == NULL)
-		die("out of memory");
-	while (i > 0 && centry_cmp(&ct->heap[i], &ct->heap[(i - 1) / 2], ct->sort) > 0) {
-		struct centry t = ct->heap[i];
-
-		ct->heap[i] = ct->heap[(i - 1) / 2];
-		ct->heap[(i - 1) / 2] = t;
-		i = (i - 1) / 2;
-	}
-}
-
-static int
-contents_cb(void *arg, const struct cache_key *k, const struct cache_obj *o)
-{
-	struct contents *ct = arg;
-	char uri[8192];
-	struct centry e;
-	size_t n = o->url.len < sizeof(uri) - 1 ? o->url.len : sizeof(uri) - 1;
-
-	if (o->flags & CACHE_OBJ_VARY)
-		return VD_OK;	/* a marker; its variants are listed */
-	memcpy(uri, o->url.p, n);
-	uri[n] = '\0';
-	if (ct->re != NULL) {
-		pcre2_match_data *md = pcre2_match_data_create_from_pattern(ct->re, NULL);
-		int rc = md != NULL ? pcre2_match(ct->re, (PCRE2_SPTR)uri, n, 0, 0, md, NULL) : -1;
-
-		pcre2_match_data_free(md);
-		if (rc < 0)
-			return VD_OK;
-		if (ct->nkeys == ct->capkeys) {
-			ct->capkeys = ct->capkeys ? 2 * ct->capkeys : 64;
-			if ((ct->keys = realloc(ct->keys, ct->capkeys * sizeof(*k))) == NULL)
-				die("out of memory");
-		}
-		ct->keys[ct->nkeys++] = *k;
-		return VD_OK;
-	}
-	if (ct->pattern != NULL && fnmatch(ct->pattern, uri, 0) != 0)
-		return VD_OK;
-	e = (struct centry){ uri, o->body_size, o->last_access, o->resp.last_modified,
-	    o->resp.expires };
-	if (ct->sort != SORT_NONE) {
-		heap_push(ct, &e);
-		return VD_OK;
-	}
-	centry_print(ct, &e);
-	return ct->limit > 0 && ct->shown >= ct->limit ? VD_DONE : VD_OK;
-}
-
-/* Open the cache index (read-only unless purging); exit 1 with one line if impossible. */
-static void
-open_store(const struct vd_conf *conf, struct cache_store *cs, bool rw)
-{
-	struct cache_store_conf c;
-	char path[PATH_MAX];
-	int rc;
-
-	rc = cache_store_conf_init(&c, conf, path, sizeof(path));
-	if (rc == VD_DECLINED)
-		die("the configuration has no cache (max-cache-size=none)");
-	if (rc != VD_OK)
-		die("cache path too long");
-	c.read_only = !rw;
-	if (access(path, F_OK) == -1)
-		die("cannot open cache %s: %s", path, strerror(errno));
-	if (cache_store_open(cs, &c) != VD_OK)
-		die("cannot open cache index in %s", path);
-}
-
-static int
-contents_cmd(const char *file, int argc, char **argv)
-{
-	struct contents ct;
-	struct cache_store cs;
-	struct cache_reader rd;
-	struct vd_conf *conf;
-	char *end;
-	int rc;
-
-	memset(&ct, 0, sizeof(ct));
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			ct.json = true;
-		else if (strcmp(argv[i], "--sort") == 0 && i + 1 < argc) {
-			i++;
-			ct.sort = strcmp(argv[i], "uri") == 0 ? SORT_URI :
-			    strcmp(argv[i], "size") == 0 ? SORT_SIZE :
-			    strcmp(argv[i], "accessed") == 0 ? SORT_ACCESSED : SORT_NONE;
-			if (ct.sort == SORT_NONE)
-				die("--sort wants uri, size or accessed");
-		} else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
-			ct.limit = (size_t)strtoull(argv[++i], &end, 10);
-			if (*end != '\0' || ct.limit < 1 || ct.limit > 10000000)
-				die("--limit wants a number, 1 to 10000000");
-		} else if (argv[i][0] != '-' && ct.pattern == NULL)
-			ct.pattern = argv[i];
-		else
-			usage();
-	}
-	/* memory stays bounded: a sort keeps only the best N (a heap) */
-	if (ct.sort != SORT_NONE && ct.limit == 0)
-		ct.limit = 1000;
-	if (ct.sort != SORT_NONE && (ct.heap = calloc(ct.limit, sizeof(*ct.heap))) == NULL)
-		die("out of memory");
-	conf = load(file, false);
-	open_store(conf, &cs, false);
-	if (cache_reader_init(&cs, &rd) != VD_OK)
-		die("cannot read the cache index");
-	if (ct.json)
-		printf("[");
-	else
-		printf("%12s %-20s %-20s %-20s %s\n", "FILE-SIZE", "LAST-ACCESSED",
-		    "LAST-MODIFIED", "EXPIRES", "URI");
-	rc = cache_store_iter(&rd, contents_cb, &ct);
-	cache_reader_free(&rd);
-	cache_store_close(&cs);
-	if (rc != VD_OK && rc != VD_DONE)
-		die("reading the cache index failed");
-	heap_sort(&ct);
-	for (size_t i = 0; i < ct.nheap; i++) {
-		centry_print(&ct, &ct.heap[i]);
-		free(ct.heap[i].uri);
-	}
-	if (ct.json)
-		printf("]\n");
-	free(ct.heap);
-	conf_free(conf);
-	return 0;
-}
-
-/* purge URL | purge --match REGEX: delete through write transactions. */
-static int
-purge_cmd(const char *file, int argc, char **argv)
-{
-	struct contents ct;
-	struct cache_store cs;
-	struct cache_reader rd;
-	struct cache_key k;
-	struct vd_conf *conf;
-	char nurl[8192];
-	size_t nlen, gone = 0;
-	int err, rc;
-	PCRE2_SIZE off;
-
-	memset(&ct, 0, sizeof(ct));
-	if (argc == 3 && strcmp(argv[1], "--match") == 0) {
-		ct.re = pcre2_compile((PCRE2_SPTR)argv[2], PCRE2_ZERO_TERMINATED, 0, &err,
-		    &off, NULL);
-		if (ct.re == NULL)
-			die("--match: bad regular expression at offset %zu", (size_t)off);
-	} else if (argc != 2 || argv[1][0] == '-')
-		usage();
-	conf = load(file, false);
-	open_store(conf, &cs, true);
-	if (ct.re == NULL) {
-		if (cache_key_url_norm(argv[1], strlen(argv[1]), nurl, sizeof(nurl), &nlen) != VD_OK)
-			die("not an absolute http URL: %s", argv[1]);
-		cache_key_primary(nurl, nlen, &k);
-		ct.keys = &k;
-		ct.nkeys = 1;
-	} else {
-		if (cache_reader_init(&cs, &rd) != VD_OK)
-			die("cannot read the cache index");
-		rc = cache_store_iter(&rd, contents_cb, &ct);
-		cache_reader_free(&rd);
-		if (rc != VD_OK && rc != VD_DONE)
-			die("reading the cache index failed");
-	}
-	for (size_t i = 0; i < ct.nkeys; i++) {
-		rc = cache_store_delete(&cs, &ct.keys[i]);
-		if (rc == VD_OK)
-			gone++;
-		else if (rc != VD_DECLINED)
-			die("cannot delete from the cache index");
-	}
-	cache_store_close(&cs);
-	if (ct.re != NULL) {
-		pcre2_code_free(ct.re);
-		free(ct.keys);
-	}
-	printf("%zu object%s purged\n", gone, gone == 1 ? "" : "s");
-	conf_free(conf);
-	return ct.re == NULL && gone == 0 ? 1 : 0;
 }
 
 static int
@@ -994,11 +673,11 @@ view_cmd(const char *file, int argc, char **argv)
 		else if (strcmp(argv[i], "--interval") == 0 && i + 1 < argc) {
 			v.interval = (int)strtol(argv[++i], &end, 10);
 			if (*end != '\0' || v.interval < 1 || v.interval > 86400)
-				die("--interval wants a number of seconds, 1 to 86400");
+				ctl_die("--interval wants a number of seconds, 1 to 86400");
 		} else
-			usage();
+			ctl_usage();
 	}
-	conf = load(file, false);
+	conf = ctl_load(file, false);
 	ret = view(conf, argv[0], &v);
 	conf_free(conf);
 	return ret;
@@ -1014,21 +693,21 @@ main(int argc, char **argv)
 
 	while ((ch = getopt(argc, argv, "+f:")) != -1) {
 		if (ch != 'f')
-			usage();
+			ctl_usage();
 		file = optarg;
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		usage();
+		ctl_usage();
 	cmd = argv[0];
 
 	if (strcmp(cmd, "check") == 0) {
 		if (argc > 2)
-			usage();
+			ctl_usage();
 		if (argc == 2)
 			file = argv[1];
-		conf_free(load(file, true));
+		conf_free(ctl_load(file, true));
 		printf("%s: configuration OK\n", file);
 		return 0;
 	}
@@ -1039,15 +718,15 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "metrics") == 0)
 		return metrics_cmd(file, argc, argv);
 	if (strcmp(cmd, "cache-contents") == 0)
-		return contents_cmd(file, argc, argv);
+		return ctl_contents_cmd(file, argc, argv);
 	if (strcmp(cmd, "purge") == 0)
-		return purge_cmd(file, argc, argv);
+		return ctl_purge_cmd(file, argc, argv);
 	if (strcmp(cmd, "monitor") == 0 || strcmp(cmd, "inserts") == 0 ||
 	    strcmp(cmd, "lookups") == 0)
 		return view_cmd(file, argc, argv);
 	if (argc != 1)
-		usage();
-	conf = load(file, false);
+		ctl_usage();
+	conf = ctl_load(file, false);
 	if (strcmp(cmd, "reload") == 0)
 		signal_master(conf, SIGHUP);
 	else if (strcmp(cmd, "reopen") == 0)
@@ -1058,7 +737,7 @@ main(int argc, char **argv)
 		pid = master_pid(conf, 3);
 		printf("viaduct is running (pid %d)\n", (int)pid);
 	} else
-		usage();
+		ctl_usage();
 	conf_free(conf);
 	return ret;
 }
