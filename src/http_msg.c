@@ -137,6 +137,26 @@ http_hops_has(const struct http_hops *h, struct vd_str name)
 	return false;
 }
 
+bool
+http_upgrade_websocket(const struct http_field *f, int n)
+{
+	struct list_it it;
+	struct vd_str s;
+	bool any = false;
+
+	list_init(&it, f, n, "upgrade");
+	while (list_next(&it, &s)) {
+		const char *slash = memchr(s.p, '/', s.len);
+
+		if (slash != NULL)
+			s.len = (size_t)(slash - s.p);	/* protocol-version */
+		if (!http_str_ieq(s, "websocket"))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
 /* Via = #( received-protocol RWS received-by [ RWS comment ] ) */
 bool
 http_via_has(const struct http_field *f, int n, const char *pseudonym)
@@ -267,7 +287,12 @@ http_resp_framing(const struct http_resp *r, bool head_request,
 		*why = "invalid or conflicting Content-Length from origin";
 		return VD_ERR;
 	}
+	/* an invalid Content-Length beside Transfer-Encoding is still one */
+	if (te != 0)
+		has_cl = http_field_find(r->fields, r->nfields, "content-length", 0) >= 0;
+	fr->te_and_cl = te != 0 && has_cl;
 	if (head_request || r->status < 200 || r->status == 204 || r->status == 304) {
+		fr->skipped = te != 0 || (has_cl && fr->length > 0);
 		fr->kind = HTTP_BODY_NONE;
 		fr->length = 0;
 		return VD_OK;
@@ -278,7 +303,6 @@ http_resp_framing(const struct http_resp *r, bool head_request,
 	}
 	if (te == 1) {
 		fr->kind = HTTP_BODY_CHUNKED;
-		fr->te_and_cl = has_cl;
 		fr->length = 0;
 	} else if (has_cl) {
 		fr->kind = fr->length > 0 ? HTTP_BODY_LENGTH : HTTP_BODY_NONE;
@@ -341,6 +365,35 @@ out_host(struct http_out *o, const struct http_req *r)
 	http_out_add(o, "\r\n", 2);
 }
 
+/*
+ * Content_Length or Transfer_Encoding: not the framing fields to us, but
+ * the same ones to an origin behind CGI-style header mapping, which turns
+ * '_' and '-' alike into HTTP_CONTENT_LENGTH.  nginx drops every name with
+ * '_' (underscores_in_headers off); we drop these two only.
+ */
+static bool
+framing_lookalike(struct vd_str n)
+{
+	static const char *const names[] = { "content-length", "transfer-encoding" };
+
+	if (memchr(n.p, '_', n.len) == NULL)
+		return false;
+	for (size_t k = 0; k < VD_ARRLEN(names); k++) {
+		size_t i;
+
+		if (n.len != strlen(names[k]))
+			continue;
+		for (i = 0; i < n.len; i++) {
+			int c = n.p[i] == '_' ? '-' : n.p[i] | 0x20;
+			if (c != names[k][i])
+				break;
+		}
+		if (i == n.len)
+			return true;
+	}
+	return false;
+}
+
 /* Should the request field i be forwarded as it is? */
 static bool
 req_field_kept(const struct http_req *r, int i, const struct http_hops *hops,
@@ -350,7 +403,7 @@ req_field_kept(const struct http_req *r, int i, const struct http_hops *hops,
 
 	if (http_hops_has(hops, name))
 		return false;
-	if (http_str_ieq(name, "content-length"))
+	if (http_str_ieq(name, "content-length") || framing_lookalike(name))
 		return false;		/* written once, normalised */
 	if (fw->anonymous && (http_str_ieq(name, "from") || http_str_ieq(name, "referer")))
 		return false;
@@ -424,6 +477,16 @@ http_req_head(struct http_out *o, const struct http_req *r,
 	return o->overflow ? VD_ERR : VD_OK;
 }
 
+/* Content-Length goes to the client once, normalised; for HEAD and 304 as
+ * the origin sent it; never beside Transfer-Encoding, nor in a 1xx or 204
+ * (RFC 9110 §8.6), where a client that believed it would read the next
+ * response as this one's body. */
+static bool
+resp_keeps_length(const struct http_resp *r, const struct http_framing *fr)
+{
+	return !fr->te_and_cl && r->status >= 200 && r->status != 204;
+}
+
 int
 http_resp_head(struct http_out *o, const struct http_resp *r,
     const struct http_framing *fr, const struct http_resp_out *ro, const char *via)
@@ -443,12 +506,12 @@ http_resp_head(struct http_out *o, const struct http_resp *r,
 			out_field(o, &r->fields[i]);
 			continue;
 		}
-		if (http_hops_has(&hops, name))
-			continue;
 		if (http_str_ieq(name, "content-length")) {
-			/* keep it for HEAD/304 too; once, normalised; not with TE */
-			if (fr->te_and_cl || http_field_find(r->fields, r->nfields,
-			    "content-length", 0) != i)
+			/* before the hop-by-hop test: the framing is ours, and a
+			 * "Connection: content-length" must not leave a body
+			 * without a length on a kept-alive client connection */
+			if (!resp_keeps_length(r, fr) || http_field_find(r->fields,
+			    r->nfields, "content-length", 0) != i)
 				continue;
 			if (fr->kind == HTTP_BODY_LENGTH) {
 				http_out_str(o, "Content-Length: ");
@@ -456,6 +519,8 @@ http_resp_head(struct http_out *o, const struct http_resp *r,
 				http_out_add(o, "\r\n", 2);
 				continue;
 			}
+		} else if (http_hops_has(&hops, name)) {
+			continue;
 		}
 		out_field(o, &r->fields[i]);
 	}

@@ -28,6 +28,10 @@ struct http_framing {
 	enum http_body	 kind;
 	uint64_t	 length;	/* HTTP_BODY_LENGTH */
 	bool		 te_and_cl;	/* both were present: TE governs, close after */
+	/* a response that carries no body (HEAD, 204, 304) although its head
+	 * announced one: an origin that sends it anyway would leave it in
+	 * front of the next response, so the connection is not reused */
+	bool		 skipped;
 };
 
 /* VD_OK, or VD_ERR with *status (400, 501) and *why. */
@@ -55,6 +59,9 @@ struct http_hops {
 };
 void	http_hops_init(struct http_hops *, const struct http_field *, int n);
 bool	http_hops_has(const struct http_hops *, struct vd_str name);
+/* Does the Upgrade field offer only websocket (the one upgrade viaduct
+ * forwards; h2c behind a proxy would tunnel past its per-request rules)? */
+bool	http_upgrade_websocket(const struct http_field *, int n);
 /* Does any Via entry name `pseudonym` as received-by (a loop)? */
 bool	http_via_has(const struct http_field *, int n, const char *pseudonym);
 

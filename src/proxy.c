@@ -372,13 +372,15 @@ on_connect(struct conn *c)
 	start_upstream(c);
 }
 
-/* Offer the origin the client's Upgrade (RFC 9110 §7.8): HTTP/1.1, no body. */
+/* Offer the origin the client's Upgrade (RFC 9110 §7.8): HTTP/1.1, no body,
+ * websocket only -- any other Upgrade is hop-by-hop and dropped, so that
+ * h2c cannot turn the connection into a tunnel past the access rules. */
 static bool
 wants_upgrade(const struct http_req *r, const struct http_framing *fr)
 {
 	return r->version == 11 && fr->kind == HTTP_BODY_NONE &&
 	    http_conn_has(r->fields, r->nfields, "upgrade") &&
-	    http_field_find(r->fields, r->nfields, "upgrade", 0) >= 0;
+	    http_upgrade_websocket(r->fields, r->nfields);
 }
 
 /* Which requests this stage forwards; VD_OK or an error page is set. */
@@ -530,6 +532,8 @@ on_request(struct conn *c)
 	c->body.left = c->req_fr.length;
 	c->body.out = RELAY_RAW;
 	c->body.limit = (uint64_t)c->t->conf->max_request_body;
+	if (c->req_fr.kind == HTTP_BODY_CHUNKED)
+		relay_check_trailer(&c->body);
 	c->up.fresh_only = false;
 	if (route(c) != VD_OK)
 		return;
@@ -794,8 +798,10 @@ on_response(struct conn *c)
 	memset(&c->body, 0, sizeof(c->body));
 	c->body.fr = fr;
 	c->body.left = fr.length;
-	/* the origin keeps the connection open for another request */
+	/* the origin keeps the connection open for another request, unless
+	 * its framing was doubtful (RFC 9112 §6.1: close after TE with CL) */
 	c->up.reusable = rs->version == 11 && fr.kind != HTTP_BODY_EOF &&
+	    !fr.te_and_cl && !fr.skipped &&
 	    !http_conn_has(rs->fields, rs->nfields, "close");
 	if (c->state == PX_SEND) {
 		/* RFC 9110 §10.1.1: answered before the body ended; the rest of

@@ -14,6 +14,25 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Content-Length field lines in a head we built (values hold no CR or LF,
+ * so every match after a CRLF starts a field line). */
+static int
+length_lines(const char *p, size_t n)
+{
+	static const char k[] = "\r\ncontent-length:";
+	int count = 0;
+
+	for (size_t i = 0; i + sizeof(k) - 1 <= n; i++) {
+		size_t j;
+
+		for (j = 0; j < sizeof(k) - 1; j++)
+			if ((p[i + j] | (k[j] >= 'a' ? 0x20 : 0)) != k[j])
+				break;
+		count += j == sizeof(k) - 1;
+	}
+	return count;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -41,7 +60,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (http_resp_framing(&r, size & 8, &fr, &why) != VD_OK)
 		return 0;
 	assert(!(size & 8) || fr.kind == HTTP_BODY_NONE);
-	if (http_resp_head(&o, &r, &fr, &ro, "fuzz.via") == VD_OK)
+	if (http_resp_head(&o, &r, &fr, &ro, "fuzz.via") == VD_OK) {
+		int cl = length_lines(o.p, o.len);
+
 		assert(o.len >= 4 && memcmp(o.p + o.len - 4, "\r\n\r\n", 4) == 0);
+		/* the client reads one length, and none where it has no meaning */
+		assert(cl <= 1);
+		assert(cl == 0 || (!fr.te_and_cl && r.status >= 200 && r.status != 204));
+		assert(fr.kind != HTTP_BODY_LENGTH || cl == 1);
+	}
 	return 0;
 }

@@ -421,6 +421,77 @@ test_methods(void)
 	    "Via: 1.1 p\r\n\r\n", "OPTIONS answer with Allow");
 }
 
+/* The h1 audit's findings: framing the client or the origin could read two ways. */
+static void
+test_audit(void)
+{
+	struct http_req r;
+	struct http_resp rs;
+	struct http_framing fr;
+	struct http_resp_out ro = { 0 };
+	char buf[1024];
+	struct http_out o = { buf, 0, sizeof(buf) - 1, false };
+	struct http_fwd fw = { .via = "p" };
+	int st;
+	const char *why;
+
+	curlim = &big;
+	resp("HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 3\r\n\r\n", &rs);
+	http_resp_framing(&rs, false, &fr, &why);
+	http_resp_head(&o, &rs, &fr, &ro, "p");
+	buf[o.len] = '\0';
+	is_str(buf, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nVia: 1.1 p\r\n\r\n",
+	    "Connection: Content-Length cannot strip the response's length");
+
+	resp("HTTP/1.1 204 No Content\r\nContent-Length: 40\r\n\r\n", &rs);
+	ok(http_resp_framing(&rs, false, &fr, &why) == VD_OK && fr.kind == HTTP_BODY_NONE && fr.skipped,
+	    "204 announcing a body: no body, connection not reused");
+	o.len = 0;
+	http_resp_head(&o, &rs, &fr, &ro, "p");
+	buf[o.len] = '\0';
+	is_str(buf, "HTTP/1.1 204 No Content\r\nVia: 1.1 p\r\n\r\n", "RFC 9110 §8.6: no Content-Length in a 204");
+	resp("HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n", &rs);
+	fr = (struct http_framing){ .kind = HTTP_BODY_NONE };
+	o.len = 0;
+	http_resp_head(&o, &rs, &fr, &ro, "p");
+	buf[o.len] = '\0';
+	is_str(buf, "HTTP/1.1 100 Continue\r\nVia: 1.1 p\r\n\r\n", "RFC 9110 §8.6: no Content-Length in a 1xx");
+	resp("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", &rs);
+	http_resp_framing(&rs, false, &fr, &why);
+	o.len = 0;
+	http_resp_head(&o, &rs, &fr, &ro, "p");
+	buf[o.len] = '\0';
+	ok(strstr(buf, "\r\nContent-Length: 5\r\n") != NULL && fr.skipped,
+	    "304 keeps its Content-Length; its connection is not reused");
+	resp("HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n", &rs);
+	ok(http_resp_framing(&rs, true, &fr, &why) == VD_OK && fr.skipped, "HEAD response with a length: not reused");
+	resp("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &rs);
+	ok(http_resp_framing(&rs, true, &fr, &why) == VD_OK && !fr.skipped, "HEAD response of length 0: reused");
+	resp("HTTP/1.1 200 OK\r\nContent-Length: 5x\r\nTransfer-Encoding: chunked\r\n\r\n", &rs);
+	ok(http_resp_framing(&rs, false, &fr, &why) == VD_OK && fr.kind == HTTP_BODY_CHUNKED && fr.te_and_cl,
+	    "invalid Content-Length beside chunked: TE governs, flagged");
+	o.len = 0;
+	http_resp_head(&o, &rs, &fr, &ro, "p");
+	buf[o.len] = '\0';
+	ok(strstr(buf, "Content-Length") == NULL, "... and the Content-Length is not relayed");
+
+	req("POST http://h/ HTTP/1.1\r\nHost: h\r\nTransfer_Encoding: chunked\r\nContent_length: 9\r\n"
+	    "X_Other: 1\r\nContent-Length: 5\r\n\r\n", &r);
+	is_int(http_req_framing(&r, &fr, &st, &why), VD_OK, "underscore names are not framing");
+	o.len = 0;
+	http_req_head(&o, &r, &fr, &fw);
+	buf[o.len] = '\0';
+	is_str(buf, "POST / HTTP/1.1\r\nHost: h\r\nX_Other: 1\r\nContent-Length: 5\r\nVia: 1.1 p\r\n\r\n",
+	    "Transfer_Encoding and Content_Length are not forwarded, other underscores are");
+
+	req("GET http://h/ HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n\r\n", &r);
+	ok(!http_upgrade_websocket(r.fields, r.nfields), "Upgrade: h2c is not offered");
+	req("GET http://h/ HTTP/1.1\r\nHost: h\r\nUpgrade: websocket, h2c\r\n\r\n", &r);
+	ok(!http_upgrade_websocket(r.fields, r.nfields), "websocket beside h2c is not offered");
+	req("GET http://h/ HTTP/1.1\r\nHost: h\r\nUpgrade: WebSocket/13\r\n\r\n", &r);
+	ok(http_upgrade_websocket(r.fields, r.nfields), "websocket (any case, with a version) is offered");
+}
+
 int
 main(void)
 {
@@ -431,5 +502,6 @@ main(void)
 	test_framing();
 	test_msg();
 	test_methods();
+	test_audit();
 	return done_testing();
 }

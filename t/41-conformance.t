@@ -1,0 +1,139 @@
+#!/usr/bin/perl
+# Framing that the client or the origin could read two ways, found by the
+# HTTP/1.1 intermediary audit (RFC 9110 §6.5, §7.8, §8.6; RFC 9112 §6):
+# the origin never receives something that reads as another number of
+# requests than the client sent, and the client never gets a response that
+# belongs to another request.  Every case asserts on the bytes each side got.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(sleep);
+use Viaduct::Test;
+use Viaduct::Origin;
+
+my $inject = "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nINJECTED";
+# GET /NAME answers $resp{NAME}; /NAME-late sends $late after 50 ms, as an
+# origin does that writes a HEAD or 204 body it should not have sent.
+my %resp = (
+	'conn-cl' => "HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 3\r\n\r\nabc",
+	'204-cl' => "HTTP/1.1 204 No Content\r\nContent-Length: 40\r\n\r\n",
+	'100-cl' => "HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+	'head-late' => "HTTP/1.1 200 OK\r\nContent-Length: 38\r\n\r\n",
+	'te-badcl' => "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	'te-cl' => "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+);
+my $raw = Viaduct::Origin->new(raw => sub {
+	my ($s, $record) = @_;
+	my $buf = '';
+	while (1) {
+		while ($buf !~ /\r\n\r\n/) {
+			my $n = sysread($s, $buf, 65536, length $buf);
+			return if !$n;
+		}
+		$buf =~ s/\A(.*?\r\n\r\n)//s;
+		my $head = $1;
+		$record->($head);
+		my ($name) = $head =~ m{^\S+ /(\S*)};
+		print $s $resp{$name} // "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nnormal\n";
+		if ($name =~ /-late$/) {
+			sleep 0.05;
+			print $s $inject;
+		}
+	}
+});
+my $ro = '127.0.0.1:' . $raw->port;
+my $origin = Viaduct::Origin->new;
+my $o = '127.0.0.1:' . $origin->port;
+
+my $v = start_viaduct(conf => Viaduct::Test::default_conf() . "set via-pseudonym=cf.via\n");
+my $port = $v->port;
+
+sub statuses { my @s = ($_[0] // '') =~ m{(?:\A|\r\n\r\n|\n|[a-z])HTTP/1\.1 (\d\d\d) }g; @s }
+sub two { "$_[0] http://$ro/$_[1] HTTP/1.1\r\nHost: $ro\r\n\r\n" .
+    "GET http://$ro/next HTTP/1.1\r\nHost: $ro\r\nConnection: close\r\n\r\n" }
+my $next = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\nVia: 1.1 cf.via\r\n\r\nnormal\n";
+
+# --- responses
+$raw->clear;
+my $r = http_raw($port, two('GET', 'conn-cl'));
+is($r, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nVia: 1.1 cf.via\r\n\r\nabc$next",
+    'Connection: Content-Length from the origin: the length still reaches the client');
+
+$r = http_raw($port, two('GET', '204-cl'));
+is($r, "HTTP/1.1 204 No Content\r\nVia: 1.1 cf.via\r\n\r\n$next",
+    'RFC 9110 §8.6: a 204 reaches the client without the Content-Length it must not have');
+
+$r = http_raw($port, two('GET', '100-cl'));
+is($r, "HTTP/1.1 100 Continue\r\nVia: 1.1 cf.via\r\n\r\n" .
+    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nVia: 1.1 cf.via\r\n\r\nabc$next",
+    'RFC 9110 §8.6: a 1xx is relayed without Content-Length');
+
+$raw->clear;
+$r = http_raw($port, two('HEAD', 'head-late'));
+is($r, "HTTP/1.1 200 OK\r\nContent-Length: 38\r\nVia: 1.1 cf.via\r\n\r\n$next",
+    'a body sent after a HEAD response never answers the next request');
+my @log = $raw->log;
+is(scalar @log, 2, 'HEAD then GET: two requests at the origin');
+isnt($log[1][0], $log[0][0], '... the GET on another connection than the HEAD that announced a body');
+
+$raw->clear;
+$r = http_raw($port, two('GET', 'te-badcl'));
+is($r, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nVia: 1.1 cf.via\r\n\r\n3\r\nabc\r\n0\r\n\r\n$next",
+    'chunked with an invalid Content-Length: chunked governs, the Content-Length is not relayed');
+@log = $raw->log;
+isnt($log[1][0], $log[0][0], 'RFC 9112 §6.1: ... and that origin connection is not used again');
+
+$raw->clear;
+$r = http_raw($port, two('GET', 'te-cl'));
+like($r, qr{\AHTTP/1\.1 200 OK\r\nTransfer-Encoding: chunked\r\nVia: 1\.1 cf\.via\r\n\r\n3\r\nabc\r\n0\r\n\r\n\Q$next\E\z},
+    'Transfer-Encoding with Content-Length: chunked governs');
+@log = $raw->log;
+isnt($log[1][0], $log[0][0], 'RFC 9112 §6.1: ... and that origin connection is closed after it');
+
+# --- Upgrade: websocket only
+$raw->clear;
+$r = http_raw($port, "GET http://$ro/plain HTTP/1.1\r\nHost: $ro\r\nUpgrade: h2c\r\n" .
+    "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nConnection: Upgrade, HTTP2-Settings, close\r\n\r\n");
+is($r, $next, 'Upgrade: h2c is answered as a plain request');
+is(($raw->requests)[0], "GET /plain HTTP/1.1\r\nHost: $ro\r\nX-Forwarded-For: 127.0.0.1\r\nVia: 1.1 cf.via\r\n\r\n",
+    'h2c is not offered to the origin (no tunnel past the access rules)');
+
+# --- requests: chunked trailers the origin could merge into the head
+my $hidden = "GET http://$o/smuggled HTTP/1.1\r\nHost: $o\r\n\r\n";
+for my $t ([ 'Content-Length in the trailer', "Content-Length: 50" ],
+	   [ 'Transfer-Encoding in the trailer', "Transfer-Encoding: chunked" ],
+	   [ 'Host in the trailer', "host: evil.example" ],
+	   [ 'trailer line without a colon', "nocolon" ],
+	   [ 'whitespace before a trailer colon', "X-T : 1" ],
+	   [ 'empty trailer field name', ": 1" ]) {
+	my ($name, $line) = @$t;
+	$origin->clear;
+	$r = http_raw($port, "POST http://$o/t HTTP/1.1\r\nHost: $o\r\nTransfer-Encoding: chunked\r\n\r\n" .
+	    "5\r\nAAAAA\r\n0\r\n$line\r\n\r\n$hidden");
+	is_deeply([ statuses($r) ], [400], "$name: 400, then closed");
+	is(scalar($origin->requests), 0, "$name: the origin never got a complete request");
+}
+$origin->clear;
+$r = http_raw($port, "POST http://$o/t HTTP/1.1\r\nHost: $o\r\nTransfer-Encoding: chunked\r\n\r\n" .
+    "5;a=\"x;y\"\r\nAAAAA\r\n0\r\nX-Sum: 1\r\nX-Other: Content-Length: 5\r\n\r\n" .
+    "GET http://$o/after HTTP/1.1\r\nHost: $o\r\nConnection: close\r\n\r\n");
+is_deeply([ statuses($r) ], [200, 200], 'ordinary trailer fields: both requests answered');
+is(($origin->requests)[0], "POST /t HTTP/1.1\r\nHost: $o\r\nTransfer-Encoding: chunked\r\nX-Forwarded-For: 127.0.0.1\r\n" .
+    "Via: 1.1 cf.via\r\n\r\n5;a=\"x;y\"\r\nAAAAA\r\n0\r\nX-Sum: 1\r\nX-Other: Content-Length: 5\r\n\r\n",
+    '... relayed verbatim, extensions and trailer included');
+
+# --- requests: names that CGI-style origins map onto the framing fields
+$origin->clear;
+$r = http_raw($port, "POST http://$o/u HTTP/1.1\r\nHost: $o\r\nTransfer_Encoding: chunked\r\nContent-Length: 5\r\n\r\n" .
+    "0\r\n\r\nGET http://$o/second HTTP/1.1\r\nHost: $o\r\nConnection: close\r\n\r\n");
+is_deeply([ statuses($r) ], [200, 200], 'Transfer_Encoding is no transfer coding: the two requests sent are answered');
+is(($origin->requests)[0], "POST /u HTTP/1.1\r\nHost: $o\r\nContent-Length: 5\r\nX-Forwarded-For: 127.0.0.1\r\n" .
+    "Via: 1.1 cf.via\r\n\r\n0\r\n\r\n", '... and it is not forwarded for an origin to read as one');
+$origin->clear;
+$r = http_raw($port, "GET http://$o/u HTTP/1.1\r\nHost: $o\r\nContent_Length: 9\r\nX_Kept: 1\r\nConnection: close\r\n\r\n");
+is(($origin->requests)[0], "GET /u HTTP/1.1\r\nHost: $o\r\nX_Kept: 1\r\nX-Forwarded-For: 127.0.0.1\r\nVia: 1.1 cf.via\r\n\r\n",
+    'Content_Length dropped, other underscore names kept');
+
+done_testing();
