@@ -298,6 +298,21 @@ cache_age_parse(const char *p, size_t len)
 	return v < 0 ? 0 : v;
 }
 
+void
+cache_surrogate_apply(struct cache_resp *r, const struct cache_cc *sc)
+{
+	if (sc->flags & CACHE_CC_NO_STORE) {
+		r->cc.flags |= CACHE_CC_NO_STORE;
+		r->cc.flags &= ~CACHE_CC_MUST_UNDERSTAND;
+	}
+	if (sc->max_age < 0)
+		return;
+	if (r->cc.s_maxage >= 0)
+		r->cc.flags |= CACHE_CC_PROXY_REVALIDATE;	/* §5.2.2.10 */
+	r->cc.s_maxage = -1;
+	r->cc.max_age = sc->max_age;
+}
+
 /* §4.2.3, term for term. */
 int64_t
 cache_initial_age(const struct cache_resp *r)

@@ -140,6 +140,17 @@ int64_t	cache_freshness_lifetime(const struct cache_resp *, int64_t max_fresh_ti
  */
 int64_t	cache_age_parse(const char *p, size_t len);
 
+/*
+ * Surrogate-Control (W3C Edge Architecture 1.0 §3), for a surrogate, parsed
+ * with cache_cc_parse(): its no-store is final, and its max-age is the
+ * lifetime in place of s-maxage, max-age and Expires (a stale object stays
+ * unservable without revalidation if s-maxage said so).  Cache-Control's
+ * other directives still hold.  A directive targeted at a device
+ * ("max-age=60;name") is malformed to cache_cc_parse and so ignored: we
+ * advertise no Surrogate-Capability.
+ */
+void	cache_surrogate_apply(struct cache_resp *, const struct cache_cc *sc);
+
 /* §4.2.3, exactly: corrected_initial_age, and that plus resident_time. */
 int64_t	cache_initial_age(const struct cache_resp *);
 int64_t	cache_current_age(const struct cache_resp *, int64_t now);

@@ -1275,6 +1275,21 @@ note_age(struct cache_obj *o, const struct http_field *f, int n)
 	o->resp.age_value = i < 0 ? 0 : cache_age_parse(f[i].value.p, f[i].value.len);
 }
 
+/*
+ * On a reverse port we are the origin's own surrogate: its Surrogate-Control
+ * speaks to us (cache_policy.h).  A forward or transparent proxy is nobody's
+ * surrogate and leaves the field alone.
+ */
+static void
+note_surrogate(const struct conn *c, struct cache_cc *sc, bool *has, struct vd_str name,
+    struct vd_str v)
+{
+	if (c->mode != ROUTER_REVERSE || !http_str_ieq(name, "surrogate-control"))
+		return;
+	cache_cc_parse(sc, v.p, v.len);
+	*has = true;
+}
+
 static void
 obj_init(struct cache_obj *o, int status, int64_t req_time, int64_t now)
 {
@@ -1298,12 +1313,20 @@ describe(struct conn *c, struct cache_conn *cc, int64_t now)
 	struct cache_obj *o = &cc->obj;
 	struct vd_str *val;
 
+	struct cache_cc sc;
+	bool has_sc = false;
+
 	obj_init(o, rs->status, cc->req_time, now);
+	cache_cc_init(&sc);
 	cc->hlen = cc->vlen = cc->vrawlen = 0;
 	cc->varies = cc->vraw_over = false;
-	for (int i = 0; i < rs->nfields; i++)
+	for (int i = 0; i < rs->nfields; i++) {
 		note_field(cc, o, rs->fields[i].name, rs->fields[i].value, now, &val);
+		note_surrogate(c, &sc, &has_sc, rs->fields[i].name, rs->fields[i].value);
+	}
 	note_age(o, rs->fields, rs->nfields);
+	if (has_sc)
+		cache_surrogate_apply(&o->resp, &sc);
 	if (cc->varies)
 		vary_names(cc, o);
 }
@@ -1472,6 +1495,8 @@ refreshed(struct conn *c, struct cache_conn *cc)
 	size_t cap = c->t->cache->head_cap, ul = 0, pos = 0;
 	int64_t now = now_sec(c);
 	struct vd_str name, v, *val;
+	struct cache_cc sc;
+	bool has_sc = false;
 	ssize_t n;
 	int rc;
 
@@ -1498,13 +1523,17 @@ refreshed(struct conn *c, struct cache_conn *cc)
 	}
 	obj_init(o, cc->old_resp.status, cc->req_time, now);
 	note_age(o, rs->fields, rs->nfields);
+	cache_cc_init(&sc);
 	while (next_line(cc->head, (size_t)n, &pos, &name, &v)) {
 		if (http_str_ieq(name, "age"))
 			continue;
 		note_field(NULL, o, name, v, now, &val);
+		note_surrogate(c, &sc, &has_sc, name, v);
 		if (val != NULL)
 			*val = v;
 	}
+	if (has_sc)
+		cache_surrogate_apply(&o->resp, &sc);
 	o->head = (struct vd_str){ cc->head, (size_t)n };
 	o->url = (struct vd_str){ cc->url, cc->ulen };
 	o->vary = (struct vd_str){ cc->vary, cc->vlen };
