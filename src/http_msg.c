@@ -291,6 +291,8 @@ http_resp_framing(const struct http_resp *r, bool head_request,
 	if (te != 0)
 		has_cl = http_field_find(r->fields, r->nfields, "content-length", 0) >= 0;
 	fr->te_and_cl = te != 0 && has_cl;
+	fr->has_length = has_cl && te == 0;
+	fr->declared = fr->has_length ? fr->length : 0;
 	if (head_request || r->status < 200 || r->status == 204 || r->status == 304) {
 		fr->skipped = te != 0 || (has_cl && fr->length > 0);
 		fr->kind = HTTP_BODY_NONE;
@@ -477,14 +479,15 @@ http_req_head(struct http_out *o, const struct http_req *r,
 	return o->overflow ? VD_ERR : VD_OK;
 }
 
-/* Content-Length goes to the client once, normalised; for HEAD and 304 as
- * the origin sent it; never beside Transfer-Encoding, nor in a 1xx or 204
- * (RFC 9110 §8.6), where a client that believed it would read the next
- * response as this one's body. */
+/* Content-Length goes to the client once, normalised, also for HEAD and
+ * 304 where it frames nothing; never beside Transfer-Encoding, nor in a 1xx
+ * or 204 (RFC 9110 §8.6), where a client that believed it would read the
+ * next response as this one's body, nor where the caller's framing has no
+ * length of the origin's (101, a parent's 2xx to CONNECT). */
 static bool
 resp_keeps_length(const struct http_resp *r, const struct http_framing *fr)
 {
-	return !fr->te_and_cl && r->status >= 200 && r->status != 204;
+	return fr->has_length && r->status >= 200 && r->status != 204;
 }
 
 int
@@ -513,12 +516,10 @@ http_resp_head(struct http_out *o, const struct http_resp *r,
 			if (!resp_keeps_length(r, fr) || http_field_find(r->fields,
 			    r->nfields, "content-length", 0) != i)
 				continue;
-			if (fr->kind == HTTP_BODY_LENGTH) {
-				http_out_str(o, "Content-Length: ");
-				http_out_uint(o, fr->length);
-				http_out_add(o, "\r\n", 2);
-				continue;
-			}
+			http_out_str(o, "Content-Length: ");
+			http_out_uint(o, fr->kind == HTTP_BODY_LENGTH ? fr->length : fr->declared);
+			http_out_add(o, "\r\n", 2);
+			continue;
 		} else if (http_hops_has(&hops, name)) {
 			continue;
 		}

@@ -22,6 +22,7 @@ my %resp = (
 	'100-cl' => "HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
 	'head-late' => "HTTP/1.1 200 OK\r\nContent-Length: 38\r\n\r\n",
 	'te-badcl' => "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	'cl-list' => "HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n",
 	'te-cl' => "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 );
 my $raw = Viaduct::Origin->new(raw => sub {
@@ -91,6 +92,10 @@ like($r, qr{\AHTTP/1\.1 200 OK\r\nTransfer-Encoding: chunked\r\nVia: 1\.1 cf\.vi
     'Transfer-Encoding with Content-Length: chunked governs');
 @log = $raw->log;
 isnt($log[1][0], $log[0][0], 'RFC 9112 §6.1: ... and that origin connection is closed after it');
+
+$r = http_raw($port, two('HEAD', 'cl-list'));
+is($r, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nVia: 1.1 cf.via\r\n\r\n$next",
+    'a HEAD response\'s Content-Length list reaches the client as one value');
 
 # --- Upgrade: websocket only
 $raw->clear;

@@ -467,6 +467,19 @@ test_audit(void)
 	ok(http_resp_framing(&rs, true, &fr, &why) == VD_OK && fr.skipped, "HEAD response with a length: not reused");
 	resp("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &rs);
 	ok(http_resp_framing(&rs, true, &fr, &why) == VD_OK && !fr.skipped, "HEAD response of length 0: reused");
+	resp("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n", &rs);
+	http_resp_framing(&rs, true, &fr, &why);
+	o.len = 0;
+	http_resp_head(&o, &rs, &fr, &ro, "p");
+	buf[o.len] = '\0';
+	is_str(buf, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nVia: 1.1 p\r\n\r\n",
+	    "HEAD response: its Content-Length list goes out as one value");
+	fr = (struct http_framing){ .kind = HTTP_BODY_NONE };
+	o.len = 0;
+	http_resp_head(&o, &rs, &fr, &ro, "p");
+	buf[o.len] = '\0';
+	is_str(buf, "HTTP/1.1 200 OK\r\nVia: 1.1 p\r\n\r\n",
+	    "RFC 9110 §9.3.6: no Content-Length where the framing is the caller's (2xx to CONNECT)");
 	resp("HTTP/1.1 200 OK\r\nContent-Length: 5x\r\nTransfer-Encoding: chunked\r\n\r\n", &rs);
 	ok(http_resp_framing(&rs, false, &fr, &why) == VD_OK && fr.kind == HTTP_BODY_CHUNKED && fr.te_and_cl,
 	    "invalid Content-Length beside chunked: TE governs, flagged");
