@@ -240,11 +240,44 @@ cache_key_vary_names(const char *v, size_t len, char *buf, size_t size, size_t *
 	return VD_OK;
 }
 
+/*
+ * Fields whose members are case-insensitive throughout: language ranges
+ * (RFC 4647 §2), content-codings (RFC 9110 §8.4.1) and charsets (§8.3.2),
+ * with their "q" weight.  RFC 9111 §4.1 lets a cache fold such values, so
+ * "en" and "EN" select the same variant.
+ */
+static bool
+folds_case(const char *name, size_t nlen)
+{
+	static const char *const f[] = { "accept-language", "accept-encoding", "accept-charset" };
+
+	for (size_t i = 0; i < VD_ARRLEN(f); i++)
+		if (strlen(f[i]) == nlen && strncasecmp(f[i], name, nlen) == 0)
+			return true;
+	return false;
+}
+
+static void
+hash_lower(XXH3_state_t *st, const char *p, size_t len)
+{
+	char buf[64];
+	size_t i, n;
+
+	while (len > 0) {
+		n = len < sizeof(buf) ? len : sizeof(buf);
+		for (i = 0; i < n; i++)
+			buf[i] = (p[i] >= 'A' && p[i] <= 'Z') ? (char)(p[i] | 0x20) : p[i];
+		XXH3_128bits_update(st, buf, n);
+		p += n;
+		len -= n;
+	}
+}
+
 /* Hash one field's members, trimmed, joined by ","; returns whether it was present. */
 static bool
 hash_field(XXH3_state_t *st, const char *name, size_t nlen, const struct http_field *f, int n)
 {
-	bool present = false, first = true;
+	bool present = false, first = true, fold = folds_case(name, nlen);
 	size_t i, m0, m1;
 	int k;
 
@@ -266,7 +299,10 @@ hash_field(XXH3_state_t *st, const char *name, size_t nlen, const struct http_fi
 			if (!first)
 				XXH3_128bits_update(st, ",", 1);
 			first = false;
-			XXH3_128bits_update(st, f[k].value.p + m0, i - m0);
+			if (fold)
+				hash_lower(st, f[k].value.p + m0, i - m0);
+			else
+				XXH3_128bits_update(st, f[k].value.p + m0, i - m0);
 		}
 	}
 	return present;

@@ -61,8 +61,10 @@ int	cache_key_vary_names(const char *vary, size_t len, char *out, size_t size,
  * The variant key: the URL, then for each name of a canonical list
  * (cache_key_vary_names) the request's value of that field normalised —
  * every field line of that name combined in order, each list member
- * OWS-trimmed, joined with "," — or an "absent" marker distinct from an
- * empty value (RFC 9111 §4.1).  fields/n: the request's parsed fields.
+ * OWS-trimmed, joined with "," (and lowercased for Accept-Language,
+ * Accept-Encoding and Accept-Charset, whose values are case-insensitive) —
+ * or an "absent" marker distinct from an empty value (RFC 9111 §4.1).
+ * fields/n: the request's parsed fields.
  */
 void	cache_key_variant(const char *nurl, size_t len, const char *names, size_t nlen,
 	    const struct http_field *fields, int n, struct cache_key *);

@@ -275,6 +275,12 @@ $lk{'not-found'} += 2; $in{successes} += 2; $lk{successes} += 2;
 is(seen('/vary'), 2, 'Vary: one origin request per variant');
 is_deeply($vb{en}, [ "lang en\n", "lang en\n" ], 'Vary: the en variant both times');
 is_deeply($vb{fr}, [ "lang fr\n", "lang fr\n" ], 'Vary: the fr variant both times');
+# RFC 9111 §4.1: language ranges are case-insensitive, so EN is the en variant
+# (found by cache-tests.fyi, vary-normalise-lang-case)
+my (undef, $bEN) = split_resp(get('/vary', headers => "Accept-Language: EN\r\n"));
+$lk{successes}++;
+is($bEN, "lang en\n", 'Vary: Accept-Language: EN selects the en variant');
+is(seen('/vary'), 2, 'Vary: ... from the cache');
 
 # --- Vary on two field lines: one list (RFC 9110 §5.3), stored, both fields select ---
 my %v2;
@@ -290,6 +296,10 @@ my (undef, $bv2fr) = split_resp(get('/vary2', headers => "Accept-Language: fr\r\
 $lk{'not-found'}++; $in{successes}++;
 is($bv2fr, "lang fr enc br\n", 'two Vary lines: the first line\'s field selects too');
 is(seen('/vary2'), 3, 'two Vary lines: another language is another variant');
+my (undef, $bGZ) = split_resp(get('/vary2', headers => "Accept-Language: En\r\nAccept-Encoding: GZIP\r\n"));
+$lk{successes}++;
+is($bGZ, "lang en enc gzip\n", 'Vary: content-codings and languages compared case-insensitively');
+is(seen('/vary2'), 3, 'Vary: ... from the cache');
 
 # --- the access log says what the cache did --------------------------------------------
 ok(wait_until(sub { (slurp("$dir/access.log") // '') =~ /TCP_REFRESH_UNMODIFIED/ }),
