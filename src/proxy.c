@@ -810,6 +810,9 @@ on_response(struct conn *c)
 		c->up.reusable = false;
 		c->keep_alive = false;
 	}
+	if (c->upgrade)
+		c->keep_alive = false;	/* RFC 9931: what the client sent after an
+					 * Upgrade the origin declined is no request */
 	plan_response(c);
 	c->out.len = 0;
 	c->out.overflow = false;

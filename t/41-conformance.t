@@ -107,6 +107,15 @@ is(($raw->requests)[0], "GET /plain HTTP/1.1\r\nHost: $ro\r\nX-Forwarded-For: 12
 
 # --- requests: chunked trailers the origin could merge into the head
 my $hidden = "GET http://$o/smuggled HTTP/1.1\r\nHost: $o\r\n\r\n";
+
+# RFC 9931: bytes a client sends after an Upgrade the origin declines are
+# the new protocol's, not a request
+$origin->clear;
+$r = http_raw($port, "GET http://$ro/declined HTTP/1.1\r\nHost: $ro\r\nUpgrade: websocket\r\n" .
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n$hidden");
+is($r, "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\nVia: 1.1 cf.via\r\n\r\nnormal\n",
+    'an Upgrade the origin declines: its answer, then the connection closes');
+is(scalar($origin->requests), 0, '... and what followed the Upgrade request is never read as a request');
 for my $t ([ 'Content-Length in the trailer', "Content-Length: 50" ],
 	   [ 'Transfer-Encoding in the trailer', "Transfer-Encoding: chunked" ],
 	   [ 'Host in the trailer', "host: evil.example" ],
