@@ -15,6 +15,12 @@
  * Errors: every error is reported as "FILE:LINE:COL: message" through the
  * error callback (or to stderr) — all of them, not only the first.
  * No function here logs, exits or touches global state.
+ *
+ * Files: conf.c (statements, conf_load), conf_lex.c (lines and words),
+ * conf_value.c (one parser per value type), conf_prop.c (the tables of
+ * conf_tbl.h applied: defaults, set, add, conf_free), conf_diag.c
+ * (messages, whole-conf checks), sharing the private conf_parser.h; and
+ * conf_listen.c (conf_listeners, conf_admin_listeners, conf_prefix_match).
  */
 #ifndef VD_CONF_H
 #define VD_CONF_H
@@ -77,10 +83,10 @@ enum conf_type {
 };
 
 /* One `add` line of an /ip proxy access|cache|direct list, kept verbatim
- * as prop=value pairs for rules.c to compile (issue 5).  Names are checked
+ * as prop=value pairs for rules_compile.c (issue 5).  Names are checked
  * against RouterOS's rule properties, action is allow|deny, disabled a
  * boolean; everything else is unchecked text.  line/col locate the value
- * (a rule may span continuation lines) for rules.c's own messages. */
+ * (a rule may span continuation lines) for rules_compile.c's messages. */
 struct conf_rule_prop {
 	char	*name;
 	char	*value;
@@ -166,7 +172,7 @@ struct vd_conf {
 	int		 nadmin_allow;
 	char		*syslog_socket;		/* syslog-socket=/dev/log (access-log=syslog) */
 
-	/* --- rule lists, verbatim (compiled by rules.c) --- */
+	/* --- rule lists, verbatim (compiled by rules_compile.c) --- */
 	struct conf_rules access;
 	struct conf_rules cache;
 	struct conf_rules direct;

@@ -5,7 +5,7 @@
  *
  *   name     the property as written in the file (RouterOS spelling)
  *   section  CONF_SEC_PROXY (/ip proxy) or CONF_SEC_VIADUCT (/viaduct)
- *   type     CONF_T_* (conf.c parses and compares by type)
+ *   type     CONF_T_* (conf_value.c parses and compares by type)
  *   min,max  range in the field's own unit: a number for INT, U16 and
  *            WORKERS, bytes for SIZE, KSIZE and CACHESIZE, milliseconds for TIME_MS,
  *            seconds for TIME_S, length for STR; unused for the others
@@ -18,6 +18,8 @@
  * t/15-man.t checks both directions.  The default text of paths uses the
  * configure-time directories.
  */
+#ifndef VD_CONF_TBL_H
+#define VD_CONF_TBL_H
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR	"/etc"
@@ -145,7 +147,8 @@ CONF_PROP("syslog-socket", CONF_SEC_VIADUCT, CONF_T_STR, 1, 107, "/dev/log", \
 
 /*
  * The properties of an `add` line in the rule lists (RouterOS).  Only the
- * names (and action, disabled) are checked here; rules.c compiles values.
+ * names (and action, disabled) are checked here; rules_compile.c compiles
+ * the values.
  * CONF_RULE_PROP(name, in_access, in_cache, in_direct)
  */
 #define CONF_RULE_PROPS \
@@ -160,3 +163,5 @@ CONF_RULE_PROP("action", 1, 1, 1) \
 CONF_RULE_PROP("redirect-to", 1, 0, 0) \
 CONF_RULE_PROP("comment", 1, 1, 1) \
 CONF_RULE_PROP("disabled", 1, 1, 1)
+
+#endif

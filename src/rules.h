@@ -15,12 +15,16 @@
  * plain string, `*string` or `string*` are compared directly; every other
  * pattern becomes an anchored PCRE2 code, JIT-compiled at load.
  *
- * Cost: each list is indexed at load (rules.c), so a request pays for the
- * rules that could match it (same host, domain, client prefix, a trigram
- * of a regex's or wildcard's literal text that the subject contains, ...)
- * plus the rules that cannot be indexed (negations, patterns without 3
- * literal bytes, ranges), not for the whole list; the decision is exactly
- * the top-to-bottom walk's.
+ * Cost: each list is indexed at load (rules_index.c), so a request pays
+ * for the rules that could match it (same host, domain, client prefix, a
+ * trigram of a regex's or wildcard's literal text that the subject
+ * contains, ...) plus the rules that cannot be indexed (negations,
+ * patterns without 3 literal bytes, ranges), not for the whole list; the
+ * decision is exactly the top-to-bottom walk's.
+ *
+ * Files: rules_compile.c (rules_compile, rules_destroy), rules_index.c,
+ * rules.c (matching), all pure, sharing rules_types.h; rules_proxy.c (the
+ * request path, below).
  *
  * Ownership and processes: rules_compile() runs in whichever process loads
  * the configuration (the master, viaduct -t, viaductctl) and the result is

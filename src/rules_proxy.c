@@ -1,8 +1,9 @@
 /*
  * rules_proxy.c — the rule lists on a worker's request path: a parsed
  * request (struct conn) becomes a struct rules_req, and an access deny
- * becomes a 403 page or a 302 to redirect-to.  Kept apart from rules.c so
- * that the matcher stays a pure module (unit tests, the fuzzer).
+ * becomes a 403 page or a 302 to redirect-to.  Kept apart from rules.c,
+ * rules_compile.c and rules_index.c so that those stay pure modules (unit
+ * tests, the fuzzer).
  */
 #include "config.h"
 

@@ -1,5 +1,5 @@
 /*
- * t/unit/rules.c — src/rules.c: every classifier, both pattern forms,
+ * t/unit/rules.c — src/rules*.c: every classifier, both pattern forms,
  * negation, disabled rules, list defaults, the two-phase dst-address
  * evaluation and the compile errors, through conf_load_buf() as the daemon
  * loads them.

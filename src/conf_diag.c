@@ -1,0 +1,138 @@
+/*
+ * conf_diag.c — the conf module's messages (conf_diag.h), and the checks
+ * that need the whole conf: the rule lists, the admin port, the parents.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "viaduct.h"
+#include "conf.h"
+#include "conf_parser.h"
+#include "conf_diag.h"
+#include "conf_prop.h"
+#include "parent.h"
+#include "rules.h"
+
+const char *
+conf_qt(char *buf, size_t size, const char *s)
+{
+	size_t o = 0, i;
+
+	for (i = 0; s[i] != '\0' && o + 8 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i == CONF_QUOTE_MAX) {
+			o += (size_t)snprintf(buf + o, size - o, "...");
+			break;
+		}
+		if (c == '"' || c == '\\')
+			o += (size_t)snprintf(buf + o, size - o, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(buf + o, size - o, "\\%02X", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+void
+conf_report(struct parser *p, bool is_error, const char *msg)
+{
+	if (is_error)
+		p->nerrors++;
+	if (p->diag != NULL)
+		p->diag(p->arg, is_error, msg);
+	else
+		fprintf(stderr, "%s\n", msg);
+}
+
+void
+conf_diag(struct parser *p, bool is_error, struct pos at, const char *fmt, ...)
+{
+	char msg[CONF_MSG_MAX];
+	va_list ap;
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "%s:%d:%d: %s", p->name, at.line, at.col,
+	    is_error ? "" : "warning: ");
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	conf_report(p, is_error, msg);
+}
+
+void
+conf_nomem(struct parser *p, struct pos at)
+{
+	if (!p->oom)
+		conf_error(p, at, "out of memory");
+	p->oom = true;
+}
+
+static void
+rules_diag(void *arg, int line, int col, const char *msg)
+{
+	struct parser *p = arg;
+
+	conf_error(p, ((struct pos){ line, col }), "%s", msg);
+}
+
+static int
+port_of(const struct conf_listen *l)
+{
+	return ntohs(l->addr.ss_family == AF_INET ?
+	    ((const struct sockaddr_in *)&l->addr)->sin_port :
+	    ((const struct sockaddr_in6 *)&l->addr)->sin6_port);
+}
+
+/*
+ * The admin listener never shares a port with the proxy: one socket for
+ * both would hand /metrics and PURGE to the proxy port's clients, and a
+ * wildcard proxy socket would make the loopback bind fail anyway.
+ */
+static void
+admin_check(struct parser *p)
+{
+	struct conf_listen px[CONF_MAX_PORTS * CONF_MAX_LISTEN + CONF_MAX_LISTEN];
+	const struct prop *pr = conf_prop_find(CONF_SEC_VIADUCT, "admin-port");
+	int n;
+
+	if (p->conf->admin_port == 0)
+		return;
+	n = conf_listeners(p->conf, px, (int)VD_ARRLEN(px));
+	for (int i = 0; i < n; i++)
+		if (port_of(&px[i]) == p->conf->admin_port) {
+			conf_error(p, p->set_at[pr - conf_props], "admin-port %u is also a port of "
+			    "the proxy (port, listen); the admin listener needs its own",
+			    (unsigned)p->conf->admin_port);
+			return;
+		}
+}
+
+void
+conf_check(struct parser *p)
+{
+	/* rules_compile.c checks what the lists' values mean (addresses, ports,
+	 * patterns) and compiles them into the immutable conf */
+	if (p->nerrors == 0 && !p->oom)
+		p->conf->rules = rules_compile(p->conf, rules_diag, p);
+	if (p->nerrors == 0 && !p->oom)
+		admin_check(p);
+	/* the parent array too: built once here, shared by every worker */
+	if (p->nerrors == 0 && !p->oom) {
+		char err[CONF_MSG_MAX];
+
+		if ((p->conf->parent_set = parent_set_from_conf(p->conf, err,
+		    sizeof(err))) == NULL)
+			conf_error(p, ((struct pos){ 0, 0 }), "%s", err);
+	}
+}
