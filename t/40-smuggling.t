@@ -91,6 +91,50 @@ for my $t ([ 'chunk size overflow', "fffffffffffffffff1\r\nA\r\n0\r\n\r\n" ],
 	is_deeply([ responses($r) ], [400], "$name: 400, then closed");
 }
 
+# --- obfuscated framing fields: rejected before anything is forwarded ...
+for my $t ([ 'TE: \\x0bchunked', "Transfer-Encoding: \x0bchunked\r\n", 400 ],
+	   [ 'TE: "chunked" (quoted)', "Transfer-Encoding: \"chunked\"\r\n", 400 ],
+	   [ 'TE: identity', "Transfer-Encoding: identity\r\n", 400 ],
+	   [ 'TE: chunked;q=1', "Transfer-Encoding: chunked;q=1\r\n", 400 ],
+	   [ 'TE: chunk', "Transfer-Encoding: chunk\r\n", 400 ],
+	   [ 'empty TE', "Transfer-Encoding: \r\n", 400 ],
+	   [ 'TE identity, then chunked on a second line', "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n", 501 ],
+	   [ 'CL: 0x5', "Content-Length: 0x5\r\n", 400 ],
+	   [ 'CL: 5 5', "Content-Length: 5 5\r\n", 400 ],
+	   [ 'CL: 5.0', "Content-Length: 5.0\r\n", 400 ],
+	   [ 'empty CL', "Content-Length: \r\n", 400 ],
+	   [ 'CL: 5, 6', "Content-Length: 5, 6\r\n", 400 ],
+	   [ 'CL of 20 digits', "Content-Length: 00000000000000000005\r\n", 400 ]) {
+	my ($name, $field, $want) = @$t;
+	$origin->clear;
+	my $r = http_raw($port, "POST http://$o/first HTTP/1.1\r\nHost: $o\r\n${field}\r\n0\r\n\r\n$hidden", timeout => 5);
+	is_deeply([ responses($r) ], [$want], "$name: $want and nothing else");
+	is(scalar($origin->requests), 0, "$name: nothing forwarded");
+}
+
+# ... or read one way and forwarded in the one normal form
+my $next_o = "GET /next HTTP/1.1\r\nHost: $o\r\nX-Forwarded-For: 127.0.0.1\r\nVia: 1.1 sm.via\r\n\r\n";
+for my $t ([ 'TE: chunked + space', "Transfer-Encoding: chunked \r\n" ],
+	   [ 'TE: chunked + tab', "Transfer-Encoding: chunked\t\r\n" ],
+	   [ 'TE:<tab>chunked', "Transfer-Encoding:\tchunked\r\n" ],
+	   [ 'TE: CHUNKED', "Transfer-Encoding: CHUNKED\r\n" ],
+	   [ 'TE: chunked, (empty list element)', "Transfer-Encoding: chunked,\r\n" ],
+	   [ 'CL: 5, 5', "Content-Length: 5, 5\r\n" ],
+	   [ 'CL: 005', "Content-Length: 005\r\n" ],
+	   [ 'CL twice, same value', "Content-Length: 5\r\nContent-Length: 5\r\n" ]) {
+	my ($name, $field) = @$t;
+	my $te = $field =~ /^Transfer/;
+	my $body = $te ? "5\r\nAAAAA\r\n0\r\n\r\n" : "AAAAA";
+	$origin->clear;
+	my $r = http_raw($port, "POST http://$o/first HTTP/1.1\r\nHost: $o\r\n$field\r\n$body" .
+	    "GET http://$o/next HTTP/1.1\r\nHost: $o\r\nConnection: close\r\n\r\n", timeout => 5);
+	is_deeply([ responses($r) ], [200, 200], "$name: both requests answered");
+	is_deeply([ $origin->requests ], [ "POST /first HTTP/1.1\r\nHost: $o\r\n" .
+	    ($te ? "Transfer-Encoding: chunked" : "Content-Length: 5") .
+	    "\r\nX-Forwarded-For: 127.0.0.1\r\nVia: 1.1 sm.via\r\n\r\n$body", $next_o ],
+	    "$name: forwarded with one normal framing field, then the next request");
+}
+
 # --- after a correct request, the next one on the same connection is answered
 my $r = http_raw($port, "POST http://$o/a HTTP/1.1\r\nHost: $o\r\nContent-Length: 5\r\n\r\nAAAAA" .
     "GET http://$o/b HTTP/1.1\r\nHost: $o\r\nConnection: close\r\n\r\n");
