@@ -15,7 +15,7 @@ my $op = $origin->port;
 my $url = "http://127.0.0.1:$op/x";
 my $h = "Host: 127.0.0.1:$op\r\n";
 
-my $v = start_viaduct();
+my $v = start_viaduct(conf => Viaduct::Test::default_conf() . "set via-pseudonym=parse.via\n");
 my $port = $v->port;
 
 my @cases = (
@@ -39,6 +39,27 @@ my @cases = (
 	[ 'HTTP/2.0 request line', "GET $url HTTP/2.0\r\n$h\r\n", 505 ],
 	[ 'origin-form to an explicit proxy', "GET /x HTTP/1.1\r\n$h\r\n", 400 ],
 	[ 'unsupported scheme', "GET ftp://127.0.0.1/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 501 ],
+	# request-line and Host oddities of the h1 audit (RFC 9112 §3, §3.2)
+	[ 'two spaces after the method', "GET  $url HTTP/1.1\r\n$h\r\n", 400 ],
+	[ 'tab as a separator', "GET\t$url HTTP/1.1\r\n$h\r\n", 400 ],
+	[ 'space after the version', "GET $url HTTP/1.1 \r\n$h\r\n", 400 ],
+	[ 'HTTP/01.1', "GET $url HTTP/01.1\r\n$h\r\n", 400 ],
+	[ 'HTTP/1.10', "GET $url HTTP/1.10\r\n$h\r\n", 400 ],
+	[ 'lower-case http/1.1', "GET $url http/1.1\r\n$h\r\n", 400 ],
+	[ 'HTTP/0.9 request line', "GET $url\r\n\r\n", 400 ],
+	[ 'leading bare LF', "\nGET $url HTTP/1.1\r\n$h\r\n", 400 ],
+	[ 'fragment in the target', "GET $url#frag HTTP/1.1\r\n$h\r\n", 400 ],
+	[ 'userinfo in the target', "GET http://u:p\@127.0.0.1:$op/x HTTP/1.1\r\n$h\r\n", 400 ],
+	[ 'empty authority', "GET http:///x HTTP/1.1\r\n$h\r\n", 400 ],
+	[ 'unclosed IPv6 literal', "GET http://[::1/x HTTP/1.1\r\n$h\r\n", 400 ],
+	[ 'obs-text in the target', "GET $url\xff HTTP/1.1\r\n$h\r\n", 400 ],
+	[ 'Host with userinfo', "GET $url HTTP/1.1\r\nHost: a\@127.0.0.1:$op\r\n\r\n", 400 ],
+	[ 'Host with a bad port', "GET $url HTTP/1.1\r\nHost: 127.0.0.1:x\r\n\r\n", 400 ],
+	[ 'Host port out of range', "GET $url HTTP/1.1\r\nHost: 127.0.0.1:99999\r\n\r\n", 400 ],
+	[ 'Host list', "GET $url HTTP/1.1\r\nHost: 127.0.0.1, other\r\n\r\n", 400 ],
+	[ 'empty field name', "GET $url HTTP/1.1\r\n$h: b\r\n\r\n", 400 ],
+	[ 'non-token byte in a field name', "GET $url HTTP/1.1\r\n${h}X(A): b\r\n\r\n", 400 ],
+	[ 'DEL in a field', "GET $url HTTP/1.1\r\n${h}X-A: b\x7fc\r\n\r\n", 400 ],
 );
 
 for my $c (@cases) {
@@ -67,6 +88,24 @@ my $n0 = scalar $origin->requests;
 my $r = http_raw($v2->port, "GET $url HTTP/1.1\r\n${h}Via: 1.1 other, 1.1 loop.test\r\n\r\n");
 like($r, qr{\AHTTP/1\.1 508 }, 'our pseudonym in Via -> 508');
 is(scalar($origin->requests), $n0, 'loop: never forwarded');
+
+# request-line forms that are served, and what the origin gets (RFC 9112 §3.2.2, §3.2.4)
+for my $t ([ 'HTTP/1.2 is served as 1.1', "GET $url HTTP/1.2\r\n$h", "GET /x HTTP/1.1\r\n$h" ],
+	   [ 'upper-case scheme', "GET HTTP://127.0.0.1:$op/x HTTP/1.1\r\n$h", "GET /x HTTP/1.1\r\n$h" ],
+	   [ 'no path: /', "GET http://127.0.0.1:$op HTTP/1.1\r\n$h", "GET / HTTP/1.1\r\n$h" ],
+	   [ 'no path, a query: /?q', "GET http://127.0.0.1:$op?a=1 HTTP/1.1\r\n$h", "GET /?a=1 HTTP/1.1\r\n$h" ],
+	   [ 'OPTIONS with no path: *', "OPTIONS http://127.0.0.1:$op HTTP/1.1\r\n$h", "OPTIONS * HTTP/1.1\r\n$h" ],
+	   [ 'empty Host beside absolute-form', "GET $url HTTP/1.1\r\nHost:\r\n", "GET /x HTTP/1.1\r\n$h" ],
+	   [ 'Host differing from the target', "GET $url HTTP/1.1\r\nHost: other.example\r\n", "GET /x HTTP/1.1\r\n$h" ],
+	   [ 'HTTP/1.0 without Host', "GET $url HTTP/1.0\r\n", "GET /x HTTP/1.1\r\n$h" ],
+	   [ 'leading empty lines', "\r\n\r\nGET $url HTTP/1.1\r\n$h", "GET /x HTTP/1.1\r\n$h" ]) {
+	my ($name, $req, $want) = @$t;
+	$origin->clear;
+	$r = http_raw($port, "${req}Connection: close\r\n\r\n");
+	like($r, qr{\AHTTP/1\.1 200 }, "$name: 200");
+	is(($origin->requests)[0], "${want}X-Forwarded-For: 127.0.0.1\r\nVia: 1.1 parse.via\r\n\r\n",
+	    "$name: forwarded as it should be");
+}
 
 # the connection is closed after an error even with keep-alive requested
 $r = http_raw($port, "GET $url HTTP/1.1\r\nHost : x\r\n\r\nGET $url HTTP/1.1\r\n$h\r\n");
