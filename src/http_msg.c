@@ -294,7 +294,9 @@ http_resp_framing(const struct http_resp *r, bool head_request,
 	fr->has_length = has_cl && te == 0;
 	fr->declared = fr->has_length ? fr->length : 0;
 	if (head_request || r->status < 200 || r->status == 204 || r->status == 304) {
-		fr->skipped = te != 0 || (has_cl && fr->length > 0);
+		/* a HEAD response without a length announces a body until close */
+		fr->skipped = te != 0 || (has_cl && fr->length > 0) ||
+		    (head_request && !has_cl);
 		fr->kind = HTTP_BODY_NONE;
 		fr->length = 0;
 		return VD_OK;

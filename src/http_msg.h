@@ -31,8 +31,9 @@ struct http_framing {
 	uint64_t	 declared;	/* also where it frames nothing (HEAD, 304) */
 	bool		 te_and_cl;	/* both were present: TE governs, close after */
 	/* a response that carries no body (HEAD, 204, 304) although its head
-	 * announced one: an origin that sends it anyway would leave it in
-	 * front of the next response, so the connection is not reused */
+	 * announced one (a length, chunked, or for HEAD no length at all): an
+	 * origin that sends it anyway would leave it in front of the next
+	 * response, so the connection is not reused */
 	bool		 skipped;
 };
 

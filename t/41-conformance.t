@@ -21,6 +21,7 @@ my %resp = (
 	'204-cl' => "HTTP/1.1 204 No Content\r\nContent-Length: 40\r\n\r\n",
 	'100-cl' => "HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
 	'head-late' => "HTTP/1.1 200 OK\r\nContent-Length: 38\r\n\r\n",
+	'head-nolen-late' => "HTTP/1.1 200 OK\r\n\r\n",
 	'te-badcl' => "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 	'cl-list' => "HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n",
 	'te-cl' => "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
@@ -78,6 +79,13 @@ is($r, "HTTP/1.1 200 OK\r\nContent-Length: 38\r\nVia: 1.1 cf.via\r\n\r\n$next",
 my @log = $raw->log;
 is(scalar @log, 2, 'HEAD then GET: two requests at the origin');
 isnt($log[1][0], $log[0][0], '... the GET on another connection than the HEAD that announced a body');
+
+$raw->clear;
+$r = http_raw($port, two('HEAD', 'head-nolen-late'));
+is($r, "HTTP/1.1 200 OK\r\nVia: 1.1 cf.via\r\n\r\n$next",
+    'nor after a HEAD response without a length (its GET would end at close)');
+@log = $raw->log;
+isnt($log[1][0], $log[0][0], '... the GET on another connection');
 
 $raw->clear;
 $r = http_raw($port, two('GET', 'te-badcl'));

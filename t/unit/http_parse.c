@@ -467,6 +467,10 @@ test_audit(void)
 	ok(http_resp_framing(&rs, true, &fr, &why) == VD_OK && fr.skipped, "HEAD response with a length: not reused");
 	resp("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &rs);
 	ok(http_resp_framing(&rs, true, &fr, &why) == VD_OK && !fr.skipped, "HEAD response of length 0: reused");
+	resp("HTTP/1.1 200 OK\r\n\r\n", &rs);
+	ok(http_resp_framing(&rs, true, &fr, &why) == VD_OK && fr.skipped, "HEAD response without a length: not reused");
+	resp("HTTP/1.1 204 No Content\r\n\r\n", &rs);
+	ok(http_resp_framing(&rs, false, &fr, &why) == VD_OK && !fr.skipped, "plain 204: reused");
 	resp("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n", &rs);
 	http_resp_framing(&rs, true, &fr, &why);
 	o.len = 0;
