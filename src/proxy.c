@@ -494,6 +494,7 @@ on_request(struct conn *c)
 	c->keep_alive = r->version == 11 ?
 	    !http_conn_has(r->fields, r->nfields, "close") :
 	    http_conn_has(r->fields, r->nfields, "keep-alive");
+	c->client_close = !c->keep_alive;
 	c->head_method = http_str_ieq(r->method, "HEAD");
 	/* the head stays in front of the buffer while the body streams behind it */
 	c->in.base = c->in.start = r->head_len;
@@ -894,6 +895,25 @@ st_resp_head(struct conn *c)
 	return read_resp(c);
 }
 
+/*
+ * The client said this was its last request, sent no body, and nothing of
+ * it is unread: nothing is buffered, the socket drained at the last read
+ * and no event has said otherwise since.  Then close() sends the FIN right
+ * after the response, and no reset (which comes only from unread bytes and
+ * would destroy the response in the client's buffer) can follow: the
+ * shutdown, the wait for the client's FIN and the read of it are saved
+ * (nginx's lingering-close heuristic).  Anything else lingers.
+ */
+static bool
+close_at_once(const struct conn *c)
+{
+	bool no_body = c->req_fr.kind == HTTP_BODY_NONE ||
+	    (c->req_fr.kind == HTTP_BODY_LENGTH && c->req_fr.length == 0);
+
+	return c->client_close && no_body && !c->early && !c->upgrade &&
+	    !c->cl.rd && !c->cl.hup && c->in.start == c->in.end;
+}
+
 static void
 finish_response(struct conn *c)
 {
@@ -902,7 +922,10 @@ finish_response(struct conn *c)
 	cache_proxy_end(c, true);	/* a complete body: commit what was stored */
 	upstream_release(c);
 	if (!c->keep_alive || c->t->shutdown) {
-		linger(c);
+		if (close_at_once(c))
+			conn_close(c);
+		else
+			linger(c);
 		return;
 	}
 	next_request(c);

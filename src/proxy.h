@@ -192,6 +192,7 @@ struct conn {
 	struct http_req	 req;
 	struct http_framing req_fr;
 	bool		 keep_alive;	/* the client may send another request */
+	bool		 client_close;	/* ... and it said it would not (close, 1.0) */
 	bool		 head_method;
 	bool		 resp_started;	/* response bytes reached the client */
 

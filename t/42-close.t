@@ -1,0 +1,111 @@
+#!/usr/bin/perl
+# How a client connection ends after its last response.  viaduct closes at
+# once when the client said "Connection: close" (or spoke 1.0 without
+# keep-alive), sent no body and nothing of it is left unread: the FIN
+# follows the response and no lingering is needed.  Anything else lingers
+# (shutdown, then read and drop until the client's FIN), because a close()
+# with unread bytes sends a reset that can destroy the response in the
+# client's buffer.  Seen from the client: after a close-at-once, a late byte
+# is answered with a reset (the socket is gone); after lingering it is read
+# and dropped, and the whole response is there.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use IO::Socket::INET;
+use Errno qw(ECONNRESET EPIPE);
+use Time::HiRes qw(sleep);
+use Viaduct::Test;
+use Viaduct::Origin;
+
+my $body = 'x' x 5000;
+my $o = Viaduct::Origin->new(handler => sub {
+	return "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+});
+my $origin = '127.0.0.1:' . $o->port;
+my $v = start_viaduct();
+
+sub conn {
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $v->port,
+	    Proto => 'tcp', Timeout => 5) or die "connect: $!";
+	$s->autoflush(1);
+	return $s;
+}
+
+# Everything until the server's FIN (read returns 0).
+sub read_all {
+	my ($s) = @_;
+	my ($all, $buf) = ('');
+	while (1) {
+		my $n = sysread($s, $buf, 65536);
+		last if !defined $n || $n == 0;
+		$all .= $buf;
+	}
+	return $all;
+}
+
+# After the FIN: send a byte; a socket that is gone answers with a reset,
+# which the next write (or read) reports.
+sub reset_after_late_byte {
+	my ($s) = @_;
+	local $SIG{PIPE} = 'IGNORE';
+	syswrite($s, 'Z');
+	my $err;
+	for (1 .. 50) {
+		sleep 0.02;
+		my $n = syswrite($s, 'Z');
+		if (!defined $n) { $err = $! + 0; last }
+	}
+	return defined $err && ($err == ECONNRESET || $err == EPIPE);
+}
+
+my $get = "GET http://$origin/a HTTP/1.1\r\nHost: $origin\r\n";
+
+my $s = conn();
+print $s "${get}Connection: close\r\n\r\n";
+my $r = read_all($s);
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*Connection: close\r\n.*\r\n\r\n\Q$body\E\z}s,
+    'Connection: close: the whole response, then the FIN');
+ok(reset_after_late_byte($s), 'closed at once: a late byte gets a reset');
+close $s;
+
+$s = conn();
+print $s "GET http://$origin/a HTTP/1.0\r\nHost: $origin\r\n\r\n";
+$r = read_all($s);
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\n\Q$body\E\z}s, 'HTTP/1.0: the whole response');
+ok(reset_after_late_byte($s), 'a 1.0 request without keep-alive is closed at once too');
+close $s;
+
+# a second request in the same write: it is unread when the first ends, so
+# viaduct lingers and the first response arrives whole
+$s = conn();
+print $s "${get}Connection: close\r\n\r\n${get}\r\n";
+$r = read_all($s);
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\n\Q$body\E\z}s,
+    'a request pipelined behind Connection: close: the first response whole, nothing more');
+ok(!reset_after_late_byte($s), 'it lingered: late bytes are read and dropped, no reset');
+close $s;
+
+# a body, even an empty chunked one, is not "no body": linger
+$s = conn();
+print $s "POST http://$origin/p HTTP/1.1\r\nHost: $origin\r\nConnection: close\r\n" .
+    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+$r = read_all($s);
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\n\Q$body\E\z}s, 'a POST with Connection: close: the response whole');
+ok(!reset_after_late_byte($s), 'a request with a body lingers');
+close $s;
+
+# keep-alive: the connection stays; the second request is answered
+$s = conn();
+print $s "${get}\r\n";
+my $buf = '';
+while ($buf !~ /\Q$body\E\z/) { sysread($s, $buf, 65536, length $buf) or last }
+print $s "${get}Connection: close\r\n\r\n";
+$r = read_all($s);
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\n\Q$body\E\z}s, 'kept alive, then closed by the client\'s second request');
+ok(reset_after_late_byte($s), 'which is closed at once');
+close $s;
+
+is($v->stop, 0, 'stops cleanly');
+done_testing();
