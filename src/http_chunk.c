@@ -1,18 +1,23 @@
 /* http_chunk.c — chunked transfer coding: strict decoder, encoder framing. */
 #include "config.h"
 
+#include <string.h>
+
 #include "viaduct.h"
 #include "http_chunk.h"
+#include "http_parse.h"
 
 enum {
 	CH_SIZE = 0,	/* hex digits */
-	CH_EXT,		/* after the size: extensions up to CR */
+	CH_SIZE_BWS,	/* after the digits: BWS, then ';' or CR */
+	CH_EXT,		/* after the first ';': extensions up to CR */
 	CH_SIZE_LF,
 	CH_DATA,
 	CH_DATA_CR,
 	CH_DATA_LF,
 	CH_TRAILER,	/* start of a trailer line or the final CRLF */
-	CH_TRAILER_LINE,
+	CH_TRAILER_NAME,
+	CH_TRAILER_VALUE,
 	CH_TRAILER_LF,
 	CH_LAST_LF,
 	CH_DONE,
@@ -37,9 +42,37 @@ fail(struct http_chunk *c, const char *why)
 	return VD_ERR;
 }
 
-/* One byte of framing (not data).  VD_AGAIN to go on, VD_DONE, VD_ERR. */
+static bool
+ctl(unsigned char b)
+{
+	return (b < 0x20 && b != '\t') || b == 0x7f;
+}
+
+/*
+ * Trailer fields an origin could take for the head's own (RFC 9110 §6.5.1:
+ * framing, routing, connection management).  A request relayed verbatim
+ * would carry them to an origin that merges trailers into the head, so a
+ * request with one is refused.
+ */
+static bool
+head_owned(const char *name, size_t n)
+{
+	static const char *const no[] = { "content-length", "transfer-encoding",
+	    "trailer", "host", "connection", "keep-alive", "upgrade", "te",
+	    "proxy-connection" };
+
+	for (size_t i = 0; i < VD_ARRLEN(no); i++)
+		if (n == strlen(no[i]) && memcmp(name, no[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* The chunk-size line (RFC 9112 §7.1, §7.1.1): chunk-size [ chunk-ext ] CRLF
+ * where chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ).  After the
+ * digits only BWS, then ';' or CR: "5 x" would be read by another parser
+ * as a size, a chunk, or an error, so it is refused. */
 static int
-frame_byte(struct http_chunk *c, unsigned char b)
+size_byte(struct http_chunk *c, unsigned char b)
 {
 	int h;
 
@@ -53,21 +86,94 @@ frame_byte(struct http_chunk *c, unsigned char b)
 		}
 		if (c->digits == 0)
 			return fail(c, "chunk size is not hex");
-		c->state = CH_EXT;
+		c->state = CH_SIZE_BWS;
 		/* FALLTHROUGH */
+	case CH_SIZE_BWS:
+		if (b == '\r') {
+			c->state = CH_SIZE_LF;
+			return VD_AGAIN;
+		}
+		if (b == ';')
+			c->state = CH_EXT;
+		else if (b != ' ' && b != '\t')
+			return fail(c, "junk after chunk size");
+		break;
 	case CH_EXT:
 		if (b == '\r') {
 			c->state = CH_SIZE_LF;
 			return VD_AGAIN;
 		}
-		/* chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ): must start with BWS or ';' */
-		if ((b < 0x20 && b != '\t') || b == 0x7f)
+		if (ctl(b))
 			return fail(c, "control byte in chunk extension");
-		if (c->line == c->digits + 1u && b != ';' && b != ' ' && b != '\t')
-			return fail(c, "junk after chunk size");
-		if (c->line > HTTP_CHUNK_MAX_LINE)
-			return fail(c, "chunk extension too long");
+		break;
+	}
+	if (c->line > HTTP_CHUNK_MAX_LINE)
+		return fail(c, "chunk size line too long");
+	return VD_AGAIN;
+}
+
+/* The name of a trailer field, up to its colon, checked like a header
+ * field's (RFC 9112 §5.1): a token, no whitespace before the colon. */
+static int
+trailer_name(struct http_chunk *c, unsigned char b)
+{
+	if (b == ':') {
+		if (c->nlen == 0)
+			return fail(c, "empty trailer field name");
+		if (c->request && c->nlen <= sizeof(c->name) &&
+		    head_owned(c->name, c->nlen))
+			return fail(c, "forbidden field in the trailer section");
+		c->state = CH_TRAILER_VALUE;
 		return VD_AGAIN;
+	}
+	if (b == ' ' || b == '\t')
+		return fail(c, "whitespace between trailer field name and colon");
+	if (b == '\r')
+		return fail(c, "trailer field without a colon");
+	if (!http_tchar[b])
+		return fail(c, "invalid trailer field name");
+	/* longer names are kept counted, not stored: none of them is forbidden */
+	if (c->nlen < sizeof(c->name))
+		c->name[c->nlen] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+	if (c->nlen <= sizeof(c->name))
+		c->nlen++;
+	return VD_AGAIN;
+}
+
+/* The trailer section (RFC 9112 §7.1.2): field lines, then CRLF. */
+static int
+trailer_byte(struct http_chunk *c, unsigned char b)
+{
+	if (c->state == CH_TRAILER) {
+		if (b == '\r') {
+			c->state = CH_LAST_LF;
+			return VD_AGAIN;
+		}
+		if (b == ' ' || b == '\t')
+			return fail(c, "obs-fold in trailer");
+		c->state = CH_TRAILER_NAME;
+		c->nlen = 0;
+	}
+	if (++c->trailer > HTTP_CHUNK_MAX_TRAILER)
+		return fail(c, "trailer section too large");
+	if (c->state == CH_TRAILER_NAME)
+		return trailer_name(c, b);
+	if (b == '\r')
+		c->state = CH_TRAILER_LF;
+	else if (ctl(b))
+		return fail(c, "control byte in trailer");
+	return VD_AGAIN;
+}
+
+/* One byte of framing (not data).  VD_AGAIN to go on, VD_DONE, VD_ERR. */
+static int
+frame_byte(struct http_chunk *c, unsigned char b)
+{
+	switch (c->state) {
+	case CH_SIZE:
+	case CH_SIZE_BWS:
+	case CH_EXT:
+		return size_byte(c, b);
 	case CH_SIZE_LF:
 		if (b != '\n')
 			return fail(c, "bare CR in chunk size line");
@@ -87,22 +193,9 @@ frame_byte(struct http_chunk *c, unsigned char b)
 		c->line = 0;
 		return VD_AGAIN;
 	case CH_TRAILER:
-		if (b == '\r') {
-			c->state = CH_LAST_LF;
-			return VD_AGAIN;
-		}
-		if (b == ' ' || b == '\t')
-			return fail(c, "obs-fold in trailer");
-		c->state = CH_TRAILER_LINE;
-		/* FALLTHROUGH */
-	case CH_TRAILER_LINE:
-		if (++c->trailer > HTTP_CHUNK_MAX_TRAILER)
-			return fail(c, "trailer section too large");
-		if (b == '\r')
-			c->state = CH_TRAILER_LF;
-		else if ((b < 0x20 && b != '\t') || b == 0x7f)
-			return fail(c, "control byte in trailer");
-		return VD_AGAIN;
+	case CH_TRAILER_NAME:
+	case CH_TRAILER_VALUE:
+		return trailer_byte(c, b);
 	case CH_TRAILER_LF:
 		if (b != '\n')
 			return fail(c, "bare CR in trailer");
@@ -116,7 +209,6 @@ frame_byte(struct http_chunk *c, unsigned char b)
 	}
 	return fail(c, "chunked body already ended");
 }
-
 int
 http_chunk_decode(struct http_chunk *c, const char *in, size_t len,
     size_t *consumed, size_t *data_off, size_t *data_len)

@@ -7,12 +7,17 @@
  * A proxy relaying chunked-to-chunked forwards the consumed bytes verbatim
  * (extensions and trailers included); one that de-chunks forwards only the
  * data spans.  Chunk sizes are hex digits only (no sign, no spaces, no
- * "0x"), at most 15 digits; extensions are tolerated but must contain no
- * control bytes; trailer lines are checked like header lines and bounded.
+ * "0x"), at most 15 digits, followed by nothing but BWS before ';' or CRLF;
+ * extensions are tolerated but must contain no control bytes; trailer lines
+ * are checked like header lines (a token name, its colon, no obs-fold, no
+ * control byte but HTAB) and bounded.  A request body's decoder (request
+ * set) also refuses the trailer fields the head owns: framing, Host and
+ * connection management (RFC 9110 §6.5.1).
  */
 #ifndef VD_HTTP_CHUNK_H
 #define VD_HTTP_CHUNK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,12 +30,16 @@ struct http_chunk {
 	size_t		 line;		/* bytes in the current size/trailer line */
 	size_t		 trailer;	/* trailer bytes so far */
 	int		 digits;
+	bool		 request;	/* set by the caller before the first byte */
+	uint8_t		 nlen;		/* trailer name bytes (capped at sizeof name + 1) */
+	char		 name[20];	/* ... lower case, for the request check */
 	const char	*why;		/* on VD_ERR */
 };
 
 /*
- * Consume input.  Returns VD_AGAIN (all of it consumed, the body goes on),
- * VD_OK (stopped after a data span: call again with the rest),
+ * Zero the struct at the start of a body (and set request for a request's),
+ * then consume input.  Returns VD_AGAIN (all of it consumed, the body goes
+ * on), VD_OK (stopped after a data span: call again with the rest),
  * VD_DONE (the body ended; input beyond *consumed belongs to the next
  * message), VD_ERR (why set).  *data_off and *data_len: the data span within
  * the consumed bytes (len 0 when none).

@@ -83,18 +83,6 @@ struct relay {
 	int		 niov;
 	size_t		 consume;	/* src bytes done once iov is written */
 	char		 chdr[24];
-	/* a chunked request's framing bytes, line by line: its trailer
-	 * section is checked before its last CRLF can reach the origin */
-	struct {
-		bool	 on;		/* check this body */
-		bool	 trailer;	/* past the last-chunk line */
-		bool	 zero;		/* the size line has only zeros so far */
-		bool	 hex;		/* still in the size line's digits */
-		bool	 named;		/* the trailer line's colon was seen */
-		uint8_t	 nlen;		/* name bytes (capped at sizeof name) */
-		size_t	 line;		/* bytes of the line before CR LF */
-		char	 name[20];
-	} ts;
 	uint64_t	 limit;		/* chunked data allowed, 0 = unlimited */
 	uint64_t	 total;		/* chunked data so far */
 	int		 status;	/* on RELAY_ESRC: the answer, 0 = 400 */
@@ -301,8 +289,8 @@ bool	upstream_parent_next(struct conn *, bool replay);
  * RELAY_ESRC, RELAY_EDST). */
 int	relay_run(struct relay *, struct buf *src, struct side *from,
 	    struct side *to, uint64_t *in_count, uint64_t *out_count);
-/* Refuse a chunked body whose trailer section holds a field the head owns
- * (framing, Host, connection management) or a malformed line; after memset. */
+/* A chunked request body: its decoder also refuses the trailer fields the
+ * head owns (framing, Host, connection management); after memset. */
 void	relay_check_trailer(struct relay *);
 /* Read into the drained buffer.  VD_OK (bytes or EOF), VD_AGAIN, RELAY_ESRC (*why). */
 int	relay_fill(struct buf *, struct side *from, uint64_t *count, const char **why);

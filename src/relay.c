@@ -45,113 +45,13 @@ tap(struct relay *r, const char *p, size_t n)
 		r->tap(r->tap_arg, p, n);
 }
 
-/*
- * Trailer fields an origin could take for the head's own (RFC 9110 §6.5.1:
- * framing, routing, connection management).  Relayed verbatim they would
- * reach an origin that merges trailers into the head; the request is
- * refused instead.
- */
-static bool
-trailer_forbidden(const char *name, size_t n)
-{
-	static const char *const no[] = { "content-length", "transfer-encoding",
-	    "trailer", "host", "connection", "keep-alive", "upgrade", "te",
-	    "proxy-connection" };
-
-	for (size_t i = 0; i < VD_ARRLEN(no); i++)
-		if (n == strlen(no[i]) && memcmp(name, no[i], n) == 0)
-			return true;
-	return false;
-}
-
-/* One byte of a trailer line (not CR, not LF).  VD_OK or RELAY_ESRC. */
-static int
-trailer_byte(struct relay *r, unsigned char c)
-{
-	if (r->ts.named)
-		return VD_OK;
-	if (c == ':') {
-		r->ts.named = true;
-		if (r->ts.nlen == 0)
-			r->why = "empty trailer field name";
-		else if (r->ts.nlen <= sizeof(r->ts.name) &&
-		    trailer_forbidden(r->ts.name, r->ts.nlen))
-			r->why = "forbidden field in the trailer section";
-		else
-			return VD_OK;
-		return RELAY_ESRC;
-	}
-	if (!http_tchar[c]) {
-		r->why = "invalid trailer field name";
-		return RELAY_ESRC;
-	}
-	if (r->ts.nlen < sizeof(r->ts.name))
-		r->ts.name[r->ts.nlen] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-	if (r->ts.nlen <= sizeof(r->ts.name))
-		r->ts.nlen++;
-	return VD_OK;
-}
-
-static bool
-hexdigit(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
-}
-
-/* The end of a framing line: a size line of zeros starts the trailer. */
-static int
-trailer_eol(struct relay *r)
-{
-	if (!r->ts.trailer) {
-		if (r->ts.line > 0 && r->ts.zero)
-			r->ts.trailer = true;
-	} else if (r->ts.line > 0 && !r->ts.named) {
-		r->why = "trailer field without a colon";
-		return RELAY_ESRC;
-	}
-	r->ts.line = 0;
-	r->ts.nlen = 0;
-	r->ts.zero = r->ts.hex = true;
-	r->ts.named = false;
-	return VD_OK;
-}
-
-/* Framing bytes of a chunked body (the decoder has accepted them: every LF
- * follows a CR).  VD_OK or RELAY_ESRC with why, status 400. */
-static int
-trailer_scan(struct relay *r, const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		int rc = VD_OK;
-
-		if (c == '\r')
-			continue;
-		if (c == '\n') {
-			rc = trailer_eol(r);
-		} else {
-			r->ts.line++;
-			if (r->ts.trailer)
-				rc = trailer_byte(r, c);
-			else if (r->ts.hex && hexdigit(c))
-				r->ts.zero = r->ts.zero && c == '0';
-			else
-				r->ts.hex = false;	/* extensions: the size is known */
-		}
-		if (rc != VD_OK) {
-			r->status = 400;
-			return rc;
-		}
-	}
-	return VD_OK;
-}
-
+/* The decoder refuses what the trailer section of a request must not hold
+ * (http_chunk.h); its error is the client's 400 before the last CRLF can
+ * reach the origin. */
 void
 relay_check_trailer(struct relay *r)
 {
-	memset(&r->ts, 0, sizeof(r->ts));
-	r->ts.on = true;
-	r->ts.zero = r->ts.hex = true;
+	r->ch.request = true;
 }
 
 /* Turn buffered source bytes into queued output.  VD_OK or RELAY_ESRC. */
@@ -177,9 +77,6 @@ produce(struct relay *r, struct buf *b)
 			r->why = r->ch.why;
 			return RELAY_ESRC;
 		}
-		if (r->ts.on && (trailer_scan(r, p, off) != VD_OK ||
-		    trailer_scan(r, p + off + dl, cons - off - dl) != VD_OK))
-			return RELAY_ESRC;
 		r->total += dl;
 		if (r->limit > 0 && r->total > r->limit) {
 			r->why = "request body too large";

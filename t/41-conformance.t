@@ -25,6 +25,9 @@ my %resp = (
 	'te-badcl' => "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 	'cl-list' => "HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n",
 	'te-cl' => "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	'chunk-junk' => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 x\r\nhello\r\n0\r\n\r\n",
+	'trailer-ws' => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T : 1\r\n\r\n",
+	'trailer-cl' => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nContent-Length: 9\r\n\r\n",
 );
 my $raw = Viaduct::Origin->new(raw => sub {
 	my ($s, $record) = @_;
@@ -105,6 +108,20 @@ $r = http_raw($port, two('HEAD', 'cl-list'));
 is($r, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nVia: 1.1 cf.via\r\n\r\n$next",
     'a HEAD response\'s Content-Length list reaches the client as one value');
 
+# --- responses: the chunked grammar (RFC 9112 §7.1): a malformed line is
+# never relayed as if it were one; before any byte went out the client gets
+# 502, after it the connection is cut short of the last chunk
+$r = http_raw($port, two('GET', 'chunk-junk'));
+like($r, qr{\AHTTP/1\.1 502 Bad Gateway\r\n.*Reason: junk after chunk size}s,
+    'RFC 9112 §7.1.1: junk after a response\'s chunk size -> 502');
+is_deeply([ statuses($r) ], [502], '... nothing of its body, and the connection closes');
+$r = http_raw($port, two('GET', 'trailer-ws'));
+like($r, qr{\AHTTP/1\.1 200 OK\r\nTransfer-Encoding: chunked\r\nVia: 1\.1 cf\.via\r\n\r\n(?:5\r\nhello)?\z},
+    'whitespace before a response trailer\'s colon: cut before the trailer, no last chunk, nothing after');
+$r = http_raw($port, two('GET', 'trailer-cl'));
+is($r, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nVia: 1.1 cf.via\r\n\r\n5\r\nhello\r\n0\r\n" .
+    "Content-Length: 9\r\n\r\n$next", 'a well-formed response trailer is relayed verbatim, whatever its name');
+
 # --- Upgrade: websocket only
 $raw->clear;
 $r = http_raw($port, "GET http://$ro/plain HTTP/1.1\r\nHost: $ro\r\nUpgrade: h2c\r\n" .
@@ -127,9 +144,14 @@ is(scalar($origin->requests), 0, '... and what followed the Upgrade request is n
 for my $t ([ 'Content-Length in the trailer', "Content-Length: 50" ],
 	   [ 'Transfer-Encoding in the trailer', "Transfer-Encoding: chunked" ],
 	   [ 'Host in the trailer', "host: evil.example" ],
+	   [ 'Connection in the trailer', "Connection: close" ],
+	   [ 'TE in the trailer', "TE: trailers" ],
 	   [ 'trailer line without a colon', "nocolon" ],
 	   [ 'whitespace before a trailer colon', "X-T : 1" ],
-	   [ 'empty trailer field name', ": 1" ]) {
+	   [ 'empty trailer field name', ": 1" ],
+	   [ 'a trailer name that is no token', "X(T): 1" ],
+	   [ 'obs-fold in the trailer', "X-T: 1\r\n 2" ],
+	   [ 'NUL in a trailer value', "X-T: a\0b" ]) {
 	my ($name, $line) = @$t;
 	$origin->clear;
 	$r = http_raw($port, "POST http://$o/t HTTP/1.1\r\nHost: $o\r\nTransfer-Encoding: chunked\r\n\r\n" .
@@ -137,6 +159,24 @@ for my $t ([ 'Content-Length in the trailer', "Content-Length: 50" ],
 	is_deeply([ statuses($r) ], [400], "$name: 400, then closed");
 	is(scalar($origin->requests), 0, "$name: the origin never got a complete request");
 }
+# RFC 9112 §7.1.1: after the size only BWS, then ';' or CRLF; the origin
+# (a lenient parser, as many are) would read "5 x" as a size of 5
+for my $t ([ 'junk after a chunk size', "5 x\r\nAAAAA\r\n0\r\n\r\n" ],
+	   [ 'junk after the last chunk\'s size', "5\r\nAAAAA\r\n0 x\r\n\r\n" ],
+	   [ 'a TAB then junk after a chunk size', "5\tAAAAA\r\nAAAAA\r\n0\r\n\r\n" ]) {
+	my ($name, $body) = @$t;
+	$origin->clear;
+	$r = http_raw($port, "POST http://$o/t HTTP/1.1\r\nHost: $o\r\nTransfer-Encoding: chunked\r\n\r\n" .
+	    "$body$hidden");
+	is_deeply([ statuses($r) ], [400], "$name: 400, then closed");
+	is(scalar($origin->requests), 0, "$name: the origin never got a complete request");
+}
+$origin->clear;
+$r = http_raw($port, "POST http://$o/t HTTP/1.1\r\nHost: $o\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" .
+    "5 \t;a=1\r\nAAAAA\r\n2 \r\nBB\r\n0\r\n\r\n");
+is_deeply([ statuses($r) ], [200], 'BWS after a chunk size, before ";" or CRLF: accepted');
+is(($origin->requests)[0], "POST /t HTTP/1.1\r\nHost: $o\r\nTransfer-Encoding: chunked\r\nX-Forwarded-For: 127.0.0.1\r\n" .
+    "Via: 1.1 cf.via\r\n\r\n5 \t;a=1\r\nAAAAA\r\n2 \r\nBB\r\n0\r\n\r\n", '... and relayed verbatim');
 $origin->clear;
 $r = http_raw($port, "POST http://$o/t HTTP/1.1\r\nHost: $o\r\nTransfer-Encoding: chunked\r\n\r\n" .
     "5;a=\"x;y\"\r\nAAAAA\r\n0\r\nX-Sum: 1\r\nX-Other: Content-Length: 5\r\n\r\n" .

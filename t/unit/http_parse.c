@@ -167,11 +167,13 @@ test_response(void)
 	is_int(resp("HTTP/1.1 200 OK\r\n", &r), VD_AGAIN, "incomplete response head");
 }
 
-/* Decode all of `in` in pieces of `step` bytes; return data and rc. */
+/* Decode all of `in` in pieces of `step` bytes (as a request body's
+ * decoder when req); return data and rc, the decoder's why in *why. */
 static int
-chunk_all(const char *in, size_t step, char *data, size_t *dlen, size_t *used)
+chunk_dec(const char *in, size_t step, bool req, char *data, size_t *dlen, size_t *used,
+    const char **why)
 {
-	struct http_chunk c = { 0 };
+	struct http_chunk c = { .request = req };
 	size_t n = strlen(in), pos = 0, lim_end;
 	int rc = VD_AGAIN;
 
@@ -187,7 +189,125 @@ chunk_all(const char *in, size_t step, char *data, size_t *dlen, size_t *used)
 			break;
 	}
 	*used = pos;
+	*why = c.why;
 	return rc == VD_OK ? VD_AGAIN : rc;	/* OK: a data span, body goes on */
+}
+
+static int
+chunk_all(const char *in, size_t step, char *data, size_t *dlen, size_t *used)
+{
+	const char *why;
+
+	return chunk_dec(in, step, false, data, dlen, used, &why);
+}
+
+/* The size line and the trailer section by rule, each case in both modes
+ * unless it says otherwise: why is the decoder's reason (NULL: no error). */
+struct chunk_rule {
+	const char	*name;
+	const char	*in;
+	int		 req;		/* -1: both modes alike, 0 response, 1 request */
+	const char	*why;
+};
+
+#define TAIL	"\r\nabcde\r\n0\r\n\r\n"
+static const struct chunk_rule chunk_rules[] = {
+	{ "RFC 9112 §7.1.1: junk after the size -> error", "5 x" TAIL, -1, "junk after chunk size" },
+	{ "junk after the size and a TAB -> error", "5\tx" TAIL, -1, "junk after chunk size" },
+	{ "junk right after the digits -> error", "5x" TAIL, -1, "junk after chunk size" },
+	{ "'=' where a ';' belongs -> error", "5 =1" TAIL, -1, "junk after chunk size" },
+	{ "junk after the last chunk's size -> error", "5\r\nabcde\r\n0 x\r\n\r\n", -1, "junk after chunk size" },
+	{ "BWS then ';' starts an extension", "5 \t ;a=1" TAIL, -1, NULL },
+	{ "BWS then CRLF", "5 \t " TAIL, -1, NULL },
+	{ "an extension may hold spaces and quotes", "5;a=\"x y;z\"" TAIL, -1, NULL },
+	{ "bare LF in an extension -> error", "5;a\nb" TAIL, -1, "control byte in chunk extension" },
+	{ "RFC 9112 §7.1.2: trailer field without OWS", "0\r\nX-T:1\r\n\r\n", -1, NULL },
+	{ "trailer field with an empty value", "0\r\nX-T:\r\n\r\n", -1, NULL },
+	{ "obs-text in a trailer value (as in a header value)", "0\r\nX-T: \x80\xff\r\n\r\n", -1, NULL },
+	{ "RFC 9112 §5.1: whitespace before a trailer colon -> error", "0\r\nX-T : 1\r\n\r\n", -1,
+	    "whitespace between trailer field name and colon" },
+	{ "a TAB before a trailer colon -> error", "0\r\nX-T\t: 1\r\n\r\n", -1,
+	    "whitespace between trailer field name and colon" },
+	{ "trailer line without a colon -> error", "0\r\nnocolon\r\n\r\n", -1, "trailer field without a colon" },
+	{ "empty trailer field name -> error", "0\r\n: 1\r\n\r\n", -1, "empty trailer field name" },
+	{ "RFC 9110 §5.1: a trailer name that is no token -> error", "0\r\nX(T): 1\r\n\r\n", -1,
+	    "invalid trailer field name" },
+	{ "a control byte in a trailer name -> error", "0\r\nX\001T: 1\r\n\r\n", -1,
+	    "invalid trailer field name" },
+	{ "bare LF in a trailer value -> error", "0\r\nX-T: a\nb\r\n\r\n", -1, "control byte in trailer" },
+	{ "bare CR in a trailer value -> error", "0\r\nX-T: a\rb\r\n\r\n", -1, "bare CR in trailer" },
+	{ "DEL in a trailer value -> error", "0\r\nX-T: a\177\r\n\r\n", -1, "control byte in trailer" },
+	{ "obs-fold after a trailer line -> error", "0\r\nX-T: 1\r\n\t2\r\n\r\n", -1, "obs-fold in trailer" },
+	{ "response: Content-Length in the trailer is relayed", "0\r\nContent-Length: 5\r\n\r\n", 0, NULL },
+	{ "response: Host in the trailer is relayed", "0\r\nHost: x\r\n\r\n", 0, NULL },
+	{ "RFC 9110 §6.5.1: request Content-Length trailer -> error", "0\r\nContent-Length: 5\r\n\r\n", 1,
+	    "forbidden field in the trailer section" },
+	{ "request Transfer-Encoding trailer, any case -> error", "0\r\nTRANSFER-encoding: chunked\r\n\r\n", 1,
+	    "forbidden field in the trailer section" },
+	{ "request Host trailer -> error", "0\r\nX-A: 1\r\nhost: evil\r\n\r\n", 1,
+	    "forbidden field in the trailer section" },
+	{ "request Trailer trailer -> error", "0\r\nTrailer: X\r\n\r\n", 1, "forbidden field in the trailer section" },
+	{ "request Connection trailer -> error", "0\r\nConnection: close\r\n\r\n", 1,
+	    "forbidden field in the trailer section" },
+	{ "request Keep-Alive trailer -> error", "0\r\nKeep-Alive: 1\r\n\r\n", 1, "forbidden field in the trailer section" },
+	{ "request Upgrade trailer -> error", "0\r\nUpgrade: h2c\r\n\r\n", 1, "forbidden field in the trailer section" },
+	{ "request TE trailer -> error", "0\r\nTE: trailers\r\n\r\n", 1, "forbidden field in the trailer section" },
+	{ "request Proxy-Connection trailer -> error", "0\r\nProxy-Connection: x\r\n\r\n", 1,
+	    "forbidden field in the trailer section" },
+	{ "request: a name that only starts like one is kept", "0\r\nContent-Lengths: 5\r\nHostname: h\r\n\r\n", 1, NULL },
+	{ "request: a long name is kept", "0\r\nProxy-Connection-And-Much-More: 1\r\n\r\n", 1, NULL },
+	{ "request: a framing name inside a value is kept", "0\r\nX-Other: Content-Length: 5\r\n\r\n", 1, NULL },
+};
+#undef TAIL
+
+static void
+test_chunk_rules(void)
+{
+	static const size_t steps[] = { 1, 7, 4096 };
+	char data[256], name[320];
+	size_t dlen, used;
+	const char *why;
+
+	for (size_t i = 0; i < VD_ARRLEN(chunk_rules); i++) {
+		const struct chunk_rule *r = &chunk_rules[i];
+		for (int req = 0; req <= 1; req++) {
+			if (r->req >= 0 && r->req != req)
+				continue;
+			for (size_t k = 0; k < VD_ARRLEN(steps); k++) {
+				int rc = chunk_dec(r->in, steps[k], req, data, &dlen, &used, &why);
+				snprintf(name, sizeof(name), "%s (%s, step %zu)", r->name,
+				    req ? "request" : "response", steps[k]);
+				if (r->why == NULL)
+					is_int(rc, VD_DONE, name);
+				else
+					ok(rc == VD_ERR && why != NULL && strcmp(why, r->why) == 0, name);
+			}
+		}
+	}
+}
+
+/* The bounds: a size line and a trailer section longer than they may be. */
+static void
+test_chunk_bounds(void)
+{
+	static char in[HTTP_CHUNK_MAX_TRAILER + 64], data[64];
+	size_t dlen, used, n;
+	const char *why;
+
+	n = (size_t)snprintf(in, sizeof(in), "5;");
+	memset(in + n, 'a', HTTP_CHUNK_MAX_LINE);
+	in[n + HTTP_CHUNK_MAX_LINE] = '\0';
+	ok(chunk_dec(in, 4096, false, data, &dlen, &used, &why) == VD_ERR &&
+	    strcmp(why, "chunk size line too long") == 0, "an extension beyond the line bound -> error");
+	memset(in + 1, ' ', HTTP_CHUNK_MAX_LINE);
+	in[1 + HTTP_CHUNK_MAX_LINE] = '\0';
+	ok(chunk_dec(in, 4096, false, data, &dlen, &used, &why) == VD_ERR &&
+	    strcmp(why, "chunk size line too long") == 0, "BWS beyond the line bound -> error");
+	n = (size_t)snprintf(in, sizeof(in), "0\r\nX-Big: ");
+	memset(in + n, 'v', HTTP_CHUNK_MAX_TRAILER);
+	in[n + HTTP_CHUNK_MAX_TRAILER] = '\0';
+	ok(chunk_dec(in, 4096, true, data, &dlen, &used, &why) == VD_ERR &&
+	    strcmp(why, "trailer section too large") == 0, "a trailer section beyond its bound -> error");
 }
 
 struct chunk_case {
@@ -516,6 +636,8 @@ main(void)
 	test_request_slices();
 	test_response();
 	test_chunked();
+	test_chunk_rules();
+	test_chunk_bounds();
 	test_framing();
 	test_msg();
 	test_methods();
