@@ -1,8 +1,9 @@
 /*
  * cache_proxy.h — the shared cache on the request path (issue 6): every
  * decision and every byte the cache adds to a request lives in
- * cache_proxy.c; proxy.c, relay.c, conn.c and worker.c only call these
- * hooks.  With max-cache-size=none the table has no cache (t->cache is
+ * cache_proxy.c and the modules it hands on to (cache_hit.c, cache_fill.c,
+ * cache_reval.c, cache_wait.c; their shared state is cache_conn.h);
+ * proxy.c, relay.c, conn.c and worker.c only call these hooks.  With max-cache-size=none the table has no cache (t->cache is
  * NULL, c->cache is NULL) and every hook returns at once, so a proxy
  * without a cache behaves exactly as before.
  *

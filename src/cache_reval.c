@@ -1,0 +1,291 @@
+/*
+ * cache_reval.c — a stale object kept while the request goes upstream
+ * (see cache_reval.h): the conditional request, the 304 merge, and
+ * stale-if-error when the origin fails.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "viaduct.h"
+#include "cache_conn.h"
+#include "cache_fill.h"
+#include "cache_hit.h"
+#include "cache_reval.h"
+#include "conf.h"
+#include "log.h"
+
+/*
+ * Keep what answering from the stale object later needs — a 304's merge
+ * (RFC 9111 §4.3.4) or an origin that fails (RFC 5861 §4) — since the read
+ * txn ends before the origin answers: its header block, its times, a copy
+ * of an inline body or the open body file.  VD_OK, or VD_DECLINED.
+ */
+static int
+keep_stale(struct conn *c, struct cache_conn *cc, const struct cache_obj *o)
+{
+	struct cache_proxy *cp = cp_of(c);
+	bool file = (o->flags & CACHE_OBJ_BODY_FILE) != 0;
+
+	if (o->head.len > cp->head_cap || o->vary.len > sizeof(cc->vary) ||
+	    (!file && o->body_size > cp->cs.inline_max))
+		return VD_DECLINED;
+	if (file && (cc->fd = cache_store_body_open(cp_store(c), o)) == -1)
+		return VD_DECLINED;
+	if (!file && o->body_size > 0)
+		memcpy(cc->buf, o->body.p, o->body_size);
+	memcpy(cc->old, o->head.p, o->head.len);
+	cc->oldlen = o->head.len;
+	memcpy(cc->vary, o->vary.p, o->vary.len);
+	cc->vlen = o->vary.len;
+	cc->old_resp = o->resp;
+	cc->old_size = o->body_size;
+	cc->old_file = file;
+	cc->stale = true;
+	return VD_OK;
+}
+
+/* RFC 9111 §4.3.1: the stored validators into the request head in c->out,
+ * unless the client sent its own (the origin's 304 is then the client's).
+ * VD_OK, or VD_DECLINED (a plain refetch). */
+static int
+add_validators(struct conn *c, struct cache_conn *cc, const struct cache_obj *o)
+{
+	struct http_req *r = &c->req;
+	char f[1024];
+	ssize_t n;
+
+	if ((o->etag.len == 0 && o->last_modified.len == 0) ||
+	    http_field_find(r->fields, r->nfields, "if-none-match", 0) >= 0 ||
+	    http_field_find(r->fields, r->nfields, "if-modified-since", 0) >= 0 ||
+	    (n = cache_conditional_fields(&o->etag, &o->last_modified, f, sizeof(f))) < 0 ||
+	    c->out.len < 2 || c->out.len + (size_t)n > c->out.cap)
+		return VD_DECLINED;
+	c->out.len -= 2;			/* before the blank line */
+	http_out_add(&c->out, f, (size_t)n);
+	http_out_str(&c->out, "\r\n");
+	cc->revalidating = true;
+	return VD_OK;
+}
+
+int
+cache_reval_prepare(struct conn *c, struct cache_conn *cc, const struct cache_obj *o)
+{
+	if (keep_stale(c, cc, o) != VD_OK)
+		return VD_DECLINED;
+	return add_validators(c, cc, o);
+}
+
+/* Next "Name: value\r\n" line of a header block; false at the end. */
+static bool
+next_line(const char *b, size_t len, size_t *pos, struct vd_str *name, struct vd_str *v)
+{
+	const char *p = b + *pos, *end = b + len, *colon, *eol;
+
+	if (p >= end || (eol = memchr(p, '\r', (size_t)(end - p))) == NULL ||
+	    (colon = memchr(p, ':', (size_t)(eol - p))) == NULL)
+		return false;
+	*name = (struct vd_str){ p, (size_t)(colon - p) };
+	for (colon++; colon < eol && (*colon == ' ' || *colon == '\t'); colon++)
+		;
+	*v = (struct vd_str){ colon, (size_t)(eol - colon) };
+	*pos = (size_t)(eol - b) + 2;
+	return true;
+}
+
+/* Store the refreshed object (same body, merged head).  A status. */
+static int
+refresh_store(struct conn *c, struct cache_conn *cc)
+{
+	struct cache_store *cs = cp_store(c);
+	struct cache_obj *o = &cc->obj;
+	loff_t in = 0;
+	ssize_t n;
+	int rc;
+
+	if (!cc->old_file) {
+		o->body = (struct vd_str){ cc->buf, cc->old_size };
+		return cache_store_put(cs, &cc->hkey, o);
+	}
+	if ((rc = cache_body_begin(cs, &cc->body)) != VD_OK)
+		return rc;
+	/* the body is unchanged: an in-kernel copy into a new file */
+	while ((uint64_t)in < cc->old_size) {
+		n = copy_file_range(cc->fd, &in, cc->body.fd, NULL,
+		    (size_t)(cc->old_size - (uint64_t)in), 0);
+		if (n <= 0) {
+			cache_body_abort(cs, &cc->body);
+			return VD_ERR;
+		}
+		cc->body.size += (uint64_t)n;
+	}
+	return cache_body_commit(cs, &cc->body, &cc->hkey, o);
+}
+
+/* RFC 9111 §4.3.4: the stored header block updated with the 304's fields,
+ * into cc->head (the stored one as it was when they cannot be merged).
+ * Its length. */
+static size_t
+merge_head(struct conn *c, struct cache_conn *cc)
+{
+	struct http_resp *rs = &c->resp;
+	size_t cap = cp_of(c)->head_cap, ul = 0;
+	ssize_t n;
+
+	for (int i = 0; i < rs->nfields; i++) {
+		const struct http_field *f = &rs->fields[i];
+
+		/* §4.3.4: the stored ETag is what selected this 304; a strong
+		 * tag that differs names another representation, never ours */
+		if (!cache_field_storable(f->name.p, f->name.len) ||
+		    http_str_ieq(f->name, "etag") ||
+		    http_is_hop(rs->fields, rs->nfields, f->name))
+			continue;
+		(void)cp_put_line(cc->upd, &ul, cap, f->name, f->value);
+	}
+	n = cache_merge_304(cc->old, cc->oldlen, cc->upd, ul, cc->head, cap);
+	if (n < 0) {
+		memcpy(cc->head, cc->old, cc->oldlen);
+		n = (ssize_t)cc->oldlen;
+	}
+	return (size_t)n;
+}
+
+/* The refreshed object's metadata from its merged head (hlen bytes of
+ * cc->head) and the 304's own Age (§5.1). */
+static void
+refresh_meta(struct conn *c, struct cache_conn *cc, size_t hlen, int64_t now)
+{
+	struct http_resp *rs = &c->resp;
+	struct cache_obj *o = &cc->obj;
+	struct vd_str name, v, *val;
+	struct cache_cc sc;
+	bool has_sc = false;
+	size_t pos = 0;
+
+	cache_fill_obj_init(o, cc->old_resp.status, cc->req_time, now);
+	cache_fill_note_age(o, rs->fields, rs->nfields);
+	cache_cc_init(&sc);
+	while (next_line(cc->head, hlen, &pos, &name, &v)) {
+		if (http_str_ieq(name, "age"))
+			continue;
+		cache_fill_note_field(NULL, o, name, v, now, &val);
+		cache_fill_note_surrogate(c, &sc, &has_sc, name, v);
+		if (val != NULL)
+			*val = v;
+	}
+	if (has_sc)
+		cache_surrogate_apply(&o->resp, &sc);
+	o->head = (struct vd_str){ cc->head, hlen };
+	o->url = (struct vd_str){ cc->url, cc->ulen };
+	o->vary = (struct vd_str){ cc->vary, cc->vlen };
+	o->body_size = cc->old_size;
+}
+
+/*
+ * RFC 9111 §4.3.3/§4.3.4: the origin says the stored object is still good.
+ * Its fields update the stored ones, the times are the 304's, the object is
+ * stored again and the client gets the full stored response.
+ */
+static void
+refreshed(struct conn *c, struct cache_conn *cc)
+{
+	int64_t now = cp_now(c);
+	int rc;
+
+	refresh_meta(c, cc, merge_head(c, cc), now);
+	rc = refresh_store(c, cc);
+	if (rc == VD_OK)
+		STATS_INC(inserts_successes, 1);	/* stored again, refreshed */
+	else if (rc == CACHE_STORE_FULL)
+		STATS_INC(inserts_no_memory, 1);
+	else
+		STATS_INC(inserts_errors, 1);
+	/* the client asked without conditionals: it gets the full response,
+	 * or the range it asked for */
+	if (cache_hit_copy(c, cc, &cc->obj, now) != VD_OK) {
+		proxy_error(c, 502, "stored response header too large");
+		return;
+	}
+	cc->result = AL_TCP_REFRESH_UNMODIFIED;
+	upstream_release(c);		/* the 304 had no body */
+}
+
+/* The kept stale object as a struct cache_obj (slices into cc->old). */
+static void
+stale_obj(struct cache_conn *cc, struct cache_obj *o)
+{
+	struct vd_str name, v;
+	size_t pos = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->resp = cc->old_resp;
+	o->head = (struct vd_str){ cc->old, cc->oldlen };
+	o->url = (struct vd_str){ cc->url, cc->ulen };
+	o->body_size = cc->old_size;
+	while (next_line(cc->old, cc->oldlen, &pos, &name, &v)) {
+		if (http_str_ieq(name, "etag"))
+			o->etag = v;
+		else if (http_str_ieq(name, "last-modified"))
+			o->last_modified = v;
+	}
+}
+
+/* RFC 9111 §4.3.2 / §15.4.5: the statuses that mean the origin failed. */
+static bool
+origin_failed(int status)
+{
+	return status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+/*
+ * RFC 5861 §4: revalidating or refetching a kept stale object failed (no
+ * connection, no name, no answer in time, or a 500/502/503/504); within
+ * its stale-if-error window (the response's or the request's directive)
+ * the stale object answers instead of the error.  VD_OK: the connection is
+ * in PX_CACHE; VD_DECLINED: the error goes to the client.
+ */
+int
+cache_reval_error(struct conn *c, struct cache_conn *cc)
+{
+	struct cache_obj o;
+	int64_t now = cp_now(c);
+
+	if (!cc->stale || c->resp_started ||
+	    !cache_stale_if_error_ok(&cc->old_resp, &cc->rq, now, c->t->conf->max_fresh_time))
+		return VD_DECLINED;
+	stale_obj(cc, &o);
+	upstream_close(c);		/* what the origin still sends is not wanted */
+	cc->revalidating = false;
+	cc->storing = false;
+	if (cache_hit_copy(c, cc, &o, now) != VD_OK)
+		return VD_DECLINED;
+	log_info("%s: origin failed, stale-if-error serves the stored %.*s", c->peer,
+	    (int)(cc->ulen > 200 ? 200 : cc->ulen), cc->url);
+	cc->result = AL_TCP_REFRESH_FAIL_OLD;
+	STATS_INC(hits, 1);
+	conn_timer(c, c->t->conf->idle_timeout);
+	return VD_OK;
+}
+
+int
+cache_reval_response(struct conn *c, struct cache_conn *cc)
+{
+	if (cc->stale && origin_failed(c->resp.status) && cache_reval_error(c, cc) == VD_OK)
+		return VD_DONE;
+	if (cc->revalidating) {
+		cc->revalidating = false;
+		if (c->resp.status == 304) {
+			refreshed(c, cc);
+			return VD_DONE;
+		}
+	}
+	if (cc->stale) {
+		cc->stale = false;
+		if (cc->fd >= 0)	/* replaced (200) or failed: the old body goes */
+			close(cc->fd);
+		cc->fd = -1;
+	}
+	return VD_DECLINED;
+}
