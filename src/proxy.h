@@ -206,6 +206,7 @@ struct up_sock {
 	int		 fd;
 	struct ev_io	 io;
 	struct ev_timer	 timer;		/* the idle timeout */
+	int64_t		 idle_since;	/* loop ms it was parked at */
 	uint16_t	 port;		/* the pool key (pool_key()) */
 	char		 host[256];
 };
@@ -254,7 +255,9 @@ void	conn_timer(struct conn *, int64_t ms);
 int	upstream_connect(struct conn *);
 int	upstream_connected(struct conn *);	/* after writable: same codes */
 void	upstream_close(struct conn *);
-/* Take an idle connection to up->host:port from the pool: VD_OK or VD_DECLINED. */
+/* Take an idle connection to up->host:port from the pool: VD_OK or
+ * VD_DECLINED.  A request that could not be sent again on a new connection
+ * takes only one idle for less than UPSTREAM_UNSAFE_IDLE_MS (upstream.c). */
 int	upstream_pool_get(struct conn *);
 /* Done with the origin connection: pooled when up->reusable, else closed. */
 void	upstream_release(struct conn *);

@@ -15,6 +15,14 @@
  * first waiter for the origin takes it.  A waiter gives up after
  * SERIAL_WAIT_MS and opens its own, and so does every waiter when the
  * origin's last connection closes (it did not keep the connection alive).
+ *
+ * An origin closes an idle connection when its own keep-alive timeout
+ * expires (often 5 s), and a request sent on it at that moment fails with
+ * nothing of a response.  An idempotent request without a body is then sent
+ * again on a new connection (proxy.c); any other may not be (RFC 9112
+ * §9.3.1), so such a request takes a pooled connection only while it is
+ * younger than any origin's timeout is likely to be, and otherwise opens a
+ * new one (Squid opens one always, server_pconn_for_nonretriable).
  */
 #include "config.h"
 
@@ -45,6 +53,11 @@ static ev_timer_cb serial_cb;
 /* RouterOS: "if a client is idle for too long (max 5 seconds by default),
  * it will give up waiting and open another connection to the server" */
 #define SERIAL_WAIT_MS	5000
+
+/* Below the keep-alive timeouts origins commonly run with (Apache, lighttpd
+ * and Node.js 5 s, nginx 75 s), with room for a round trip: a connection
+ * idle for less is very unlikely to be closing under the request. */
+#define UPSTREAM_UNSAFE_IDLE_MS	2000
 
 /* ------------------------------------------------------------ wait queue */
 
@@ -418,6 +431,23 @@ sock_set_key(struct up_sock *k, const struct conn *c)
 	k->port = port;
 }
 
+/* Could the request be sent again on a new connection if the pooled one
+ * fails under it?  The rule of retry_fresh() in proxy.c: an idempotent
+ * method (RFC 9110 §9.2.2) and no body (a body is not kept to be sent twice). */
+static bool
+retryable(const struct conn *c)
+{
+	static const char *const idem[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE" };
+	struct vd_str m = c->req.method;
+
+	if (c->req_fr.kind != HTTP_BODY_NONE)
+		return false;
+	for (size_t i = 0; i < VD_ARRLEN(idem); i++)
+		if (m.len == strlen(idem[i]) && memcmp(m.p, idem[i], m.len) == 0)
+			return true;
+	return false;
+}
+
 int
 upstream_pool_get(struct conn *c)
 {
@@ -433,6 +463,16 @@ upstream_pool_get(struct conn *c)
 			break;
 	if (k == NULL || (c->t->sq_head != NULL && serial_ahead(c, port, host)))
 		return VD_DECLINED;
+	/* the LRU's first match is the youngest: if it is too old, all are */
+	if (c->t->loop->now_ms - k->idle_since >= UPSTREAM_UNSAFE_IDLE_MS && !retryable(c)) {
+		log_debug("%s: pooled connection to %s idle for %lld ms: a new one for %.*s",
+		    c->peer, host, (long long)(c->t->loop->now_ms - k->idle_since),
+		    (int)c->req.method.len, c->req.method.p);
+		/* serialize-connections would wait for a connection it declines */
+		sq_remove(c);
+		u->serial_gaveup = true;
+		return VD_DECLINED;
+	}
 	sq_remove(c);
 	idle_unlink(k);
 	k->owner = c;
@@ -468,6 +508,7 @@ pool_put(struct conn *c)
 	k->port = port;
 	k->owner = NULL;
 	ev_timer_start(t->loop, &k->timer, t->conf->server_idle_timeout);
+	k->idle_since = t->loop->now_ms;
 	k->prev = NULL;
 	k->next = t->idle_lru;
 	if (t->idle_lru != NULL)
@@ -487,7 +528,10 @@ upstream_release(struct conn *c)
 {
 	struct upstream *u = &c->up;
 
-	if (u->s.fd >= 0 && u->reusable && !u->s.eof && c->up.in.start == c->up.in.end &&
+	/* hup: the origin's close came with the response's last bytes; its
+	 * edge is spent, so a parked connection would never hear of it */
+	if (u->s.fd >= 0 && u->reusable && !u->s.eof && !u->s.hup &&
+	    c->up.in.start == c->up.in.end &&
 	    c->t->conf->max_idle_per_server > 0 && pool_put(c) == VD_OK)
 		u->reusable = false;
 	upstream_close(c);

@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # The origin side: keep-alive pool (reuse, per-origin bound, idle timeout),
-# retry on a fresh connection only where safe, max-server-connections
+# retry on a fresh connection only where safe, a request that cannot be
+# retried only on a recently idle connection, max-server-connections
 # queueing, src-address.  The origin records the peer of every request, so
 # "same connection" is an assertion on its address:port.
 use strict;
@@ -8,6 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Socket::INET;
+use Socket qw(IPPROTO_TCP TCP_CORK);
 use Test::More;
 use Time::HiRes qw(sleep);
 use Viaduct::Test;
@@ -135,6 +137,87 @@ sleep 1;
 http_get($v->port, "http://$o/i2");
 @pe = peers();
 isnt($pe[0], $pe[1], 'server-idle-timeout: the idle connection was closed');
+undef $v;
+
+# --- an origin that closes idle connections itself (nginx's keepalive_timeout),
+# and one whose close comes with the last bytes of a response
+my $idle_ms = 6000;
+my $ko = Viaduct::Origin->new(raw => sub {
+	my ($s, $record) = @_;
+	my $buf = '';
+	while (1) {
+		my $rin = '';
+		vec($rin, fileno($s), 1) = 1;
+		return if $buf eq '' && !select(my $rout = $rin, undef, undef, $idle_ms / 1000);
+		my $req = Viaduct::Origin::read_request($s, \$buf) // return;
+		$record->($req);
+		my ($path) = $req =~ m{^\S+ (\S+)};
+		my $body = "path=$path\n";
+		my $close = $path =~ m{-close} ? "Connection: close\r\n" : '';
+		my $resp = "HTTP/1.1 200 OK\r\n${close}Content-Length: " . length($body) . "\r\n\r\n$body";
+		if ($path =~ m{^/corked}) {
+			# the response and the FIN in one segment: the hang-up is
+			# known before the response has been read
+			setsockopt($s, IPPROTO_TCP, TCP_CORK, 1) or die "TCP_CORK: $!";
+			print $s $resp;
+			return;
+		}
+		print $s $resp;
+		return if $close;
+	}
+});
+my $ka = "127.0.0.1:" . $ko->port;
+sub kpeers { map { $_->[0] } $ko->log }
+sub post { http_raw($_[0], "$_[2] http://$_[3]$_[1] HTTP/1.1\r\nHost: $_[3]\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc") }
+
+$v = start_viaduct(conf => conf(''));
+$p = $v->port;
+$r = http_get($p, "http://$ka/corked");
+like($r, qr{\r\n\r\npath=/corked\n\z}, 'a response that came with the origin\'s close: served');
+$r = post($p, '/after-corked', 'POST', $ka);
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\npath=/after-corked\n\z}s,
+    'the next POST: 200 (the closed connection was not pooled, so it did not fail under the POST)');
+@pe = kpeers();
+is(scalar @pe, 2, '... the origin got it');
+isnt($pe[1], $pe[0], '... on a new connection');
+
+# RFC 9112 §9.3.1: a request that could not be sent again takes only a
+# connection idle for less than 2 s; an idempotent one takes any.  The
+# origin by name is another pool key: a second idle connection.
+$ko->clear;
+my $kn = "localhost:" . $ko->port;
+http_get($p, "http://$ka/warm");
+http_get($p, "http://$kn/warm-by-name");
+sleep 2.5;
+$r = post($p, '/late-post-close', 'POST', $ka);
+like($r, qr{\r\n\r\npath=/late-post-close\n\z}, 'POST after the pooled connection idled 2.5 s: answered');
+$r = post($p, '/late-put', 'PUT', $kn);
+like($r, qr{\r\n\r\npath=/late-put\n\z}, 'PUT with a body after 2.5 s: answered');
+$r = http_get($p, "http://$ka/late-get");
+like($r, qr{\r\n\r\npath=/late-get\n\z}, 'GET after 2.5 s: answered');
+$r = post($p, '/soon-post', 'POST', $ka);
+like($r, qr{\r\n\r\npath=/soon-post\n\z}, 'POST right after the GET: answered');
+@pe = kpeers();
+is(scalar @pe, 6, 'the origin saw each request once');
+ok($pe[2] ne $pe[0] && $pe[2] ne $pe[1], 'the late POST went out on a new connection, not the one idle for 2.5 s');
+ok($pe[3] ne $pe[1] && $pe[3] ne $pe[2], 'so did the late PUT with a body (it cannot be sent again either)');
+is($pe[4], $pe[0], 'the late GET reused the connection idle for 2.5 s');
+is($pe[5], $pe[0], 'a POST reuses a connection idle for less than 2 s');
+undef $v;
+
+# serialize-connections=yes: such a request does not wait for the old
+# connection it will not take, it opens its own at once
+$ko->clear;
+$v = start_viaduct(conf => conf('log-level=debug', "/ip proxy\nset serialize-connections=yes\n"));
+http_get($v->port, "http://$ka/warm");
+sleep 2.5;
+$r = post($v->port, '/late-serial', 'POST', $ka);
+like($r, qr{\r\n\r\npath=/late-serial\n\z}, 'serialize-connections: the late POST answered');
+@pe = kpeers();
+isnt($pe[1], $pe[0], '... on a new connection');
+my $elog = slurp("$v->{dir}/error.log") // '';
+like($elog, qr{pooled connection to 127\.0\.0\.1 idle for \d+ ms: a new one for POST}, '... the log says why');
+unlike($elog, qr{serialize-connections: waiting}, '... without waiting for the connection it declined');
 undef $v;
 
 # --- src-address binds outgoing connections
