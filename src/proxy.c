@@ -266,24 +266,13 @@ set_origin(struct conn *c, struct vd_str h, uint16_t port)
 	return VD_OK;
 }
 
-static bool
-idempotent(struct vd_str m)
-{
-	static const char *const ok[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE" };
-
-	for (size_t i = 0; i < VD_ARRLEN(ok); i++)
-		if (m.len == strlen(ok[i]) && memcmp(m.p, ok[i], m.len) == 0)
-			return true;
-	return false;
-}
-
 /* May the request go to another parent, or the origin, after one failed?
  * Nothing of a body can be sent twice; a request that went whole only when
  * idempotent (RFC 9110 §9.2.2); a CONNECT sent nothing of the client's. */
 static bool
 replayable(const struct conn *c)
 {
-	return c->connect || (c->req_fr.kind == HTTP_BODY_NONE && idempotent(c->req.method));
+	return c->connect || upstream_retryable(c);
 }
 
 /*
@@ -295,8 +284,7 @@ replayable(const struct conn *c)
 static bool
 retry_fresh(struct conn *c)
 {
-	if (!c->up.reused || c->up.got || c->req_fr.kind != HTTP_BODY_NONE ||
-	    !idempotent(c->req.method))
+	if (!c->up.reused || c->up.got || !upstream_retryable(c))
 		return false;
 	log_info("%s: pooled connection to %s:%u failed, retrying on a new one",
 	    c->peer, c->up.host, c->up.port);

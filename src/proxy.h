@@ -255,6 +255,11 @@ void	conn_timer(struct conn *, int64_t ms);
 int	upstream_connect(struct conn *);
 int	upstream_connected(struct conn *);	/* after writable: same codes */
 void	upstream_close(struct conn *);
+/* May this request be sent again if its connection fails before any response
+ * byte: an idempotent method (RFC 9110 §9.2.2) and no body (a body is not
+ * kept to be sent twice).  Such requests may also reuse an older idle
+ * connection (UPSTREAM_UNSAFE_IDLE_MS). */
+bool	upstream_retryable(const struct conn *);
 /* Take an idle connection to up->host:port from the pool: VD_OK or
  * VD_DECLINED.  A request that could not be sent again on a new connection
  * takes only one idle for less than UPSTREAM_UNSAFE_IDLE_MS (upstream.c). */

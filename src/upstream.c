@@ -432,10 +432,9 @@ sock_set_key(struct up_sock *k, const struct conn *c)
 }
 
 /* Could the request be sent again on a new connection if the pooled one
- * fails under it?  The rule of retry_fresh() in proxy.c: an idempotent
- * method (RFC 9110 §9.2.2) and no body (a body is not kept to be sent twice). */
-static bool
-retryable(const struct conn *c)
+ * fails under it (proxy.h)? */
+bool
+upstream_retryable(const struct conn *c)
 {
 	static const char *const idem[] = { "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE" };
 	struct vd_str m = c->req.method;
@@ -464,7 +463,7 @@ upstream_pool_get(struct conn *c)
 	if (k == NULL || (c->t->sq_head != NULL && serial_ahead(c, port, host)))
 		return VD_DECLINED;
 	/* the LRU's first match is the youngest: if it is too old, all are */
-	if (c->t->loop->now_ms - k->idle_since >= UPSTREAM_UNSAFE_IDLE_MS && !retryable(c)) {
+	if (c->t->loop->now_ms - k->idle_since >= UPSTREAM_UNSAFE_IDLE_MS && !upstream_retryable(c)) {
 		log_debug("%s: pooled connection to %s idle for %lld ms: a new one for %.*s",
 		    c->peer, host, (long long)(c->t->loop->now_ms - k->idle_since),
 		    (int)c->req.method.len, c->req.method.p);
