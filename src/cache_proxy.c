@@ -170,6 +170,14 @@ cache_proxy_end(struct conn *c, bool complete)
 	cc->result = AL_NONE;
 }
 
+bool
+cache_proxy_finish_alone(const struct conn *c)
+{
+	const struct cache_conn *cc = c->cache;
+
+	return cc != NULL && cc->storing && cc->rww_pub;
+}
+
 int
 cache_proxy_error(struct conn *c)
 {

@@ -54,6 +54,12 @@ int	cache_proxy_send(struct conn *);
 /* The final response head from the origin was accepted (PX_RESP_BODY). */
 void	cache_proxy_response(struct conn *);
 
+/* The client went away during the response body: true when the fetch
+ * should go on for the cache alone -- the object is being stored and other
+ * connections may be reading it as it is written (read-while-writer), so
+ * cutting the fetch would cut them too. */
+bool	cache_proxy_finish_alone(const struct conn *);
+
 /* The response ended: complete (the body relay finished) or not. */
 void	cache_proxy_end(struct conn *, bool complete);
 

@@ -898,6 +898,8 @@ close_at_once(const struct conn *c)
 	bool no_body = c->req_fr.kind == HTTP_BODY_NONE ||
 	    (c->req_fr.kind == HTTP_BODY_LENGTH && c->req_fr.length == 0);
 
+	if (c->cl.fd < 0)
+		return true;	/* finished for the cache alone: nobody to linger for */
 	return c->client_close && no_body && !c->early && !c->upgrade &&
 	    !c->cl.rd && !c->cl.hup && c->in.start == c->in.end;
 }
@@ -917,6 +919,26 @@ finish_response(struct conn *c)
 		return;
 	}
 	next_request(c);
+}
+
+/*
+ * The client went away mid-body, but the object is being stored and others
+ * read it as it is written: close the client's side and relay the rest into
+ * the cache alone (the relay drops what it would have sent).  The idle
+ * timeout still bounds the fetch; finish_response() then closes.
+ */
+static void
+finish_alone(struct conn *c)
+{
+	log_info("%s: client gone; finishing %.*s for the cache and its waiters",
+	    c->peer, (int)(c->req.target.len > 200 ? 200 : c->req.target.len),
+	    c->req.target.p);
+	ev_io_forget(&c->cl.io);
+	close(c->cl.fd);
+	c->cl.fd = c->cl.io.fd = -1;
+	c->cl.rd = c->cl.wr = false;
+	c->keep_alive = false;
+	c->body.discard = true;
 }
 
 static int
@@ -954,6 +976,10 @@ st_resp_body(struct conn *c)
 		conn_close(c);		/* a truncated body must look truncated */
 		return VD_OK;
 	default:
+		if (cache_proxy_finish_alone(c)) {
+			finish_alone(c);
+			return VD_OK;
+		}
 		conn_close(c);		/* the client went away */
 		return VD_OK;
 	}

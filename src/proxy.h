@@ -87,6 +87,9 @@ struct relay {
 	uint64_t	 total;		/* chunked data so far */
 	int		 status;	/* on RELAY_ESRC: the answer, 0 = 400 */
 	const char	*why;		/* on error */
+	/* the destination is gone: output is dropped as if written (a fetch
+	 * finished for the cache alone, proxy.c) */
+	bool		 discard;
 	/* the cache copies body data as it streams (cache_proxy.c); NULL: off */
 	void		(*tap)(void *arg, const char *p, size_t n);
 	void		*tap_arg;

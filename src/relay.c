@@ -147,6 +147,14 @@ flush(struct relay *r, struct side *to, uint64_t *count)
 	ssize_t n;
 	int k;
 
+	if (r->discard) {
+		size_t pend = head_pending(r) ? r->head->len - *r->head_off : 0;
+
+		for (int i = 0; i < r->niov; i++)
+			pend += r->iov[i].iov_len;
+		advance(r, pend);
+		return VD_OK;
+	}
 	while (r->niov > 0 || head_pending(r)) {
 		if (!to->wr)
 			return VD_AGAIN;

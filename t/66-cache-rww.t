@@ -7,7 +7,9 @@
 # and body bytes, so the order is proven by the events, with no timing.
 # Then: every body byte-exact, one origin request; a chunked origin
 # response (1.1 waiters get chunks, a 1.0 waiter a close-delimited body);
-# HEAD from a waiter; an origin that closes mid-body cuts the waiters that
+# HEAD from a waiter; a fetching client that goes away mid-body leaves the
+# fetch running for the waiters, who get it whole, and it is stored; an
+# origin that closes mid-body cuts the waiters that
 # had bytes (short body, closed connection) and stores nothing, and so does
 # a fetching worker killed mid-body; the access log says TCP_MISS/HIER_NONE
 # for the waiters.
@@ -238,6 +240,35 @@ ok(defined monitor(), 'viaductctl monitor --json --workers');
 	is((split_resp($buf[0]))[1], body_of($path), '... byte-exact');
 	close $_ for @$socks;
 	is(origin_count($path), 1, 'one origin request');
+}
+
+# --- the fetching client goes away mid-body: the fetch goes on for the waiters ---
+{
+	my $path = '/leaver';
+	my $m0 = monitor();
+	my ($socks) = open_clients($N);
+	print { $socks->[0] } request($path);
+	ok(wait_until(sub { origin_count($path) >= 1 }, 20), 'the first client\'s fetch reached the origin');
+	print { $socks->[$_] } request($path) for 1 .. $N - 1;
+	my @buf = ('') x $N;
+	my %open = map { $_ => 1 } 0 .. $N - 1;
+	ok(pump($socks, \@buf, \%open, \&started), 'every client has body bytes while the origin holds the rest');
+	close $socks->[0];		# unread bytes: the close resets, viaduct's next write fails
+	delete $open{0};
+	open_gate($path);
+	ok(pump($socks, \@buf, \%open), 'every waiter\'s response ends');
+	close $socks->[$_] for 1 .. $N - 1;
+	my $want = body_of($path);
+	is(scalar(grep { ((split_resp($_))[1] // '') eq $want } @buf[1 .. $N - 1]), $N - 1,
+	    'all ' . ($N - 1) . ' waiters got the whole body, byte-exact');
+	my $m1 = wait_until(sub { my $m = monitor(); $m->{'inserts-successes'} > $m0->{'inserts-successes'} ? $m : undef }, 20);
+	is($m1 ? $m1->{'inserts-successes'} - $m0->{'inserts-successes'} : 0, 1,
+	    'the fetch finished for the cache alone and stored the object');
+	my $r = http_get($port, "http://127.0.0.1:$op$path");
+	ok(defined $r && (split_resp($r))[1] eq $want, 'a later request is a hit, byte-exact');
+	is(origin_count($path), 1, 'the origin saw one request');
+	like(slurp($v->errlog) // '', qr/client gone; finishing \S*\Q$path\E for the cache and its waiters/,
+	    'the error log (info) says the fetch went on without its client');
 }
 
 # --- the origin closes mid-body: waiters with bytes are cut, nothing stored ---
