@@ -1,6 +1,8 @@
 /*
  * cache_store.h — the LMDB index and the body files (see the note at the
- * top of cache_store.c for the layout and the measurements).
+ * top of cache_store.c for the layout and the measurements; the index is
+ * cache_index.c, the record codec cache_record.c, the body files
+ * cache_body.c).
  *
  * Contract:
  *   - Each process that uses the cache (workers, the cache manager,
