@@ -100,7 +100,7 @@ classify(struct conn *c, struct accesslog_entry *e, char *peer, size_t peerlen)
 	} else if (hit) {
 		return;				/* answered from the cache */
 	} else if (c->resp.status >= 200) {
-		/* the origin answered: a miss, or a refresh (cache_proxy.c) */
+		/* the origin answered: a miss, or a refresh (cache_reval.c) */
 		e->hier = AL_HIER_DIRECT;
 		if (c->up.via_parent)	/* a parent: hashed when there are several */
 			e->hier = c->t->conf->parent_set->n > 1 ? AL_HIER_CARP :

@@ -10,7 +10,7 @@
  * request (its end-to-end fields, so that the same variant and the same
  * rules apply, without conditionals, Range or Cache-Control) is written
  * into it with "Connection: close", and whatever comes back is read and
- * dropped until the connection closes.  cache_proxy.c sees the internal
+ * dropped until the connection closes.  cache_hit.c sees the internal
  * request, revalidates the stale object (a conditional request; 304
  * refreshes it, 200 replaces it) instead of answering it from the cache.
  *

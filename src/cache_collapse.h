@@ -21,7 +21,7 @@
  * Both publish before they scan, so of two contenders at least one sees the
  * other; the highest contender never defers, so every deferral ends.
  *
- * Waiting is the caller's (cache_proxy.c): a waiter polls with a timer,
+ * Waiting is the caller's (cache_wait.c): a waiter polls with a timer,
  * backing off, and looks the key up in LMDB again; while some slot still
  * publishes K and the bound is not reached it waits, else it is served the
  * stored object or goes to the origin itself.  Order matters there: call

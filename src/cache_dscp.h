@@ -1,6 +1,6 @@
 /*
  * cache_dscp.h — RouterOS's cache-hit-dscp: the DSCP mark on the client
- * socket while cache hits are sent (in a worker: cache_proxy.c says when a
+ * socket while cache hits are sent (in a worker: cache_hit.c says when a
  * hit starts, proxy.c when a response that is not a hit does).
  *
  * The mark is set when a hit starts and taken off when a later response on

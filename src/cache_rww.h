@@ -4,7 +4,7 @@
  * worker, streams the body from the fetch's temp body file as it is
  * written instead of waiting for the whole object to be stored.
  *
- * The writer (the fetcher, in cache_proxy.c), once its body goes to a file:
+ * The writer (the fetcher, in cache_wait.c), once its body goes to a file:
  *   - creates the head file beside the temp body (cache_body_head_create)
  *     and writes it whole: a fixed part (magic, the end word, the origin's
  *     Content-Length or unknown, the key the object will be stored at)

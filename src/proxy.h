@@ -90,7 +90,7 @@ struct relay {
 	/* the destination is gone: output is dropped as if written (a fetch
 	 * finished for the cache alone, proxy.c) */
 	bool		 discard;
-	/* the cache copies body data as it streams (cache_proxy.c); NULL: off */
+	/* the cache copies body data as it streams (cache_fill.c); NULL: off */
 	void		(*tap)(void *arg, const char *p, size_t n);
 	void		*tap_arg;
 	/* a head still to go out before the body, from *head_off: sent in the
@@ -117,7 +117,7 @@ enum px_state {
 	PX_REPLY,		/* writing viaduct's own answer (TRACE, OPTIONS) */
 	PX_ERROR,		/* writing an error page, then close */
 	PX_LINGER,		/* half-closed, draining the client before close */
-	PX_CACHE,		/* writing a response from the cache (cache_proxy.c) */
+	PX_CACHE,		/* writing a response from the cache (cache_hit.c) */
 };
 
 struct upstream {
@@ -193,7 +193,7 @@ struct conn {
 	struct http_resp_out ro;
 	int		 status;	/* of the response, for counters */
 	uint64_t	 sent;		/* bytes to the client for this response */
-	struct cache_conn *cache;	/* cache_proxy.c's state; NULL: no cache */
+	struct cache_conn *cache;	/* cache_conn.h's state; NULL: no cache */
 	struct cache_dscp dscp;		/* cache-hit-dscp on the client socket */
 };
 

@@ -37,7 +37,7 @@ queue_encoded(struct relay *r, const char *p, size_t n)
 	r->consume = n;
 }
 
-/* Body data (decoded) to the cache's tap, if any (cache_proxy.c). */
+/* Body data (decoded) to the cache's tap, if any (cache_fill.c). */
 static void
 tap(struct relay *r, const char *p, size_t n)
 {
