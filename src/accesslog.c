@@ -127,12 +127,19 @@ put_num(struct line *l, unsigned long long v, int width, char pad)
 
 enum esc { ESC_TOKEN, ESC_URL, ESC_QUOTED, ESC_JSON };
 
-static bool
-esc_plain(unsigned char ch, enum esc how)
+/* Bytes copied as they are: visible ASCII in tokens and URLs; also the
+ * space, less the quote and the backslash, in quoted fields and JSON.  Two
+ * functions, chosen once per field, keep the mode out of the byte loop. */
+static inline bool
+esc_plain_token(unsigned char ch)
 {
-	if (how == ESC_QUOTED || how == ESC_JSON)
-		return ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
-	return ch > 0x20 && ch < 0x7f;
+	return (unsigned)(ch - 0x21) < 0x7f - 0x21;
+}
+
+static inline bool
+esc_plain_quoted(unsigned char ch)
+{
+	return (unsigned)(ch - 0x20) < 0x7f - 0x20 && ch != '"' && ch != '\\';
 }
 
 static void
@@ -183,8 +190,12 @@ put_esc(struct line *l, struct vd_str s, enum esc how, size_t max)
 	while (i < s.len) {
 		size_t run = i;
 
-		while (run < s.len && esc_plain((unsigned char)s.p[run], how))
-			run++;
+		if (how == ESC_QUOTED || how == ESC_JSON)
+			while (run < s.len && esc_plain_quoted((unsigned char)s.p[run]))
+				run++;
+		else
+			while (run < s.len && esc_plain_token((unsigned char)s.p[run]))
+				run++;
 		put(l, s.p + i, run - i);
 		if (run < s.len)
 			put_esc_byte(l, (unsigned char)s.p[run++], how);

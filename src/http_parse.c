@@ -46,25 +46,49 @@ lc(int c)
 	return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
+/*
+ * Eight bytes equal but for the case of ASCII letters: every byte that
+ * differs differs only in bit 5 (0x20), and is a letter once that bit is
+ * set.  The letter test adds to each byte (high bit cleared first, so no
+ * carry crosses bytes) what lifts 'a'.. and '{'.. over 0x80.
+ */
+static inline bool
+word_ieq(uint64_t a, uint64_t b)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x80 * ones;
+	uint64_t x = a ^ b, la, low7, letter;
+
+	if (x == 0)
+		return true;
+	if ((x & ~(0x20 * ones)) != 0)
+		return false;
+	la = a | 0x20 * ones;
+	low7 = la & 0x7f * ones;
+	letter = (low7 + (0x80 - 'a') * ones) & ~(low7 + (0x80 - 'z' - 1) * ones) &
+	    ~la & high;
+	return ((x << 2) & high & ~letter) == 0;
+}
+
 bool
-http_str_ieq(struct vd_str s, const char *lit)
+http_mem_ieq(const char *a, const char *b, size_t n)
 {
-	size_t i;
+	size_t i = 0;
 
-	for (i = 0; i < s.len; i++)
-		if (lit[i] == '\0' || lc((unsigned char)s.p[i]) != lc((unsigned char)lit[i]))
+	for (; n - i >= 8; i += 8) {
+		uint64_t wa, wb;
+
+		memcpy(&wa, a + i, 8);
+		memcpy(&wb, b + i, 8);
+		if (!word_ieq(wa, wb))
 			return false;
-	return lit[i] == '\0';
+	}
+	for (; i < n; i++)
+		if (lc((unsigned char)a[i]) != lc((unsigned char)b[i]))
+			return false;
+	return true;
 }
 
-int
-http_field_find(const struct http_field *f, int n, const char *name, int from)
-{
-	for (int i = from; i < n; i++)
-		if (http_str_ieq(f[i].name, name))
-			return i;
-	return -1;
-}
+
 
 /* Bytes allowed in a request-target: visible ASCII (RFC 3986 is stricter, but
  * an origin may expect what browsers send, e.g. '|' or '^'). */
@@ -151,6 +175,45 @@ head_end(const char *buf, size_t len, size_t skip, size_t *scan, size_t *line1,
 }
 
 /* Field lines from p up to the blank line; VD_OK or VD_ERR (why, *status). */
+/* A word with a byte below 0x20 or equal to 0x7f (bytes >= 0x80, obs-text,
+ * never count).  The classic "has a byte less than n" and "has a zero byte"
+ * tricks on the word and on the word xor 0x7f. */
+static inline bool
+word_has_ctl(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t del = x ^ (0x7f * ones);
+
+	return (((x - 0x20 * ones) | (del - ones)) & ~x & high) != 0;
+}
+
+/*
+ * The first byte at or after p that ends a field value: CR or any other
+ * control byte but HTAB (RFC 9110 §5.5 field-value), or DEL.  The head is
+ * known to end in CRLF CRLF before end, so the scan stops inside it; eight
+ * bytes at a time while a whole word lies before end (a value is most of a
+ * head's bytes), then byte by byte from the word that holds the stop.
+ */
+static const char *
+value_end(const char *p, const char *end)
+{
+	for (;;) {
+		unsigned char c;
+		uint64_t w;
+
+		while (end - p >= 8) {
+			memcpy(&w, p, 8);
+			if (word_has_ctl(w))
+				break;
+			p += 8;
+		}
+		c = (unsigned char)*p;
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return p;
+		p++;
+	}
+}
+
 static int
 parse_fields(const char *p, const char *end, struct http_field *f, int max,
     int *nf, int *status, const char **why)
@@ -189,12 +252,11 @@ parse_fields(const char *p, const char *end, struct http_field *f, int max,
 		f[n].name = (struct vd_str){ name, (size_t)(p - name) };
 		for (p++; *p == ' ' || *p == '\t'; p++)
 			;
-		for (v = p; *p != '\r'; p++) {
-			unsigned char c = (unsigned char)*p;
-			if ((c < 0x20 && c != '\t') || c == 0x7f) {
-				*why = "control byte in a field value";
-				return VD_ERR;
-			}
+		v = p;
+		p = value_end(p, end);
+		if (*p != '\r') {
+			*why = "control byte in a field value";
+			return VD_ERR;
 		}
 		if (p[1] != '\n') {
 			*why = "bare CR in a field line";

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "viaduct.h"
 
@@ -96,8 +97,41 @@ int	http_parse_authority(const char *p, size_t len, uint16_t default_port,
 /* RFC 9110 §5.6.2 tchar. */
 extern const uint8_t http_tchar[256];
 
-bool	http_str_ieq(struct vd_str, const char *lit);
-/* Find the first field named `name` (case-insensitive) at or after `from`; -1. */
-int	http_field_find(const struct http_field *, int n, const char *name, int from);
+/* Case-insensitive ASCII equality of n bytes. */
+bool	http_mem_ieq(const char *a, const char *b, size_t n);
+
+/* s is the n bytes of lit, ASCII case-insensitively.  First bytes that
+ * differ in more than bit 5 (the case bit) settle it without a call. */
+static inline bool
+http_ieq_n(struct vd_str s, const char *lit, size_t n)
+{
+	return s.len == n && (n == 0 ||
+	    (((unsigned char)s.p[0] ^ (unsigned char)lit[0]) & ~0x20) == 0) &&
+	    http_mem_ieq(s.p, lit, n);
+}
+
+/*
+ * s equals the NUL-terminated lit, ASCII case-insensitively.  Inline so that
+ * strlen of a literal folds to a constant: most calls (a field name against
+ * each name a caller looks for) end at the length check.
+ */
+static inline bool
+http_str_ieq(struct vd_str s, const char *lit)
+{
+	return http_ieq_n(s, lit, strlen(lit));
+}
+
+/* Find the first field named `name` (case-insensitive) at or after `from`;
+ * -1.  Inline for the same reason as http_str_ieq. */
+static inline int
+http_field_find(const struct http_field *f, int n, const char *name, int from)
+{
+	size_t len = strlen(name);
+
+	for (int i = from; i < n; i++)
+		if (http_ieq_n(f[i].name, name, len))
+			return i;
+	return -1;
+}
 
 #endif

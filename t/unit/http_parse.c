@@ -629,9 +629,58 @@ test_audit(void)
 	ok(http_upgrade_websocket(r.fields, r.nfields), "websocket (any case, with a version) is offered");
 }
 
+/* http_mem_ieq's word at a time against a byte at a time, on every pair of
+ * bytes that a case fold could confuse, in every lane of a word. */
+static bool
+ieq_slow(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x += 32;
+		if (y >= 'A' && y <= 'Z')
+			y += 32;
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+static void
+test_mem_ieq(void)
+{
+	char a[20], b[20];
+	int bad = 0;
+
+	for (int x = 0; x < 256; x++)
+		for (int d = 0; d < 8; d++) {
+			/* y: the same byte, its bit-5 twin, and its neighbours */
+			int ys[4] = { x, x ^ 0x20, (x + 1) & 255, x ^ 0x80 };
+
+			for (int k = 0; k < 4; k++) {
+				memcpy(a, "Content-Length:x", 17);
+				memcpy(b, "cONTENT-lENGTH:x", 17);
+				a[d + 3] = (char)x;
+				b[d + 3] = (char)ys[k];
+				for (size_t n = 8; n <= 16; n += 8)
+					if (http_mem_ieq(a, b, n) != ieq_slow(a, b, n))
+						bad++;
+			}
+		}
+	is_int(bad, 0, "http_mem_ieq: word at a time agrees with byte at a time");
+	ok(http_str_ieq(VD_STR("Transfer-Encoding"), "transfer-encoding"), "str_ieq: case folds");
+	ok(!http_str_ieq(VD_STR("Transfer-Encodinf"), "transfer-encoding"), "str_ieq: last byte counts");
+	ok(!http_str_ieq(VD_STR("Transfer_Encoding"), "transfer-encoding"), "str_ieq: '_' is not '-'");
+	ok(!http_str_ieq(VD_STR("[onnection"), "{onnection"), "str_ieq: '[' is not '{' (bit 5 of a non-letter)");
+	ok(!http_str_ieq(VD_STR("connection"), "connection2"), "str_ieq: lengths differ");
+	ok(http_str_ieq(VD_STR(""), ""), "str_ieq: empty equals empty");
+}
+
 int
 main(void)
 {
+	test_mem_ieq();
 	test_request_table();
 	test_request_slices();
 	test_response();
