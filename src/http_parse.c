@@ -174,7 +174,6 @@ head_end(const char *buf, size_t len, size_t skip, size_t *scan, size_t *line1,
 	return VD_AGAIN;
 }
 
-/* Field lines from p up to the blank line; VD_OK or VD_ERR (why, *status). */
 /* A word with a byte below 0x20 or equal to 0x7f (bytes >= 0x80, obs-text,
  * never count).  The classic "has a byte less than n" and "has a zero byte"
  * tricks on the word and on the word xor 0x7f. */
@@ -214,6 +213,7 @@ value_end(const char *p, const char *end)
 	}
 }
 
+/* Field lines from p up to the blank line; VD_OK or VD_ERR (why, *status). */
 static int
 parse_fields(const char *p, const char *end, struct http_field *f, int max,
     int *nf, int *status, const char **why)
