@@ -526,6 +526,11 @@ on_request(struct conn *c)
 	c->up.fresh_only = false;
 	if (route(c) != VD_OK)
 		return;
+	if (c->req_fr.kind == HTTP_BODY_CHUNKED && upstream_origin_v10(c)) {
+		proxy_error(c, 411, "the origin speaks HTTP/1.0, which has no "
+		    "chunked request body: send Content-Length");
+		return;
+	}
 	if (cache_proxy_request(c) == VD_OK)	/* a hit, or only-if-cached's 504 */
 		return;
 	start_upstream(c);
@@ -789,6 +794,7 @@ on_response(struct conn *c)
 	c->body.left = fr.length;
 	/* the origin keeps the connection open for another request, unless
 	 * its framing was doubtful (RFC 9112 §6.1: close after TE with CL) */
+	upstream_note_version(c, rs->version);
 	c->up.reusable = rs->version == 11 && fr.kind != HTTP_BODY_EOF &&
 	    !fr.te_and_cl && !fr.skipped &&
 	    !http_conn_has(rs->fields, rs->nfields, "close");

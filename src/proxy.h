@@ -214,6 +214,13 @@ struct up_sock {
 	char		 host[256];
 };
 
+/* An origin whose last response said HTTP/1.0 (upstream_note_version). */
+#define UP_V10_MAX	16
+struct up_v10 {
+	uint16_t	 port;
+	char		 host[256];	/* "": a free slot */
+};
+
 struct conn_table {
 	struct ev_loop	*loop;
 	/* origin connections of this worker: open (busy + idle), bound, pool */
@@ -224,6 +231,8 @@ struct conn_table {
 	struct ev_timer	 wake;
 	struct conn	*sq_head, *sq_tail;	/* serialize-connections' FIFO */
 	struct ev_timer	 serial;		/* its next look */
+	struct up_v10	 v10[UP_V10_MAX];	/* the last origins that spoke 1.0 */
+	unsigned	 v10_next;		/* the slot to reuse next */
 	const struct vd_conf *conf;
 	struct conn	*conns;
 	size_t		 n, active;
@@ -267,6 +276,16 @@ bool	upstream_retryable(const struct conn *);
  * VD_DECLINED.  A request that could not be sent again on a new connection
  * takes only one idle for less than UPSTREAM_UNSAFE_IDLE_MS (upstream.c). */
 int	upstream_pool_get(struct conn *);
+/*
+ * RFC 9112 §6.1: a client sends Transfer-Encoding only to a server it knows
+ * handles HTTP/1.1, "by remembering the version of a prior received
+ * response".  The worker remembers the last UP_V10_MAX origins whose last
+ * response was HTTP/1.0 (note: after every final response from an origin);
+ * origin_v10 asks whether the request's origin (after route()) is one.
+ * Parents are proxies and never counted.
+ */
+void	upstream_note_version(struct conn *, int version);
+bool	upstream_origin_v10(const struct conn *);
 /* Done with the origin connection: pooled when up->reusable, else closed. */
 void	upstream_release(struct conn *);
 int	upstream_pool_init(struct conn_table *);

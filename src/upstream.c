@@ -272,6 +272,46 @@ idle_match(const struct up_sock *k, uint16_t port, const char *host)
 	return k->port == port && strcmp(k->host, host) == 0;
 }
 
+/* ------------------------------------------------------------ origin versions */
+
+static struct up_v10 *
+v10_find(struct conn_table *t, const char *host, uint16_t port)
+{
+	for (int i = 0; i < UP_V10_MAX; i++)
+		if (t->v10[i].port == port && t->v10[i].host[0] != '\0' &&
+		    strcmp(t->v10[i].host, host) == 0)
+			return &t->v10[i];
+	return NULL;
+}
+
+void
+upstream_note_version(struct conn *c, int version)
+{
+	struct conn_table *t = c->t;
+	struct up_v10 *e;
+
+	if (c->up.via_parent)
+		return;		/* a parent is a proxy: asked in 1.1, never refused */
+	e = v10_find(t, c->up.host, c->up.port);
+	if (version != 10) {
+		if (e != NULL)
+			e->host[0] = '\0';
+		return;
+	}
+	if (e != NULL)
+		return;
+	e = &t->v10[t->v10_next++ % UP_V10_MAX];
+	e->port = c->up.port;
+	snprintf(e->host, sizeof(e->host), "%s", c->up.host);
+}
+
+bool
+upstream_origin_v10(const struct conn *c)
+{
+	return !c->up.via_parent &&
+	    v10_find(c->t, c->up.host, c->up.port) != NULL;
+}
+
 /* ------------------------------------------------------------ serialize-connections */
 
 static void

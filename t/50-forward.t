@@ -159,6 +159,36 @@ is(last_req(), "POST /chunk HTTP/1.1\r\nHost: $o\r\nTransfer-Encoding: chunked\r
     "Via: 1.1 test.via\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n", 'POST chunked: body relayed, extensions and trailers kept');
 like($r, qr{\AHTTP/1\.1 200 }, 'POST chunked: 200');
 
+# --- RFC 9112 §6.1: no chunked request body to an origin whose last
+# response said HTTP/1.0 (one worker, so that it is the one that saw it)
+my $o10 = Viaduct::Origin->new(handler => sub {
+	my ($req) = @_;
+	my ($path) = $req =~ m{^\S+ (\S+)};
+	my $ver = $path =~ /v11/ ? '1.1' : '1.0';
+	my $body = "$ver $path\n";
+	return "HTTP/$ver 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+});
+my $h10 = '127.0.0.1:' . $o10->port;
+my $w1 = start_viaduct(conf => Viaduct::Test::default_conf() . "set workers=1 via-pseudonym=test.via\n");
+my $chunked_post = sub { "POST http://$h10/$_[0] HTTP/1.1\r\nHost: $h10\r\nTransfer-Encoding: chunked\r\n" .
+    "Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n" };
+$r = http_raw($w1->port, $chunked_post->('unknown'));
+like(($o10->requests)[-1], qr{\APOST /unknown HTTP/1\.1\r\n.*\r\nTransfer-Encoding: chunked\r\n.*\r\n\r\n5\r\nhello\r\n0\r\n\r\n\z}s,
+    'origin of unknown version: the chunked body is forwarded chunked');
+like($r, qr{\r\n\r\n1\.0 /unknown\n\z}, 'origin of unknown version: its answer relayed');
+$r = http_raw($w1->port, $chunked_post->('after-v10'));
+like($r, qr{\AHTTP/1\.1 411 Length Required\r\n}, 'origin that answered in 1.0: chunked body refused with 411');
+like($r, qr{HTTP/1\.0}, '411: the page says why');
+is(scalar(my @n = $o10->requests), 1, 'origin that answered in 1.0: the chunked request never reached it');
+$r = http_raw($w1->port, "POST http://$h10/cl HTTP/1.1\r\nHost: $h10\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+like($r, qr{\r\n\r\n1\.0 /cl\n\z}, 'origin that answered in 1.0: a Content-Length body still goes');
+http_raw($w1->port, "GET http://$h10/v11 HTTP/1.1\r\nHost: $h10\r\nConnection: close\r\n\r\n");
+$r = http_raw($w1->port, $chunked_post->('again'));
+like($r, qr{\r\n\r\n1\.0 /again\n\z}, 'the same origin answered in 1.1 since: chunked goes again');
+like(($o10->requests)[-1], qr{\APOST /again HTTP/1\.1\r\n.*\r\n\r\n5\r\nhello\r\n0\r\n\r\n\z}s,
+    'after 1.1: the origin got the chunked body');
+undef $w1;
+
 # --- CL and TE together: TE governs, CL not forwarded, client connection closed
 $s = conn();
 $buf = '';
