@@ -113,13 +113,22 @@ putf(struct line *l, const char *fmt, ...)
 static void
 put_num(struct line *l, unsigned long long v, int width, char pad)
 {
+	static const char two[] =
+	    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	    "8081828384858687888990919293949596979899";
 	char tmp[24];
 	size_t n = sizeof(tmp);
 
-	do {
-		tmp[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
+	while (v >= 10) {	/* two digits a division */
+		unsigned d = (unsigned)(v % 100);
+
+		v /= 100;
+		tmp[--n] = two[2 * d + 1];
+		tmp[--n] = two[2 * d];
+	}
+	if (v > 0 || n == sizeof(tmp))
+		tmp[--n] = (char)('0' + v);
 	while (width > (int)(sizeof(tmp) - n) && n > 0)
 		tmp[--n] = pad;
 	put(l, tmp + n, sizeof(tmp) - n);
@@ -134,6 +143,18 @@ static inline bool
 esc_plain_token(unsigned char ch)
 {
 	return (unsigned)(ch - 0x21) < 0x7f - 0x21;
+}
+
+/* Eight bytes at p all plain in a token or URL: none below 0x21 ("has a
+ * byte less than n") and none at or above 0x7f (adding 1 sets the high bit). */
+static inline bool
+word_plain_token(const char *p)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x80 * ones;
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+	return ((((x - 0x21 * ones) & ~x) | x | (x + ones)) & high) == 0;
 }
 
 static inline bool
@@ -193,9 +214,12 @@ put_esc(struct line *l, struct vd_str s, enum esc how, size_t max)
 		if (how == ESC_QUOTED || how == ESC_JSON)
 			while (run < s.len && esc_plain_quoted((unsigned char)s.p[run]))
 				run++;
-		else
+		else {
+			while (s.len - run >= 8 && word_plain_token(s.p + run))
+				run += 8;
 			while (run < s.len && esc_plain_token((unsigned char)s.p[run]))
 				run++;
+		}
 		put(l, s.p + i, run - i);
 		if (run < s.len)
 			put_esc_byte(l, (unsigned char)s.p[run++], how);

@@ -1,6 +1,7 @@
 /* t/unit/accesslog.c — access log lines, field by field, in every format. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "viaduct.h"
@@ -31,9 +32,44 @@ miss(void)
 	};
 }
 
+/* The URL escaper's eight-bytes-at-a-time test against the byte rule: one
+ * odd byte in every lane of two words of plain ones. */
+static void
+test_url_lanes(void)
+{
+	static const unsigned char odd[] = { 0x00, 0x1f, 0x20, 0x21, 0x7e, 0x7f, 0x80, 0xff };
+	int bad = 0;
+
+	for (size_t k = 0; k < 17; k++)
+		for (size_t j = 0; j < sizeof(odd); j++) {
+			struct accesslog_entry e = miss();
+			char url[17], want[64], wline[256];
+			size_t w = 0;
+
+			memset(url, 'a', sizeof(url));
+			url[k] = (char)odd[j];
+			for (size_t i = 0; i < sizeof(url); i++) {
+				unsigned char c = (unsigned char)url[i];
+
+				if (c > 0x20 && c < 0x7f)
+					want[w++] = (char)c;
+				else
+					w += (size_t)snprintf(want + w, 4, "%%%02X", c);
+			}
+			want[w] = '\0';
+			e.url = (struct vd_str){ url, sizeof(url) };
+			snprintf(wline, sizeof(wline), "1286536308.779    180 192.168.0.224 TCP_MISS/200 411 GET "
+			    "%s - HIER_DIRECT/192.0.2.7 text/html\n", want);
+			if (strcmp(fmt(AL_FMT_SQUID, &e), wline) != 0)
+				bad++;
+		}
+	is_int(bad, 0, "squid: the URL escaper agrees with the byte rule in every lane");
+}
+
 int
 main(void)
 {
+	test_url_lanes();
 	struct accesslog_entry e = miss();
 	char small[16];
 
@@ -65,6 +101,11 @@ main(void)
 	is_str(fmt(AL_FMT_COMMON, &e),
 	    "::1 - - [01/Jan/1970:00:16:40 +0000] \"NONE error:invalid-request HTTP/1.1\" 400 -\n",
 	    "common: no bytes is '-'");
+	e.time_ms = 100010;
+	e.elapsed_ms = 10;
+	e.bytes = 100;
+	ok(strncmp(fmt(AL_FMT_SQUID, &e), "100.010     10 ::1 NONE/400 100 ", 32) == 0,
+	    "squid: numbers at the two-digit boundaries (10, 100, 010)");
 	e.status = 0;
 	e.result = AL_TCP_DENIED;
 	ok(strstr(fmt(AL_FMT_SQUID, &e), " TCP_DENIED/000 ") != NULL,
