@@ -211,10 +211,10 @@ put_esc(struct line *l, struct vd_str s, enum esc how, size_t max)
 	while (i < s.len) {
 		size_t run = i;
 
-		if (how == ESC_QUOTED || how == ESC_JSON)
+		if (how == ESC_QUOTED || how == ESC_JSON) {
 			while (run < s.len && esc_plain_quoted((unsigned char)s.p[run]))
 				run++;
-		else {
+		} else {
 			while (s.len - run >= 8 && word_plain_token(s.p + run))
 				run += 8;
 			while (run < s.len && esc_plain_token((unsigned char)s.p[run]))

@@ -792,9 +792,9 @@ on_response(struct conn *c)
 	memset(&c->body, 0, sizeof(c->body));
 	c->body.fr = fr;
 	c->body.left = fr.length;
+	upstream_note_version(c, rs->version);
 	/* the origin keeps the connection open for another request, unless
 	 * its framing was doubtful (RFC 9112 §6.1: close after TE with CL) */
-	upstream_note_version(c, rs->version);
 	c->up.reusable = rs->version == 11 && fr.kind != HTTP_BODY_EOF &&
 	    !fr.te_and_cl && !fr.skipped &&
 	    !http_conn_has(rs->fields, rs->nfields, "close");
