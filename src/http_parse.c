@@ -88,8 +88,6 @@ http_mem_ieq(const char *a, const char *b, size_t n)
 	return true;
 }
 
-
-
 /* Bytes allowed in a request-target: visible ASCII (RFC 3986 is stricter, but
  * an origin may expect what browsers send, e.g. '|' or '^'). */
 static bool
@@ -180,7 +178,7 @@ head_end(const char *buf, size_t len, size_t skip, size_t *scan, size_t *line1,
 static inline bool
 word_has_ctl(uint64_t x)
 {
-	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	const uint64_t ones = 0x0101010101010101ull, high = 0x80 * ones;
 	uint64_t del = x ^ (0x7f * ones);
 
 	return (((x - 0x20 * ones) | (del - ones)) & ~x & high) != 0;
