@@ -2,10 +2,12 @@
  * cache_collapse.c — one origin fetch per cache key across workers (see
  * cache_collapse.h for the protocol).  The entries live in the shared stats
  * segment; each is written by its slot's worker only, with atomic word
- * stores, and read by every other worker with atomic word loads.
+ * stores, and read by every other worker with atomic word loads -- but for
+ * the waiters word, which siblings set and the owner takes, atomically.
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -114,10 +116,48 @@ collapse_busy(const struct collapse *co, const struct cache_key *key)
 	return false;
 }
 
+/* Bit of slot s in a waiters word: slots 64 apart share one, and each of
+ * them is signalled (a spare wake-up only makes a worker look again). */
+static uint64_t
+slot_bit(uint32_t s)
+{
+	return 1ULL << (s % 64);
+}
+
+/* SIGUSR2 to the live slots of bits m. */
+static void
+signal_bits(const struct collapse *co, uint64_t m)
+{
+	uint32_t used = stats_slots_used(co->hdr);
+
+	for (; m != 0; m &= m - 1)
+		for (uint32_t s = (uint32_t)__builtin_ctzll(m); s < used; s += 64) {
+			int64_t pid = __atomic_load_n(&co->hdr->slots[s].pid, __ATOMIC_RELAXED);
+
+			if (pid > 0 && kill((pid_t)pid, SIGUSR2) == 0)
+				STATS_INC(collapsed_wakeups, 1);
+		}
+}
+
+/*
+ * Our entry e moved (its state or written, stored just before): signal the
+ * workers that asked, once each.  The fence pairs with subscribe()'s: a
+ * waiter either sees the move when it looks after asking, or its bit is in
+ * the word we take here.
+ */
+static void
+wake(const struct collapse *co, struct stats_collapse *e)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&e->waiters, __ATOMIC_RELAXED) != 0)
+		signal_bits(co, __atomic_exchange_n(&e->waiters, 0, __ATOMIC_ACQ_REL));
+}
+
 static void
 withdraw(struct collapse *co, int h)
 {
 	__atomic_store_n(&own(co)[h].state, (uint64_t)CO_FREE, __ATOMIC_RELEASE);
+	wake(co, &own(co)[h]);
 }
 
 /* Our entry h is published as CLAIM: decide (the answers of collapse_claim). */
@@ -175,6 +215,7 @@ collapse_claim(struct collapse *co, const struct cache_key *key, int *h)
 		return VD_ERR;
 	__atomic_store_n(&tbl[fr].file, (uint64_t)0, __ATOMIC_RELAXED);
 	__atomic_store_n(&tbl[fr].written, (uint64_t)0, __ATOMIC_RELAXED);
+	__atomic_store_n(&tbl[fr].waiters, (uint64_t)0, __ATOMIC_RELAXED);
 	__atomic_store_n(&tbl[fr].key[0], k.w[0], __ATOMIC_RELAXED);
 	__atomic_store_n(&tbl[fr].key[1], k.w[1], __ATOMIC_RELAXED);
 	__atomic_store_n(&tbl[fr].state, (uint64_t)CO_CLAIM, __ATOMIC_RELEASE);
@@ -223,6 +264,7 @@ collapse_stream(struct collapse *co, int h, uint64_t file, uint64_t written)
 	__atomic_store_n(&e->file, file, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->written, written, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->state, (uint64_t)CO_STREAM, __ATOMIC_RELEASE);
+	wake(co, e);
 }
 
 void
@@ -230,8 +272,10 @@ collapse_progress(struct collapse *co, int h, uint64_t written)
 {
 	struct stats_collapse *e = own_in(co, h, CO_STREAM, CO_STREAM);
 
-	if (e != NULL)
-		__atomic_store_n(&e->written, written, __ATOMIC_RELEASE);
+	if (e == NULL)
+		return;
+	__atomic_store_n(&e->written, written, __ATOMIC_RELEASE);
+	wake(co, e);
 }
 
 void
@@ -243,6 +287,67 @@ collapse_complete(struct collapse *co, int h, uint64_t size)
 		return;
 	__atomic_store_n(&e->written, size, __ATOMIC_RELEASE);
 	__atomic_store_n(&e->state, (uint64_t)CO_DONE, __ATOMIC_RELEASE);
+	wake(co, e);
+}
+
+bool
+collapse_wanted(const struct collapse *co, int h)
+{
+	const struct stats_collapse *e;
+
+	if (co->hdr == NULL || h < 0 || h >= STATS_COLLAPSE_MAX)
+		return false;
+	e = &own(co)[h];
+	return e->state == CO_FETCH && __atomic_load_n(&e->waiters, __ATOMIC_RELAXED) != 0;
+}
+
+/*
+ * Ask entry e of slot s, which held k, for a wake-up.  true if it holds k
+ * still once asked.  The first to ask of a fetch without a body file yet
+ * tells its owner too, who may start one for the waiters (cache_wait.c).
+ */
+static bool
+subscribe(const struct collapse *co, uint32_t s, struct stats_collapse *e, struct co_key k)
+{
+	uint64_t before = __atomic_fetch_or(&e->waiters, slot_bit(co->self), __ATOMIC_SEQ_CST);
+	uint64_t st;
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if ((st = entry_state(e, k)) == CO_FREE)
+		return false;
+	if (st == CO_FETCH && before == 0)
+		signal_bits(co, slot_bit(s));
+	return true;
+}
+
+bool
+collapse_subscribe(struct collapse *co, const struct cache_key *key)
+{
+	struct co_key k = co_key(key);
+	bool busy = false;
+
+	if (co->hdr == NULL)
+		return false;
+	for (uint32_t s = 0; s < co->hdr->nslots; s++)
+		for (int i = 0; i < STATS_COLLAPSE_MAX; i++) {
+			struct stats_collapse *e = &co->hdr->slots[s].collapse[i];
+
+			if (entry_state(e, k) != CO_FREE && subscribe(co, s, e, k))
+				busy = true;
+		}
+	return busy;
+}
+
+int
+collapse_watch_subscribe(struct collapse *co, const struct collapse_watch *w,
+    uint64_t *written)
+{
+	struct co_key k = { { w->key[0], w->key[1] } };
+
+	if (co->hdr != NULL && w->slot < co->hdr->nslots && w->idx >= 0 &&
+	    w->idx < STATS_COLLAPSE_MAX)
+		(void)subscribe(co, w->slot, &co->hdr->slots[w->slot].collapse[w->idx], k);
+	return collapse_watch(co, w, written);
 }
 
 int

@@ -21,13 +21,24 @@
  * Both publish before they scan, so of two contenders at least one sees the
  * other; the highest contender never defers, so every deferral ends.
  *
- * Waiting is the caller's (cache_wait.c): a waiter polls with a timer,
- * backing off, and looks the key up in LMDB again; while some slot still
- * publishes K and the bound is not reached it waits, else it is served the
- * stored object or goes to the origin itself.  Order matters there: call
- * collapse_busy() before the lookup, since an owner commits before it
- * releases.  A waiter never publishes again (no chain of waits after an
- * uncacheable response).
+ * Waiting is the caller's (cache_wait.c): a waiter asks every entry that
+ * holds K for a wake-up (collapse_subscribe: it sets its slot's bit in the
+ * entry's waiters word) and looks the key up in LMDB again; while some
+ * slot still publishes K and the bound is not reached it sleeps until
+ * SIGUSR2 (or a fallback timer), else it is served the stored object or
+ * goes to the origin itself.  Order matters there: subscribe before the
+ * lookup, since an owner commits before it releases.  A waiter never
+ * publishes again (no chain of waits after an uncacheable response).
+ *
+ * Wake-ups (Dekker again).  The owner stores each move of an entry (STREAM,
+ * more written, DONE, FREE), issues a full fence and takes the waiters
+ * word (exchange with 0): every slot whose bit was set gets SIGUSR2
+ * (slots 64 apart share a bit and are both signalled).  A waiter sets its
+ * bit, issues a full fence, then looks: it sees the move, or the owner
+ * sees its bit.  The first waiter of a FETCH entry (no body file yet)
+ * signals the owner as well: a small body the owner keeps in memory can
+ * then be written to a file for the waiters (collapse_wanted).  A dead
+ * owner's entries vanish without a signal: waiters keep a fallback timer.
  *
  * Read-while-writer (cache_rww.h).  A fetcher whose body goes to a file
  * says so: FETCH becomes STREAM with the temp file's id (the name is
@@ -97,6 +108,14 @@ void	collapse_progress(struct collapse *, int h, uint64_t written);
 /* ... the body is complete, size bytes. */
 void	collapse_complete(struct collapse *, int h, uint64_t size);
 
+/* A fetch (FETCH, no file yet) someone waits for: the owner may start a
+ * body file for it. */
+bool	collapse_wanted(const struct collapse *, int h);
+
+/* A waiter of key: SIGUSR2 when any entry that holds it moves.  true: some
+ * entry holds it (after asking: its move will be signalled). */
+bool	collapse_subscribe(struct collapse *, const struct cache_key *);
+
 /* A stream a waiter follows: whose entry, which file. */
 struct collapse_watch {
 	uint32_t	 slot;
@@ -113,6 +132,11 @@ int	collapse_find(const struct collapse *, const struct cache_key *,
  * bytes are in the file.  VD_ERR it ended otherwise (the entry is gone:
  * committed and released, aborted, or its worker died). */
 int	collapse_watch(const struct collapse *, const struct collapse_watch *,
+	    uint64_t *written);
+/* collapse_watch, after asking its entry for SIGUSR2 on its next move: a
+ * stream that caught up sleeps when this still says VD_AGAIN and the
+ * written it had. */
+int	collapse_watch_subscribe(struct collapse *, const struct collapse_watch *,
 	    uint64_t *written);
 
 #endif

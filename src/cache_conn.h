@@ -62,6 +62,7 @@ struct cache_conn {
 	/* the miss being stored */
 	bool		 storing;
 	bool		 to_file;
+	bool		 shadow;	/* kept in buf, and in a body file for waiters only */
 	bool		 varies;
 	struct cache_key vkey;		/* variant key when varies */
 	struct cache_body body;
@@ -92,6 +93,8 @@ struct cache_conn {
 	struct ev_timer	 co_timer;	/* the next look */
 	int64_t		 co_until;	/* loop ms: then fetch ourselves */
 	int64_t		 co_delay;	/* ms, backing off */
+	bool		 co_asleep;	/* on cp->sleepers: a wake-up looks again */
+	struct cache_conn *co_prev, *co_next;
 	/* read-while-writer (cache_rww.h): the fetcher publishes its body file ... */
 	bool		 rww_tried;	/* ... or tried to */
 	bool		 rww_pub;	/* ... and waiters may be reading it */
@@ -110,6 +113,8 @@ struct cache_proxy {
 	size_t		 head_cap;
 	struct cache_bg	*bg;		/* stale-while-revalidate (cache_bg.h) */
 	struct collapse	 co;		/* our slot's table of fetched keys */
+	struct conn	*fetch[STATS_COLLAPSE_MAX];	/* who claimed entry h (if its co_h is h still) */
+	struct cache_conn *sleepers;	/* waiters that sleep until a wake-up (SIGUSR2) */
 	struct cache_pass pass;		/* keys that were not stored: no collapsing */
 };
 

@@ -185,6 +185,35 @@ stored_head(struct conn *c, struct cache_conn *cc)
 	return overflow ? VD_ERR : VD_OK;
 }
 
+/* The whole body is in: nobody needs to stream it any more. */
+static bool
+body_in(const struct conn *c, const struct cache_conn *cc)
+{
+	return c->body.fr.kind == HTTP_BODY_LENGTH && cc->got >= c->body.fr.length;
+}
+
+void
+cache_fill_share(struct conn *c, struct cache_conn *cc)
+{
+	if (!cc->storing || cc->to_file || cc->shadow || cc->rww_tried || cc->co_h < 0 ||
+	    body_in(c, cc))
+		return;
+	cc->rww_tried = true;	/* once: a failure here leaves the waiters waiting */
+	if (cache_body_begin(cp_store(c), &cc->body) != VD_OK)
+		return;
+	if (cache_body_write(&cc->body, cc->buf, cc->blen) != VD_OK) {
+		cache_body_abort(cp_store(c), &cc->body);
+		return;
+	}
+	cc->shadow = true;
+	cc->rww_tried = false;
+	cache_wait_publish(c, cc);
+	if (!cc->rww_pub) {	/* its head did not fit: no use for the file */
+		cache_body_abort(cp_store(c), &cc->body);
+		cc->shadow = false;
+	}
+}
+
 /* relay.c's tap: body bytes as they stream to the client. */
 static void
 tap(void *arg, const char *p, size_t n)
@@ -204,9 +233,16 @@ tap(void *arg, const char *p, size_t n)
 	if (!cc->to_file && cc->blen + n <= cs->inline_max) {
 		memcpy(cc->buf + cc->blen, p, n);
 		cc->blen += n;
+		if (cc->shadow)
+			goto file;
+		if (collapse_wanted(&cp_of(c)->co, cc->co_h))
+			cache_fill_share(c, cc);
 		return;
 	}
-	if (!cc->to_file) {
+	if (cc->shadow) {	/* too large for inline after all: the file is the body */
+		cc->shadow = false;
+		cc->to_file = true;
+	} else if (!cc->to_file) {
 		if (cache_body_begin(cs, &cc->body) != VD_OK) {
 			STATS_INC(inserts_errors, 1);
 			cc->storing = false;
@@ -217,6 +253,7 @@ tap(void *arg, const char *p, size_t n)
 		if (cache_body_write(&cc->body, cc->buf, cc->blen) != VD_OK)
 			goto fail;
 	}
+file:
 	if (cache_body_write(&cc->body, p, n) == VD_OK) {
 		cache_wait_progress(c, cc);
 		return;
@@ -224,9 +261,9 @@ tap(void *arg, const char *p, size_t n)
 fail:
 	STATS_INC(inserts_errors, 1);
 drop:
-	if (cc->to_file)
+	if (cc->to_file || cc->shadow)
 		cache_body_abort(cs, &cc->body);
-	cc->to_file = false;
+	cc->to_file = cc->shadow = false;
 	cc->storing = false;
 	cache_wait_unpublish(c, cc);
 }
@@ -274,7 +311,7 @@ cache_fill_response(struct conn *c, struct cache_conn *cc)
 	if (!cc->cacheable || c->head_method || !admit(c, cc))
 		return;
 	cc->storing = true;
-	cc->to_file = false;
+	cc->to_file = cc->shadow = false;
 	cc->got = 0;
 	cc->blen = 0;
 	c->body.tap = tap;
@@ -322,13 +359,17 @@ cache_fill_end(struct conn *c, struct cache_conn *cc, bool complete)
 
 	cc->storing = false;
 	if (!complete) {
-		if (cc->to_file)
+		if (cc->to_file || cc->shadow)
 			cache_body_abort(cp_store(c), &cc->body);
-		cc->to_file = false;
+		cc->to_file = cc->shadow = false;
 		return;
 	}
 	cache_wait_complete(c, cc);
-	if ((rc = commit(c, cc)) == VD_OK) {
+	rc = commit(c, cc);
+	if (cc->shadow)		/* the waiters hold it open; the object is inline */
+		cache_body_abort(cp_store(c), &cc->body);
+	cc->shadow = false;
+	if (rc == VD_OK) {
 		STATS_INC(inserts_successes, 1);
 		cache_pass_forget(&cp_of(c)->pass, &cc->key);
 	} else if (rc == CACHE_STORE_FULL) {

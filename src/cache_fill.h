@@ -26,6 +26,12 @@ struct http_field;
  * stored (cc->storing, c->body.tap set). */
 void	cache_fill_response(struct conn *, struct cache_conn *);
 
+/* Others wait for this fetch (collapse_wanted), whose body is kept in
+ * memory to be stored inline: write it to a body file as well, so that
+ * they stream it as it comes (read-while-writer); the object is still
+ * stored inline and the file dropped at the end. */
+void	cache_fill_share(struct conn *, struct cache_conn *);
+
 /* The body being stored is complete (commit it) or not (drop it). */
 void	cache_fill_end(struct conn *, struct cache_conn *, bool complete);
 

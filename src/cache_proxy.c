@@ -197,6 +197,13 @@ cache_proxy_result(const struct conn *c, enum accesslog_result dflt, bool *hit)
 	return cc->result;
 }
 
+void
+cache_proxy_wake(struct conn_table *t)
+{
+	if (t->cache != NULL)
+		cache_wait_wake(t->cache, t->loop);
+}
+
 struct cache_store *
 cache_proxy_store(struct conn_table *t)
 {

@@ -73,6 +73,10 @@ int	cache_proxy_error(struct conn *);
 enum accesslog_result cache_proxy_result(const struct conn *, enum accesslog_result dflt,
 	    bool *hit);
 
+/* SIGUSR2: a fetch that requests of this worker wait for moved, or a
+ * sibling waits for one of ours (cache_wait.h). */
+void	cache_proxy_wake(struct conn_table *);
+
 /* The worker's own cache store (admin.c's PURGE), NULL without a cache. */
 struct cache_store;
 struct cache_store *cache_proxy_store(struct conn_table *);

@@ -19,7 +19,8 @@
  * A waiter opens both files (the descriptors stay valid after the rename
  * or the unlink), checks that the object is the one its own request would
  * be served, sends the head and then whatever is published, with sendfile,
- * looking again on a timer while it has caught up.  When the entry
+ * sleeping while it has caught up until the writer's next move wakes it
+ * (cache_collapse.h).  When the entry
  * vanishes, the end word read from its own descriptor says whether the
  * body was complete; if not, a response already started is cut (the
  * caller closes the connection), never padded.

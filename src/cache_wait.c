@@ -11,14 +11,18 @@
 #include "viaduct.h"
 #include "cache_conn.h"
 #include "cache_dscp.h"
+#include "cache_fill.h"
 #include "cache_hit.h"
 #include "cache_wait.h"
 #include "conf.h"
 #include "log.h"
 
-#define CP_CO_FIRST_MS	2	/* a waiter's first look again */
-#define CP_CO_MAX_MS	50	/* backing off to this */
-#define CP_RWW_MAX_MS	10	/* a stream that caught up looks again at least this often */
+#define CP_CO_DEFER_MS	1	/* an undecided claim looks again (no wake-up comes) ... */
+#define CP_CO_DEFER_MAX	50	/* ... backing off to this */
+/* A waiter sleeps until the fetch it waits for moves (SIGUSR2,
+ * cache_wait_wake); this bounds the sleep, for a fetcher that died without
+ * a word (the master clears its entries when it reaps it). */
+#define CP_CO_FALLBACK_MS 100
 
 static struct collapse *
 co_of(const struct conn *c)
@@ -52,14 +56,48 @@ co_may_fetch(const struct conn *c)
 	return true;
 }
 
-/* Park the request in PX_CACHE until co_poll() decides.  VD_OK, VD_ERR. */
+/* Sleep until a wake-up or ms from now.  0, -1 (no timer). */
+static int
+co_sleep(struct conn *c, struct cache_conn *cc, int64_t ms)
+{
+	struct cache_proxy *cp = cp_of(c);
+
+	if (!cc->co_asleep) {
+		cc->co_prev = NULL;
+		cc->co_next = cp->sleepers;
+		if (cp->sleepers != NULL)
+			cp->sleepers->co_prev = cc;
+		cp->sleepers = cc;
+		cc->co_asleep = true;
+	}
+	return ev_timer_start(c->t->loop, &cc->co_timer, ms);
+}
+
+static void
+co_awake(struct cache_proxy *cp, struct cache_conn *cc)
+{
+	if (!cc->co_asleep)
+		return;
+	if (cc->co_prev != NULL)
+		cc->co_prev->co_next = cc->co_next;
+	else
+		cp->sleepers = cc->co_next;
+	if (cc->co_next != NULL)
+		cc->co_next->co_prev = cc->co_prev;
+	cc->co_prev = cc->co_next = NULL;
+	cc->co_asleep = false;
+}
+
+/* Park the request in PX_CACHE until co_poll() decides: at once for a
+ * waiter (it asks for its wake-up there, then looks), shortly for an
+ * undecided claim.  VD_OK, VD_ERR. */
 static int
 co_park(struct conn *c, struct cache_conn *cc, enum cp_co how)
 {
 	struct ev_loop *l = c->t->loop;
 
-	cc->co_delay = how == CP_CO_DEFER ? 1 : CP_CO_FIRST_MS;
-	if (ev_timer_start(l, &cc->co_timer, cc->co_delay) == -1)
+	cc->co_delay = CP_CO_DEFER_MS;
+	if (ev_timer_start(l, &cc->co_timer, how == CP_CO_DEFER ? cc->co_delay : 0) == -1)
 		return VD_ERR;
 	if (how == CP_CO_WAIT)
 		STATS_INC(collapsed_waits, 1);
@@ -85,6 +123,8 @@ cache_wait_start(struct conn *c, struct cache_conn *cc)
 		rc = collapse_busy(co_of(c), &cc->key) ? VD_AGAIN : VD_ERR;
 	else
 		rc = collapse_claim(co_of(c), &cc->key, &cc->co_h);
+	if (cc->co_h >= 0)
+		cp_of(c)->fetch[cc->co_h] = c;
 	if (rc == VD_OK || rc == VD_ERR)
 		return VD_DECLINED;
 	if (co_park(c, cc, rc == VD_AGAIN ? CP_CO_WAIT : CP_CO_DEFER) == VD_OK)
@@ -123,11 +163,11 @@ co_resume(struct conn *c, struct cache_conn *cc, bool hit)
 		proxy_run(c);
 }
 
-/* The next look's delay: doubled, up to CP_CO_MAX_MS. */
+/* An undecided claim's next look: doubled, up to CP_CO_DEFER_MAX. */
 static int64_t
 co_backoff(struct cache_conn *cc)
 {
-	cc->co_delay = cc->co_delay * 2 > CP_CO_MAX_MS ? CP_CO_MAX_MS : cc->co_delay * 2;
+	cc->co_delay = cc->co_delay * 2 > CP_CO_DEFER_MAX ? CP_CO_DEFER_MAX : cc->co_delay * 2;
 	return cc->co_delay;
 }
 
@@ -239,7 +279,6 @@ rww_try(struct conn *c, struct cache_conn *cc)
 	log_debug("cache: streaming %.*s while it is written", (int)cc->ulen, cc->url);
 	cache_dscp_other(c);		/* a miss, not a hit (cache-hit-dscp) */
 	cc->co_wait = CP_CO_NONE;
-	cc->co_delay = 1;
 	STATS_INC(collapsed_hits, 1);
 	conn_timer(c, c->t->conf->idle_timeout);
 	if (!c->running)
@@ -267,6 +306,19 @@ rww_to_origin(struct conn *c, struct cache_conn *cc)
 	return ev_timer_start(c->t->loop, &cc->co_timer, 0) == 0 ? VD_AGAIN : VD_ERR;
 }
 
+/* Caught up with the writer: sleep until it writes more (its wake-up), or
+ * look again at once if it did meanwhile.  VD_AGAIN, VD_ERR. */
+static int
+rww_sleep(struct conn *c, struct cache_conn *cc)
+{
+	uint64_t w;
+	int st = collapse_watch_subscribe(co_of(c), &cc->rw.w, &w);
+
+	if (st != VD_AGAIN || w != cc->rw.avail)
+		return ev_timer_start(c->t->loop, &cc->co_timer, 0) == 0 ? VD_AGAIN : VD_ERR;
+	return co_sleep(c, cc, CP_CO_FALLBACK_MS) == 0 ? VD_AGAIN : VD_ERR;
+}
+
 int
 cache_wait_send(struct conn *c, struct cache_conn *cc)
 {
@@ -279,14 +331,8 @@ cache_wait_send(struct conn *c, struct cache_conn *cc)
 		c->resp_started = true;
 		conn_timer(c, c->t->conf->idle_timeout);
 	}
-	if (rc == VD_AGAIN && c->cl.wr) {
-		/* caught up with the writer: look again soon, later if it is slow */
-		cc->co_delay = out > 0 ? 1 : cc->co_delay * 2 > CP_RWW_MAX_MS ? CP_RWW_MAX_MS :
-		    cc->co_delay * 2;
-		if (ev_timer_start(c->t->loop, &cc->co_timer, cc->co_delay) == -1)
-			return VD_ERR;
-		return VD_AGAIN;
-	}
+	if (rc == VD_AGAIN && c->cl.wr)
+		return rww_sleep(c, cc);
 	if (rc == VD_DECLINED && !c->resp_started && cc->reqlen > 0)
 		return rww_to_origin(c, cc);
 	if (rc == VD_DECLINED)
@@ -304,7 +350,8 @@ cache_wait_publish(struct conn *c, struct cache_conn *cc)
 	struct cache_obj o = cc->obj;
 	uint64_t len = c->body.fr.kind == HTTP_BODY_LENGTH ? c->body.fr.length :
 	    CACHE_RWW_UNKNOWN;
-	size_t n;
+	size_t n, at;
+	uint8_t *p;
 
 	cc->rww_tried = true;
 	o.flags |= CACHE_OBJ_BODY_FILE;
@@ -312,11 +359,14 @@ cache_wait_publish(struct conn *c, struct cache_conn *cc)
 	o.body_size = len == CACHE_RWW_UNKNOWN ? 0 : len;
 	o.body = (struct vd_str){ NULL, 0 };
 	n = cache_rww_head_size(&o);
-	/* cc->buf is free: what it held is in the file */
-	if (cc->co_h < 0 || n >= cs->inline_max || cache_body_head_create(&cc->body) != VD_OK)
+	/* cc->buf is free (what it held is in the file) but for the body a
+	 * shadow keeps for the inline store */
+	at = cc->shadow ? cc->blen : 0;
+	if (cc->co_h < 0 || n >= cs->inline_max - at || cache_body_head_create(&cc->body) != VD_OK)
 		return;
-	cache_rww_head_encode(&o, cc->varies ? &cc->vkey : &cc->key, len, (uint8_t *)cc->buf);
-	if (cache_rww_write_head(cc->body.hfd, (const uint8_t *)cc->buf, n) != VD_OK)
+	p = (uint8_t *)cc->buf + at;
+	cache_rww_head_encode(&o, cc->varies ? &cc->vkey : &cc->key, len, p);
+	if (cache_rww_write_head(cc->body.hfd, p, n) != VD_OK)
 		return;
 	collapse_stream(co_of(c), cc->co_h, cc->body.id, cc->got);
 	cc->rww_pub = true;
@@ -336,7 +386,7 @@ cache_wait_progress(struct conn *c, struct cache_conn *cc)
 void
 cache_wait_complete(struct conn *c, struct cache_conn *cc)
 {
-	if (cc->rww_pub && cc->to_file && cache_rww_write_end(cc->body.hfd, cc->got) == VD_OK)
+	if (cc->rww_pub && (cc->to_file || cc->shadow) && cache_rww_write_end(cc->body.hfd, cc->got) == VD_OK)
 		collapse_complete(co_of(c), cc->co_h, cc->got);
 }
 
@@ -357,6 +407,7 @@ co_poll(struct ev_loop *l, struct ev_timer *t)
 	bool busy;
 	int rc;
 
+	co_awake(cp_of(c), cc);
 	if (cc->rw.on) {		/* streaming: more may be written now */
 		if (!c->running)
 			proxy_run(c);
@@ -382,11 +433,11 @@ co_poll(struct ev_loop *l, struct ev_timer *t)
 		}
 		cc->co_h = -1;
 		cc->co_wait = CP_CO_WAIT;
-		cc->co_delay = CP_CO_FIRST_MS;
 		STATS_INC(collapsed_waits, 1);
 	}
-	/* before the lookup: an owner commits, then withdraws its key */
-	busy = collapse_busy(co_of(c), &cc->key);
+	/* before the lookup: an owner commits, then withdraws its key (and
+	 * wakes us, having seen our bit, or we see it gone) */
+	busy = collapse_subscribe(co_of(c), &cc->key);
 	if (co_hit(c, cc)) {
 		co_resume(c, cc, true);
 		return;
@@ -397,8 +448,22 @@ co_poll(struct ev_loop *l, struct ev_timer *t)
 	}
 	if (rww_try(c, cc))
 		return;
-	if (ev_timer_start(l, t, co_backoff(cc)) == -1)
+	if (co_sleep(c, cc, CP_CO_FALLBACK_MS) == -1)
 		co_resume(c, cc, false);
+}
+
+void
+cache_wait_wake(struct cache_proxy *cp, struct ev_loop *l)
+{
+	for (int h = 0; h < STATS_COLLAPSE_MAX; h++) {
+		struct conn *f = cp->fetch[h];
+
+		if (f != NULL && f->cache->co_h == h && collapse_wanted(&cp->co, h))
+			cache_fill_share(f, f->cache);
+	}
+	/* each looks again from the loop (co_poll takes it off the list) */
+	for (struct cache_conn *cc = cp->sleepers; cc != NULL; cc = cc->co_next)
+		(void)ev_timer_start(l, &cc->co_timer, 0);
 }
 
 void
@@ -425,6 +490,7 @@ void
 cache_wait_end(struct conn *c, struct cache_conn *cc)
 {
 	ev_timer_stop(c->t->loop, &cc->co_timer);
+	co_awake(cp_of(c), cc);
 	cc->co_wait = CP_CO_NONE;
 	if (cc->co_h >= 0)
 		collapse_release(co_of(c), cc->co_h);

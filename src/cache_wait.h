@@ -3,10 +3,11 @@
  * (the cache on the request path, cache_conn.h; the shared table is
  * cache_collapse.h, the streaming cache_rww.h).  Collapsed forwarding: a
  * cacheable miss claims its key and fetches, or parks in PX_CACHE and
- * looks again on a timer (backing off) until the fetch is stored (served
- * as a hit), is being written to a body file (read-while-writer: streamed
- * as it grows), ends without an object, or takes too long (then it
- * fetches itself).  Keys whose last response was not stored are not waited
+ * sleeps, woken whenever the fetch moves (SIGUSR2 from the fetching
+ * worker, cache_wait_wake), until the fetch is stored (served as a hit),
+ * is being written to a body file (read-while-writer: streamed as it
+ * grows), ends without an object, or takes too long (then it fetches
+ * itself).  Keys whose last response was not stored are not waited
  * for (cache_pass.h).  Workers only; no allocation.
  */
 #ifndef VD_CACHE_WAIT_H
@@ -40,6 +41,14 @@ void	cache_wait_publish(struct conn *, struct cache_conn *);
 void	cache_wait_progress(struct conn *, struct cache_conn *);
 void	cache_wait_complete(struct conn *, struct cache_conn *);
 void	cache_wait_unpublish(struct conn *, struct cache_conn *);
+
+/* SIGUSR2 (cache_collapse.h's wake-ups): a fetch this worker's waiters
+ * wait for moved, or a sibling waits for a fetch of ours that keeps its
+ * body in memory (it goes to a file too: cache_fill_share).  Every
+ * sleeping waiter looks again, from the loop. */
+struct cache_proxy;
+struct ev_loop;
+void	cache_wait_wake(struct cache_proxy *, struct ev_loop *);
 
 /* The request ended (after its commit, so that waiters find the object):
  * nothing stays published, parked or streaming. */

@@ -10,7 +10,9 @@
 #include "signals.h"
 
 /* SIGURG: a sibling worker has caught up, take connections again (worker.c);
- * its default action is to be ignored, so a stray one harms nobody. */
+ * its default action is to be ignored, so a stray one harms nobody.
+ * SIGUSR2: to a worker, a fetch it waits for moved (cache_collapse.h); to
+ * the master, nothing. */
 static const int handled[] = {
 	SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGURG,
 };

@@ -4,7 +4,8 @@
  * A file-backed MAP_SHARED map in the run directory (run-dir/stats): a
  * versioned header, then one slot per process (the master, each worker
  * slot, the cache manager) and one `retired` slot.  Each slot is written by
- * its own process only, with plain stores (no locks, no atomics); readers
+ * its own process only (but for the collapse table's waiters words, set
+ * atomically by siblings), with plain stores (no locks, no atomics); readers
  * (the master, viaductctl) sum them and accept a torn read of a counter.
  * When the master reaps a worker it folds the dead slot's counters into
  * `retired` so that totals never go backwards, then hands the slot to the
@@ -23,20 +24,23 @@
 #include "stats_tbl.h"
 
 #define STATS_MAGIC	0x7669616475637431ULL	/* "viaduct1" */
-#define STATS_VERSION	6
+#define STATS_VERSION	7
 #define STATS_PANIC_LEN	256
 
 enum stats_kind { COUNTER, GAUGE };
 
 /* One published cache key (cache_collapse.c reads and writes it, atomically
  * word by word); state 0: free.  file and written: the temp body file a
- * fetch is writing and the bytes in it so far (read-while-writer). */
+ * fetch is writing and the bytes in it so far (read-while-writer).
+ * waiters: the one word other workers write, bit (slot % 64) set by a
+ * worker that waits for this entry to move and wants SIGUSR2 when it does. */
 #define STATS_COLLAPSE_MAX	64
 struct stats_collapse {
 	uint64_t	 key[2];
 	uint64_t	 state;
 	uint64_t	 file;
 	uint64_t	 written;
+	uint64_t	 waiters;
 };
 
 struct stats_slot {

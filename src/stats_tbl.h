@@ -36,5 +36,6 @@
 	/* collapsed forwarding (cache_collapse.h) */ \
 	X(collapsed_waits,	"collapsed-waits",	COUNTER, "cache misses that waited for another request's fetch") \
 	X(collapsed_hits,	"collapsed-hits",	COUNTER, "collapsed waits answered from the cache") \
+	X(collapsed_wakeups,	"collapsed-wakeups",	COUNTER, "signals sent to workers waiting for a fetch that moved") \
 	/* 0 but in a build configured with --enable-alloc-count (alloc_count.h) */ \
 	X(allocations,		"allocations",		GAUGE,   "malloc-family calls of the process so far (alloc-count builds only)")

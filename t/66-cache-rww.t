@@ -1,7 +1,10 @@
 #!/usr/bin/perl
 # Read-while-writer (issue 6): requests that wait for another request's
-# fetch of one large object, in either of the 2 workers, get the head and
-# the body as the fetch writes it, not once it is stored.  The origin sends
+# fetch of one object, in either of the 2 workers, get the head and the
+# body as the fetch writes it, not once it is stored -- a large body from
+# its body file, a small one (kept in memory to be stored inline) from a
+# file the fetch starts for its waiters when the first one asks, removed
+# once the object is stored inline.  The origin sends
 # the head and the first 100,000 bytes and then holds the rest until the
 # test opens a gate; the test opens it only once every client has its head
 # and body bytes, so the order is proven by the events, with no timing.
@@ -28,15 +31,19 @@ use Viaduct::Origin;
 my $N = 6;
 my $LEN = 300000;	# > the 64 KiB kept inline: the body goes to a file
 my $FIRST = 100000;	# what the origin sends before the gate
+my ($SLEN, $SFIRST) = (3000, 1000);	# /small...: a body stored inline
 my $dir = tmpdir_keep();
 
 sub date { strftime('%a, %d %b %Y %H:%M:%S GMT', gmtime(time)) }
 
+sub len_of { $_[0] =~ m{^/small} ? $SLEN : $LEN }
+
 sub body_of {
 	my ($path) = @_;
+	my $len = len_of($path);
 	my $s = '';
-	$s .= sprintf("%07d %s\n", length $s, $path) while length $s < $LEN;
-	return substr($s, 0, $LEN);
+	$s .= sprintf("%07d %s\n", length $s, $path) while length $s < $len;
+	return substr($s, 0, $len);
 }
 
 sub gate { "$dir/gate" . ($_[0] =~ s{/}{-}gr) }
@@ -47,9 +54,11 @@ my $o = Viaduct::Origin->new(handler => sub {
 	$path =~ s{^http://[^/]+}{};
 	my $body = body_of($path);
 	my $chunked = $path =~ /chunked/;
+	my $first = $path =~ m{^/small} ? $SFIRST : $FIRST;
 	my $head = "HTTP/1.1 200 OK\r\nDate: " . date() . "\r\nCache-Control: max-age=300\r\n" .
 	    "Content-Type: application/octet-stream\r\nETag: \"v1\"\r\n" .
-	    ($chunked ? "Transfer-Encoding: chunked\r\n" : "Content-Length: $LEN\r\n") . "\r\n";
+	    ($chunked ? "Transfer-Encoding: chunked\r\n" : "Content-Length: " . length($body) . "\r\n") .
+	    "\r\n";
 	my $send = sub {
 		my ($c, $part) = @_;
 		print $c ($chunked ? sprintf("%x\r\n%s\r\n", length $part, $part) : $part);
@@ -57,12 +66,12 @@ my $o = Viaduct::Origin->new(handler => sub {
 	return sub {
 		my ($c) = @_;
 		print $c $head;
-		$send->($c, substr($body, 0, $FIRST));
+		$send->($c, substr($body, 0, $first));
 		sleep 0.02 until -e gate($path);
 		# the first fetch of an /abort object stops here: closed mid-body
 		return if $path =~ /abort/ && !-e "$dir/aborted$path" && do {
 			open(my $f, '>', "$dir/aborted$path") or die; close $f; 1 };
-		$send->($c, substr($body, $FIRST));
+		$send->($c, substr($body, $first));
 		print $c "0\r\n\r\n" if $chunked;
 	};
 });
@@ -150,6 +159,88 @@ sub dechunk {
 sub open_gate { my ($p) = @_; open(my $g, '>', gate($p)) or die; close $g }
 
 ok(defined monitor(), 'viaductctl monitor --json --workers');
+
+# body files (and the heads beside them) in the store: RAM mode, under run-dir
+sub body_files { my @f = grep { -f } glob("$dir/run/cache/bodies/*/*"); scalar @f }
+
+# --- a small body (stored inline): the waiters stream it from a file the
+# fetch starts for them, in both workers, before the origin ends ---
+{
+	my $path = '/small';
+	my $m0 = monitor();
+	my ($socks, $took) = open_clients($N);
+	is(scalar(grep { $_ > 0 } values %$took), 2, "small: both workers took some of the $N connections");
+	print $_ request($path) for @$socks;
+	my @buf = ('') x $N;
+	my %open = map { $_ => 1 } 0 .. $N - 1;
+	ok(pump($socks, \@buf, \%open, \&started),
+	    'small: every client has the head and body bytes while the origin holds the rest');
+	is(origin_count($path), 1, '... from one origin request');
+	my $m1 = monitor();
+	is($m1->{'collapsed-hits'} - $m0->{'collapsed-hits'}, $N - 1, '... the waiters stream it (collapsed-hits)');
+	cmp_ok($m1->{'collapsed-wakeups'} - $m0->{'collapsed-wakeups'}, '>', 0,
+	    '... woken by the fetching worker (collapsed-wakeups)');
+	is(body_files(), 2, '... from one body file and its head, while the origin holds the rest');
+	open_gate($path);
+	ok(pump($socks, \@buf, \%open), 'small: every response ends');
+	close $_ for @$socks;
+	my $want = body_of($path);
+	is(scalar(grep { ((split_resp($_))[1] // '') eq $want } @buf), $N, "small: all $N bodies byte-exact");
+	is(scalar(grep { /^Age: \d+\r$/m && /^Content-Length: $SLEN\r$/m } @buf), $N - 1,
+	    '... the waiters\' heads have Age and the origin\'s Content-Length');
+	my $m2 = monitor();
+	is($m2->{'inserts-successes'} - $m0->{'inserts-successes'}, 1, 'small: stored once');
+	is(body_files(), 0, '... inline: the waiters\' file is gone');
+	my $r = http_get($port, "http://127.0.0.1:$op$path");
+	ok(defined $r && (split_resp($r))[1] eq $want, 'small: a later request is a hit, byte-exact');
+	is(origin_count($path), 1, '... still one origin request');
+}
+
+# --- small and chunked, the waiters come once the fetch has its first bytes
+# (the fetching worker hears of them by signal, not from the origin) ---
+{
+	my $path = '/small-chunked';
+	my ($socks) = open_clients($N);
+	print { $socks->[0] } request($path);
+	my @buf = ('') x $N;
+	ok(pump($socks, \@buf, { 0 => 1 }, sub { $_[0][0] =~ /\r\n\r\n.*\d{7} /s }),
+	    'small chunked: the fetching client has its first body bytes');
+	print { $socks->[$_] } request($path) for 1 .. $N - 2;
+	print { $socks->[$N - 1] } request($path, v10 => 1);
+	my %open = map { $_ => 1 } 0 .. $N - 1;
+	ok(pump($socks, \@buf, \%open, \&started), '... then every waiter has body bytes before the end');
+	open_gate($path);
+	ok(pump($socks, \@buf, \%open), '... every response ends');
+	close $_ for @$socks;
+	my $want = body_of($path);
+	my ($h10, $b10) = split_resp(pop @buf);
+	ok($h10 =~ /\r\nConnection: close\r\n\z/ && defined $b10 && $b10 eq $want,
+	    '... the 1.0 waiter: close-delimited, byte-exact');
+	is(scalar(grep { my $d = dechunk((split_resp($_))[1] // ''); defined $d && $d eq $want } @buf),
+	    $N - 1, '... the 1.1 ones: chunked, byte-exact');
+	is(origin_count($path), 1, '... one origin request');
+	is(body_files(), 0, '... stored inline, no file left');
+}
+
+# --- small, the origin closes mid-body: the waiters are cut, nothing stored ---
+{
+	my $path = '/small-abort';
+	my $m0 = monitor();
+	my ($socks) = open_clients($N);
+	print $_ request($path) for @$socks;
+	my @buf = ('') x $N;
+	my %open = map { $_ => 1 } 0 .. $N - 1;
+	ok(pump($socks, \@buf, \%open, \&started), 'small abort: every client has body bytes');
+	open_gate($path);
+	ok(pump($socks, \@buf, \%open), '... every connection is closed');
+	close $_ for @$socks;
+	my $want = body_of($path);
+	is(scalar(grep { my (undef, $b) = split_resp($_);
+	    defined $b && length $b < $SLEN && $b eq substr($want, 0, length $b) } @buf), $N,
+	    "... all $N got a cut body");
+	is(monitor()->{'inserts-successes'} - $m0->{'inserts-successes'}, 0, '... nothing stored');
+	is(body_files(), 0, '... no file left');
+}
 
 # --- Content-Length: waiters in both workers stream before the origin ends ---
 {

@@ -2,10 +2,14 @@
  * one fetcher per key, the tie-break between contenders, release, the
  * master's retire clearing a dead worker's keys, a full table; a fetch
  * that streams its body file (read-while-writer) and what a waiter
- * watching it sees when it progresses, completes, vanishes or is reused. */
+ * watching it sees when it progresses, completes, vanishes or is reused;
+ * the wake-ups: SIGUSR2 to a subscribed waiter once per move, to the owner
+ * when the first waiter of an unstreamed fetch comes. */
 #include "config.h"
 
+#include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "viaduct.h"
@@ -156,6 +160,82 @@ test_stream(struct stats_hdr *h)
 	h->slots[1].pid = 0;
 }
 
+/* SIGUSR2s pending for us (blocked), taken: 0 or 1 (they do not queue). */
+static int
+wakeups(void)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t set;
+	int n = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	while (sigtimedwait(&set, NULL, &zero) == SIGUSR2)
+		n++;
+	return n;
+}
+
+/* Slots 0 and 1 are both this process: each signal to either comes here. */
+static void
+test_wake(struct stats_hdr *h)
+{
+	struct collapse w0, w1;
+	struct collapse_watch cw;
+	struct cache_key a = key(5), b = key(6);
+	sigset_t set;
+	uint64_t n;
+	int h1;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	(void)collapse_init(&w0, h, 0);
+	(void)collapse_init(&w1, h, 1);
+	h->slots[0].pid = h->slots[1].pid = getpid();
+	(void)wakeups();
+
+	is_int(collapse_claim(&w1, &a, &h1), VD_OK, "wake: slot 1 fetches a");
+	ok(!collapse_wanted(&w1, h1), "nobody waits for it yet");
+	ok(!collapse_subscribe(&w0, &b), "subscribing to a key nobody fetches: not busy");
+	is_int(wakeups(), 0, "... and no signal");
+	ok(collapse_subscribe(&w0, &a), "a waiter subscribes: busy");
+	is_int(wakeups(), 1, "... the owner hears of its first waiter (it may start a file)");
+	ok(collapse_wanted(&w1, h1), "... and sees it wanted");
+	ok(collapse_subscribe(&w0, &a), "a second subscription");
+	is_int(wakeups(), 0, "... tells the owner nothing new");
+	collapse_stream(&w1, h1, 0x90, 10);
+	is_int(wakeups(), 1, "streaming: the waiter is woken");
+	ok(!collapse_wanted(&w1, h1), "... a stream is not wanted any more");
+	collapse_progress(&w1, h1, 20);
+	is_int(wakeups(), 0, "progress nobody asked for: no signal");
+	is_int(collapse_find(&w0, &a, &cw), VD_OK, "the waiter follows the stream");
+	is_int(collapse_watch_subscribe(&w0, &cw, &n), VD_AGAIN, "caught up, it subscribes");
+	is_int(n, 20, "... having seen what is written");
+	is_int(wakeups(), 0, "... which tells a streaming owner nothing");
+	collapse_progress(&w1, h1, 30);
+	is_int(wakeups(), 1, "more written: woken");
+	collapse_progress(&w1, h1, 40);
+	is_int(wakeups(), 0, "... once per subscription");
+	(void)collapse_watch_subscribe(&w0, &cw, &n);
+	collapse_complete(&w1, h1, 50);
+	is_int(wakeups(), 1, "complete: woken");
+	ok(collapse_subscribe(&w0, &a), "a waiter for the stored object subscribes");
+	collapse_release(&w1, h1);
+	is_int(wakeups(), 1, "released: woken");
+	ok(!collapse_subscribe(&w0, &a), "released: not busy");
+	is_int(collapse_claim(&w1, &a, &h1), VD_OK, "the entry fetches a again");
+	ok(!collapse_wanted(&w1, h1), "... with no waiters left over");
+	h->slots[0].pid = 0;
+	ok(collapse_subscribe(&w1, &a), "slot 1 waits for its own fetch");
+	collapse_release(&w1, h1);
+	is_int(wakeups(), 1, "... and signals itself on release");
+	(void)collapse_claim(&w0, &a, &h1);
+	ok(collapse_subscribe(&w1, &a), "slot 1 waits for a fetch of slot 0, whose pid is gone");
+	is_int(wakeups(), 0, "... no signal to a dead slot");
+	collapse_release(&w0, h1);
+	h->slots[1].pid = 0;
+}
+
 static void
 test_full(struct stats_hdr *h)
 {
@@ -218,6 +298,7 @@ main(void)
 	if (h != NULL) {
 		test_claims(h);
 		test_stream(h);
+		test_wake(h);
 		test_full(h);
 		test_attach(h, dir);
 		stats_unmap(h, len);
