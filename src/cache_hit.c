@@ -90,9 +90,9 @@ cache_hit_fields(struct conn *c, const struct cache_obj *o, int status, int64_t 
  * The head of a hit into c->out: stored fields, Age, Via, framing.  A 206
  * carries bytes [first, first + count) of the object (RFC 9110 §14.4).
  */
-static int
-hit_head(struct conn *c, const struct cache_obj *o, int status, int64_t now, uint64_t first,
-    uint64_t count)
+int
+cache_hit_head(struct conn *c, const struct cache_obj *o, int status, int64_t now,
+    uint64_t first, uint64_t count)
 {
 	struct http_out *out = &c->out;
 
@@ -152,9 +152,9 @@ hit_range(const struct conn *c, const struct cache_obj *o, int64_t now, uint64_t
 
 /* The status a request gets from object o: 304 to its conditionals
  * (RFC 9110 §13.1), else what its Range selects (hit_range). */
-static int
-hit_status(const struct conn *c, const struct cache_obj *o, int64_t now, uint64_t *first,
-    uint64_t *count)
+int
+cache_hit_status(const struct conn *c, const struct cache_obj *o, int64_t now,
+    uint64_t *first, uint64_t *count)
 {
 	struct vd_str inm = cp_req_field(&c->req, "if-none-match");
 	struct vd_str ims = cp_req_field(&c->req, "if-modified-since");
@@ -215,7 +215,7 @@ cache_hit_start(struct conn *c, struct cache_conn *cc, const struct cache_obj *o
 	 * unless the hit's head surely fits (status line, Age, Via, framing) */
 	if (o->head.len + strlen(c->t->via) + 250 > c->out.cap)
 		return VD_DECLINED;
-	status = hit_status(c, o, now, &first, &count);
+	status = cache_hit_status(c, o, now, &first, &count);
 	if (status != 304 && status != 416 && !c->head_method && count > 0) {
 		if (o->flags & CACHE_OBJ_BODY_FILE) {
 			/* the file stays readable even if it is replaced meanwhile */
@@ -226,7 +226,7 @@ cache_hit_start(struct conn *c, struct cache_conn *cc, const struct cache_obj *o
 			cc->body_p = o->body.p;
 		}
 	}
-	VD_ASSERT(hit_head(c, o, status, now, first, count) == VD_OK);
+	VD_ASSERT(cache_hit_head(c, o, status, now, first, count) == VD_OK);
 	cc->body_off = first;
 	cc->body_size = cc->fd >= 0 || cc->inline_body ? first + count : 0;
 	cc->obj_rt = o->resp.response_time;
@@ -410,13 +410,13 @@ int
 cache_hit_copy(struct conn *c, struct cache_conn *cc, const struct cache_obj *o, int64_t now)
 {
 	uint64_t first, count, send;
-	int status = hit_status(c, o, now, &first, &count);
+	int status = cache_hit_status(c, o, now, &first, &count);
 
 	send = status == 304 || status == 416 || c->head_method ? 0 : count;
 	cc->inline_body = !cc->old_file && send > 0;
 	cc->body_copy = cc->inline_body;
 	cc->body_p = cc->buf;
-	if (hit_head(c, o, status, now, first, count) != VD_OK)
+	if (cache_hit_head(c, o, status, now, first, count) != VD_OK)
 		return VD_ERR;
 	cc->body_off = first;
 	cc->body_size = first + send;

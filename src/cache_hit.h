@@ -54,6 +54,15 @@ int	cache_hit_send(struct conn *, struct cache_conn *);
  * our connection fields and the blank line (cache_hit_head_end: VD_OK,
  * VD_ERR it overflowed). */
 void	cache_hit_fields(struct conn *, const struct cache_obj *o, int status, int64_t now);
+/* What the request gets of o, a 200 of o->body_size bytes: 304 to its
+ * conditionals, else 206 for bytes [*first, *first + *count), 416, or 200
+ * (RFC 9110 §13.1, §14.2). */
+int	cache_hit_status(const struct conn *, const struct cache_obj *o, int64_t now,
+	    uint64_t *first, uint64_t *count);
+/* The whole head of such an answer, framed by Content-Length (VD_OK,
+ * VD_ERR it overflowed). */
+int	cache_hit_head(struct conn *, const struct cache_obj *o, int status, int64_t now,
+	    uint64_t first, uint64_t count);
 int	cache_hit_head_end(struct conn *);
 
 #endif

@@ -151,6 +151,7 @@ cache_rww_init(struct cache_rww *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->fd = r->hfd = -1;
+	r->stop = UINT64_MAX;
 }
 
 void
@@ -215,22 +216,26 @@ static int
 next(struct conn *c, struct cache_rww *r, const struct collapse *co)
 {
 	uint64_t w;
-	int st = collapse_watch(co, &r->w, &w);
+	int st;
 
+	if (r->off >= r->stop) {	/* a range, all sent */
+		r->end = true;
+		return VD_OK;
+	}
+	st = collapse_watch(co, &r->w, &w);
 	if (st == VD_ERR)	/* the entry is gone: the head file knows how it ended */
 		st = cache_rww_read_end(r->hfd, &w) == VD_OK ? VD_DONE : VD_DECLINED;
-	if (st == VD_DECLINED || w < r->off ||
-	    (r->length != CACHE_RWW_UNKNOWN && w > r->length))
+	if (st == VD_DECLINED || (r->length != CACHE_RWW_UNKNOWN && w > r->length))
 		return VD_DECLINED;
 	if (w > r->off) {
 		if (r->chunked)
 			queue(c, w - r->off, r->off > 0);
-		r->avail = w;
+		r->avail = w < r->stop ? w : r->stop;
 		return VD_OK;
 	}
-	if (st == VD_AGAIN)
+	if (st == VD_AGAIN)		/* (a range may start beyond what is written) */
 		return VD_AGAIN;
-	if (r->length != CACHE_RWW_UNKNOWN && w != r->length)
+	if (w < r->off || (r->length != CACHE_RWW_UNKNOWN && w != r->length))
 		return VD_DECLINED;
 	if (r->chunked)
 		queue(c, 0, r->off > 0);

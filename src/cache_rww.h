@@ -26,7 +26,9 @@
  * caller closes the connection), never padded.
  *
  * Framing of the waiter's response: Content-Length when the origin gave
- * one; else chunked to an HTTP/1.1 client and close-delimited to 1.0.
+ * one (and then a Range is answered as on a hit: 206 with the bytes as
+ * they come, or 416); else chunked to an HTTP/1.1 client and
+ * close-delimited to 1.0.
  *
  * The codec is pure; the send runs in a worker's loop and never blocks.
  */
@@ -82,6 +84,7 @@ struct cache_rww {
 	int		 hfd;		/* the head file (its end word), -1 */
 	uint64_t	 off;		/* body bytes sent */
 	uint64_t	 avail;		/* ... may be sent: [off, avail) is in the file */
+	uint64_t	 stop;		/* ... up to here: a range's end, else UINT64_MAX */
 	uint64_t	 length;	/* the Content-Length we sent, or CACHE_RWW_UNKNOWN */
 	bool		 chunked;	/* we frame it chunked */
 	bool		 end;		/* nothing more to queue: done when sent */

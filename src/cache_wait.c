@@ -190,23 +190,33 @@ rww_fits(struct conn *c, struct cache_conn *cc, const struct cache_rww_head *h, 
 	return cache_hit_usable(c, cc, &o->resp, now);
 }
 
-/* The head of a streamed response into c->out: as a hit's, framed by the
- * origin's Content-Length, else chunked (1.1) or by closing (1.0). */
+/* The head of a streamed response into c->out, as a hit's: framed by the
+ * origin's Content-Length (the client's conditionals and Range answered
+ * as on a hit: the bytes to send are [r->off, r->stop)), else chunked
+ * (1.1) or by closing (1.0), with no Range (rww_start).  Its status. */
 static int
-rww_head(struct conn *c, const struct cache_obj *o, int status, int64_t now, uint64_t length,
-    struct cache_rww *r)
+rww_head(struct conn *c, struct cache_obj *o, int64_t now, uint64_t length, struct cache_rww *r)
 {
+	struct vd_str inm = cp_req_field(&c->req, "if-none-match");
+	struct vd_str ims = cp_req_field(&c->req, "if-modified-since");
 	struct http_out *out = &c->out;
+	uint64_t first, count;
+	int status = o->resp.status;
 
-	cache_hit_fields(c, o, status, now);
-	r->length = CACHE_RWW_UNKNOWN;
+	r->length = length;
 	r->chunked = false;
-	if (status != 304 && length != CACHE_RWW_UNKNOWN) {
-		http_out_str(out, "Content-Length: ");
-		http_out_uint(out, length);
-		http_out_str(out, "\r\n");
-		r->length = length;
-	} else if (status != 304 && !c->head_method) {
+	if (length != CACHE_RWW_UNKNOWN) {
+		o->body_size = length;
+		status = cache_hit_status(c, o, now, &first, &count);
+		VD_ASSERT(cache_hit_head(c, o, status, now, first, count) == VD_OK);
+		r->off = r->avail = first;
+		r->stop = first + count;
+		return status;
+	}
+	if (status == 200 && (inm.len > 0 || ims.len > 0))
+		status = cache_client_conditional(&inm, &ims, &o->etag, &o->resp, now);
+	cache_hit_fields(c, o, status, now);
+	if (status != 304 && !c->head_method) {
 		if (c->req.version == 11) {
 			http_out_str(out, "Transfer-Encoding: chunked\r\n");
 			r->chunked = true;
@@ -214,7 +224,8 @@ rww_head(struct conn *c, const struct cache_obj *o, int status, int64_t now, uin
 			c->keep_alive = false;
 		}
 	}
-	return cache_hit_head_end(c);
+	VD_ASSERT(cache_hit_head_end(c) == VD_OK);
+	return status;
 }
 
 /* Open what the fetch in *w writes and set the response up (the head in
@@ -224,8 +235,7 @@ static int
 rww_start(struct conn *c, struct cache_conn *cc, const struct collapse_watch *w)
 {
 	struct cache_store *cs = cp_store(c);
-	struct vd_str inm = cp_req_field(&c->req, "if-none-match");
-	struct vd_str ims = cp_req_field(&c->req, "if-modified-since");
+	bool range = http_field_find(c->req.fields, c->req.nfields, "range", 0) >= 0;
 	struct cache_rww *r = &cc->rw;
 	struct cache_rww_head h;
 	int64_t now = cp_now(c);
@@ -242,22 +252,20 @@ rww_start(struct conn *c, struct cache_conn *cc, const struct collapse_watch *w)
 	n = pread(r->hfd, cc->buf, cs->inline_max, 0);	/* a waiter stores nothing */
 	if (n <= 0 || (size_t)n >= cs->inline_max ||
 	    cache_rww_head_decode((const uint8_t *)cc->buf, (size_t)n, &h) != VD_OK ||
-	    !rww_fits(c, cc, &h, now)) {
+	    !rww_fits(c, cc, &h, now) || (range && h.length == CACHE_RWW_UNKNOWN)) {
+		/* (a range of a body of unknown length: from the stored object) */
 		cache_rww_close(r);
 		cc->rww_no = true;
 		return VD_DECLINED;
 	}
-	status = h.obj.resp.status;
-	if (status == 200 && (inm.len > 0 || ims.len > 0))
-		status = cache_client_conditional(&inm, &ims, &h.obj.etag, &h.obj.resp, now);
 	/* c->out holds the request for the origin: kept for a fetch that
 	 * fails before a byte of ours goes */
 	cc->reqlen = c->out.len <= cp_of(c)->head_cap ? c->out.len : 0;
 	memcpy(cc->upd, c->out.p, cc->reqlen);
 	cc->req_ka = c->keep_alive;
-	VD_ASSERT(rww_head(c, &h.obj, status, now, h.length, r) == VD_OK);
+	status = rww_head(c, &h.obj, now, h.length, r);
 	r->on = true;
-	r->end = status == 304 || c->head_method;
+	r->end = status == 304 || status == 416 || c->head_method;
 	cc->hit = true;			/* answered without a fetch of its own */
 	cc->result = AL_TCP_MISS;	/* Squid: TCP_CF_MISS, the object was not in the cache */
 	c->status = status;
@@ -273,8 +281,8 @@ rww_try(struct conn *c, struct cache_conn *cc)
 {
 	struct collapse_watch w;
 
-	if (cc->rww_no || http_field_find(c->req.fields, c->req.nfields, "range", 0) >= 0 ||
-	    collapse_find(co_of(c), &cc->key, &w) != VD_OK || rww_start(c, cc, &w) != VD_OK)
+	if (cc->rww_no || collapse_find(co_of(c), &cc->key, &w) != VD_OK ||
+	    rww_start(c, cc, &w) != VD_OK)
 		return false;
 	log_debug("cache: streaming %.*s while it is written", (int)cc->ulen, cc->url);
 	cache_dscp_other(c);		/* a miss, not a hit (cache-hit-dscp) */
@@ -306,15 +314,16 @@ rww_to_origin(struct conn *c, struct cache_conn *cc)
 	return ev_timer_start(c->t->loop, &cc->co_timer, 0) == 0 ? VD_AGAIN : VD_ERR;
 }
 
-/* Caught up with the writer: sleep until it writes more (its wake-up), or
- * look again at once if it did meanwhile.  VD_AGAIN, VD_ERR. */
+/* Caught up with the writer (or a range waits for bytes it has not
+ * reached): sleep until it writes more (its wake-up), or look again at
+ * once if it did meanwhile.  VD_AGAIN, VD_ERR. */
 static int
 rww_sleep(struct conn *c, struct cache_conn *cc)
 {
 	uint64_t w;
 	int st = collapse_watch_subscribe(co_of(c), &cc->rw.w, &w);
 
-	if (st != VD_AGAIN || w != cc->rw.avail)
+	if (st != VD_AGAIN || w > cc->rw.avail)
 		return ev_timer_start(c->t->loop, &cc->co_timer, 0) == 0 ? VD_AGAIN : VD_ERR;
 	return co_sleep(c, cc, CP_CO_FALLBACK_MS) == 0 ? VD_AGAIN : VD_ERR;
 }

@@ -10,7 +10,8 @@
 # and body bytes, so the order is proven by the events, with no timing.
 # Then: every body byte-exact, one origin request; a chunked origin
 # response (1.1 waiters get chunks, a 1.0 waiter a close-delimited body);
-# HEAD from a waiter; a fetching client that goes away mid-body leaves the
+# HEAD from a waiter; Range waiters (206 as the bytes come, 416, If-Range);
+# a fetching client that goes away mid-body leaves the
 # fetch running for the waiters, who get it whole, and it is stored; an
 # origin that closes mid-body cuts the waiters that
 # had bytes (short body, closed connection) and stores nothing, and so does
@@ -116,7 +117,7 @@ sub request {
 	my $m = $o{method} // 'GET';
 	my $ver = $o{v10} ? '1.0' : '1.1';
 	return "$m http://127.0.0.1:$op$path HTTP/$ver\r\nHost: 127.0.0.1:$op\r\n" .
-	    ($o{v10} ? '' : "Connection: close\r\n") . "\r\n";
+	    ($o{hdr} // '') . ($o{v10} ? '' : "Connection: close\r\n") . "\r\n";
 }
 
 # Read what is there on every open socket until cond(\@buf) holds or every
@@ -330,6 +331,42 @@ sub body_files { my @f = grep { -f } glob("$dir/run/cache/bodies/*/*"); scalar @
 	ok(pump($socks, \@buf, \%open), 'the fetch ends');
 	is((split_resp($buf[0]))[1], body_of($path), '... byte-exact');
 	close $_ for @$socks;
+	is(origin_count($path), 1, 'one origin request');
+}
+
+# --- Range from waiters: answered from the stream as on a hit ------------
+{
+	my $path = '/ranged';
+	my ($socks) = open_clients(6);
+	print { $socks->[0] } request($path);
+	my @buf = ('') x 6;
+	ok(pump($socks, \@buf, { 0 => 1 }, sub { $_[0][0] =~ /\r\n\r\n./s }),
+	    'ranged: the fetch has its first bytes');
+	my @rq = ("Range: bytes=100-199\r\n", "Range: bytes=150000-150099\r\n", "Range: bytes=-50\r\n",
+	    "Range: bytes=400000-\r\n", "Range: bytes=0-9\r\nIf-Range: \"v0\"\r\n");
+	print { $socks->[$_] } request($path, hdr => $rq[$_ - 1]) for 1 .. 5;
+	my %open = map { $_ => 1 } 0 .. 5;
+	my $body_len = sub { my (undef, $b) = split_resp($_[0]); defined $b ? length $b : -1 };
+	ok(pump($socks, \@buf, \%open, sub { my ($b) = @_;
+	    $body_len->($b->[1]) == 100 && $b->[4] =~ /\r\n\r\n\z/ && $b->[2] =~ /\r\n\r\n\z/ }),
+	    '... while the origin holds the rest: a range it has is sent whole, 416 at once, ' .
+	    'a range beyond it has its head only');
+	my $want = body_of($path);
+	like($buf[1], qr{^HTTP/1\.1 206 Partial Content\r\n.*^Content-Range: bytes 100-199/$LEN\r\n.*^Content-Length: 100\r\n}ms,
+	    '... 206 with Content-Range and Content-Length');
+	is((split_resp($buf[1]))[1], substr($want, 100, 100), '... its bytes');
+	like($buf[4], qr{^HTTP/1\.1 416 .*^Content-Range: bytes \*/$LEN\r\n}ms, '... 416 for a range past the end');
+	like($buf[2], qr{^HTTP/1\.1 206 .*^Content-Range: bytes 150000-150099/$LEN\r\n}ms,
+	    '... the waiting range\'s 206 head');
+	open_gate($path);
+	ok(pump($socks, \@buf, \%open), 'ranged: every response ends');
+	close $_ for @$socks;
+	is((split_resp($buf[2]))[1], substr($want, 150000, 100), 'the range beyond: its bytes once written');
+	like($buf[3], qr{^HTTP/1\.1 206 .*^Content-Range: bytes 299950-299999/$LEN\r\n}ms, 'a suffix range: 206');
+	is((split_resp($buf[3]))[1], substr($want, -50), '... the last 50 bytes');
+	like($buf[5], qr{^HTTP/1\.1 200 OK\r\n}, 'If-Range with another ETag: 200');
+	is((split_resp($buf[5]))[1], $want, '... the whole body');
+	is((split_resp($buf[0]))[1], $want, 'the fetching client: the whole body');
 	is(origin_count($path), 1, 'one origin request');
 }
 
