@@ -124,7 +124,7 @@ slot_bit(uint32_t s)
 	return 1ULL << (s % 64);
 }
 
-/* SIGUSR2 to the live slots of bits m. */
+/* SIGWINCH to the live slots of bits m. */
 static void
 signal_bits(const struct collapse *co, uint64_t m)
 {
@@ -134,7 +134,7 @@ signal_bits(const struct collapse *co, uint64_t m)
 		for (uint32_t s = (uint32_t)__builtin_ctzll(m); s < used; s += 64) {
 			int64_t pid = __atomic_load_n(&co->hdr->slots[s].pid, __ATOMIC_RELAXED);
 
-			if (pid > 0 && kill((pid_t)pid, SIGUSR2) == 0)
+			if (pid > 0 && kill((pid_t)pid, SIGWINCH) == 0)
 				STATS_INC(collapsed_wakeups, 1);
 		}
 }

@@ -25,14 +25,14 @@
  * holds K for a wake-up (collapse_subscribe: it sets its slot's bit in the
  * entry's waiters word) and looks the key up in LMDB again; while some
  * slot still publishes K and the bound is not reached it sleeps until
- * SIGUSR2 (or a fallback timer), else it is served the stored object or
+ * SIGWINCH (or a fallback timer), else it is served the stored object or
  * goes to the origin itself.  Order matters there: subscribe before the
  * lookup, since an owner commits before it releases.  A waiter never
  * publishes again (no chain of waits after an uncacheable response).
  *
  * Wake-ups (Dekker again).  The owner stores each move of an entry (STREAM,
  * more written, DONE, FREE), issues a full fence and takes the waiters
- * word (exchange with 0): every slot whose bit was set gets SIGUSR2
+ * word (exchange with 0): every slot whose bit was set gets SIGWINCH
  * (slots 64 apart share a bit and are both signalled).  A waiter sets its
  * bit, issues a full fence, then looks: it sees the move, or the owner
  * sees its bit.  The first waiter of a FETCH entry (no body file yet)
@@ -112,7 +112,7 @@ void	collapse_complete(struct collapse *, int h, uint64_t size);
  * body file for it. */
 bool	collapse_wanted(const struct collapse *, int h);
 
-/* A waiter of key: SIGUSR2 when any entry that holds it moves.  true: some
+/* A waiter of key: SIGWINCH when any entry that holds it moves.  true: some
  * entry holds it (after asking: its move will be signalled). */
 bool	collapse_subscribe(struct collapse *, const struct cache_key *);
 
@@ -133,7 +133,7 @@ int	collapse_find(const struct collapse *, const struct cache_key *,
  * committed and released, aborted, or its worker died). */
 int	collapse_watch(const struct collapse *, const struct collapse_watch *,
 	    uint64_t *written);
-/* collapse_watch, after asking its entry for SIGUSR2 on its next move: a
+/* collapse_watch, after asking its entry for SIGWINCH on its next move: a
  * stream that caught up sleeps when this still says VD_AGAIN and the
  * written it had. */
 int	collapse_watch_subscribe(struct collapse *, const struct collapse_watch *,

@@ -114,7 +114,7 @@ struct cache_proxy {
 	struct cache_bg	*bg;		/* stale-while-revalidate (cache_bg.h) */
 	struct collapse	 co;		/* our slot's table of fetched keys */
 	struct conn	*fetch[STATS_COLLAPSE_MAX];	/* who claimed entry h (if its co_h is h still) */
-	struct cache_conn *sleepers;	/* waiters that sleep until a wake-up (SIGUSR2) */
+	struct cache_conn *sleepers;	/* waiters that sleep until a wake-up (SIGWINCH) */
 	struct cache_pass pass;		/* keys that were not stored: no collapsing */
 };
 

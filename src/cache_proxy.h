@@ -73,7 +73,7 @@ int	cache_proxy_error(struct conn *);
 enum accesslog_result cache_proxy_result(const struct conn *, enum accesslog_result dflt,
 	    bool *hit);
 
-/* SIGUSR2: a fetch that requests of this worker wait for moved, or a
+/* SIGWINCH: a fetch that requests of this worker wait for moved, or a
  * sibling waits for one of ours (cache_wait.h). */
 void	cache_proxy_wake(struct conn_table *);
 

@@ -19,7 +19,7 @@
 
 #define CP_CO_DEFER_MS	1	/* an undecided claim looks again (no wake-up comes) ... */
 #define CP_CO_DEFER_MAX	50	/* ... backing off to this */
-/* A waiter sleeps until the fetch it waits for moves (SIGUSR2,
+/* A waiter sleeps until the fetch it waits for moves (SIGWINCH,
  * cache_wait_wake); this bounds the sleep, for a fetcher that died without
  * a word (the master clears its entries when it reaps it). */
 #define CP_CO_FALLBACK_MS 100
@@ -395,7 +395,8 @@ cache_wait_progress(struct conn *c, struct cache_conn *cc)
 void
 cache_wait_complete(struct conn *c, struct cache_conn *cc)
 {
-	if (cc->rww_pub && (cc->to_file || cc->shadow) && cache_rww_write_end(cc->body.hfd, cc->got) == VD_OK)
+	if (cc->rww_pub && (cc->to_file || cc->shadow) &&
+	    cache_rww_write_end(cc->body.hfd, cc->got) == VD_OK)
 		collapse_complete(co_of(c), cc->co_h, cc->got);
 }
 

@@ -3,7 +3,7 @@
  * (the cache on the request path, cache_conn.h; the shared table is
  * cache_collapse.h, the streaming cache_rww.h).  Collapsed forwarding: a
  * cacheable miss claims its key and fetches, or parks in PX_CACHE and
- * sleeps, woken whenever the fetch moves (SIGUSR2 from the fetching
+ * sleeps, woken whenever the fetch moves (SIGWINCH from the fetching
  * worker, cache_wait_wake), until the fetch is stored (served as a hit),
  * is being written to a body file (read-while-writer: streamed as it
  * grows), ends without an object, or takes too long (then it fetches
@@ -42,7 +42,7 @@ void	cache_wait_progress(struct conn *, struct cache_conn *);
 void	cache_wait_complete(struct conn *, struct cache_conn *);
 void	cache_wait_unpublish(struct conn *, struct cache_conn *);
 
-/* SIGUSR2 (cache_collapse.h's wake-ups): a fetch this worker's waiters
+/* SIGWINCH (cache_collapse.h's wake-ups): a fetch this worker's waiters
  * wait for moved, or a sibling waits for a fetch of ours that keeps its
  * body in memory (it goes to a file too: cache_fill_share).  Every
  * sleeping waiter looks again, from the loop. */

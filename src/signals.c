@@ -10,11 +10,12 @@
 #include "signals.h"
 
 /* SIGURG: a sibling worker has caught up, take connections again (worker.c);
- * its default action is to be ignored, so a stray one harms nobody.
- * SIGUSR2: to a worker, a fetch it waits for moved (cache_collapse.h); to
- * the master, nothing. */
+ * SIGWINCH: a fetch the worker waits for moved (cache_collapse.h).  Both are
+ * sent between workers by the pid in a stats slot, and both are ignored by
+ * default, so that one that reaches a stranger (a pid reused in the moment
+ * between a worker's death and its reaping) harms nobody. */
 static const int handled[] = {
-	SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGURG,
+	SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGURG, SIGWINCH,
 };
 
 int
@@ -77,6 +78,7 @@ signals_name(int signo)
 	case SIGUSR2:	return "USR2";
 	case SIGCHLD:	return "CHLD";
 	case SIGURG:	return "URG";
+	case SIGWINCH:	return "WINCH";
 	case SIGKILL:	return "KILL";
 	case SIGSEGV:	return "SEGV";
 	case SIGABRT:	return "ABRT";

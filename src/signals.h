@@ -3,7 +3,7 @@
  * work ever runs in signal context (STYLE.md pitfall 8).
  *
  * signals_setup(): blocks the daemon's signals (HUP INT TERM QUIT USR1 USR2
- * CHLD), ignores SIGPIPE, and returns a non-blocking, close-on-exec
+ * CHLD URG WINCH), ignores SIGPIPE, and returns a non-blocking, close-on-exec
  * signalfd for them, or -1 with errno.  The master calls it once at start.
  *
  * What a forked child inherits (the contract worker_main relies on, see

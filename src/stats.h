@@ -33,7 +33,7 @@ enum stats_kind { COUNTER, GAUGE };
  * word by word); state 0: free.  file and written: the temp body file a
  * fetch is writing and the bytes in it so far (read-while-writer).
  * waiters: the one word other workers write, bit (slot % 64) set by a
- * worker that waits for this entry to move and wants SIGUSR2 when it does. */
+ * worker that waits for this entry to move and wants SIGWINCH when it does. */
 #define STATS_COLLAPSE_MAX	64
 struct stats_collapse {
 	uint64_t	 key[2];

@@ -311,7 +311,7 @@ signal_cb(struct ev_loop *l, struct ev_io *io, uint32_t ev)
 				close(vd.log_fd);
 			vd.log_fd = fd;
 			break;
-		case SIGUSR2:	/* a fetch moved (cache_collapse.h's wake-ups) */
+		case SIGWINCH:	/* a fetch moved (cache_collapse.h's wake-ups) */
 			cache_proxy_wake(w->t);
 			break;
 		case SIGURG:	/* a sibling caught up (kick_siblings) */

@@ -6,9 +6,10 @@
  * master died: exit), serves the listening sockets with the HTTP engine
  * (conn.h) and bumps its stats slot's heartbeat every loop turn.
  * Signals: TERM/INT graceful drain (bounded by shutdown-timeout), QUIT fast
- * exit, USR1 reopen the error log, HUP ignored (the master reloads).
- * State at entry (master.c): HUP INT TERM QUIT USR1 USR2 CHLD are still
- * blocked, nothing is pending, SIGPIPE is ignored; the master's signalfd,
+ * exit, USR1 reopen the error log, HUP ignored (the master reloads), URG
+ * resume accepting, WINCH a fetch waited for moved (cache_collapse.h).
+ * State at entry (master.c): HUP INT TERM QUIT USR1 USR2 CHLD URG WINCH are
+ * still blocked, nothing is pending, SIGPIPE is ignored; the master's signalfd,
  * pid-file fd and the other workers' socketpair ends are closed;
  * vd.role/worker_id/generation/pid/conf/stats are set and slot->pid,
  * generation and started filled.  Call signals_setup() for a signalfd.

@@ -3,7 +3,7 @@
  * master's retire clearing a dead worker's keys, a full table; a fetch
  * that streams its body file (read-while-writer) and what a waiter
  * watching it sees when it progresses, completes, vanishes or is reused;
- * the wake-ups: SIGUSR2 to a subscribed waiter once per move, to the owner
+ * the wake-ups: SIGWINCH to a subscribed waiter once per move, to the owner
  * when the first waiter of an unstreamed fetch comes. */
 #include "config.h"
 
@@ -160,7 +160,7 @@ test_stream(struct stats_hdr *h)
 	h->slots[1].pid = 0;
 }
 
-/* SIGUSR2s pending for us (blocked), taken: 0 or 1 (they do not queue). */
+/* SIGWINCHs pending for us (blocked), taken: 0 or 1 (they do not queue). */
 static int
 wakeups(void)
 {
@@ -169,8 +169,8 @@ wakeups(void)
 	int n = 0;
 
 	sigemptyset(&set);
-	sigaddset(&set, SIGUSR2);
-	while (sigtimedwait(&set, NULL, &zero) == SIGUSR2)
+	sigaddset(&set, SIGWINCH);
+	while (sigtimedwait(&set, NULL, &zero) == SIGWINCH)
 		n++;
 	return n;
 }
@@ -187,7 +187,7 @@ test_wake(struct stats_hdr *h)
 	int h1;
 
 	sigemptyset(&set);
-	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGWINCH);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	(void)collapse_init(&w0, h, 0);
 	(void)collapse_init(&w1, h, 1);
