@@ -198,19 +198,17 @@ cache_fill_share(struct conn *c, struct cache_conn *cc)
 	if (!cc->storing || cc->to_file || cc->shadow || cc->rww_tried || cc->co_h < 0 ||
 	    body_in(c, cc))
 		return;
-	cc->rww_tried = true;	/* once: a failure here leaves the waiters waiting */
-	if (cache_body_begin(cp_store(c), &cc->body) != VD_OK)
-		return;
-	if (cache_body_write(&cc->body, cc->buf, cc->blen) != VD_OK) {
-		cache_body_abort(cp_store(c), &cc->body);
+	if (cache_body_begin(cp_store(c), &cc->body) != VD_OK) {
+		cc->rww_tried = true;	/* once: the waiters wait for the stored object */
 		return;
 	}
 	cc->shadow = true;
-	cc->rww_tried = false;
-	cache_wait_publish(c, cc);
-	if (!cc->rww_pub) {	/* its head did not fit: no use for the file */
+	if (cache_body_write(&cc->body, cc->buf, cc->blen) == VD_OK)
+		cache_wait_publish(c, cc);	/* (rww_tried now) */
+	if (!cc->rww_pub) {	/* not written, or its head did not fit */
 		cache_body_abort(cp_store(c), &cc->body);
 		cc->shadow = false;
+		cc->rww_tried = true;
 	}
 }
 
