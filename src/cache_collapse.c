@@ -302,51 +302,73 @@ collapse_wanted(const struct collapse *co, int h)
 }
 
 /*
- * Ask entry e of slot s, which held k, for a wake-up.  true if it holds k
- * still once asked.  The first to ask of a fetch without a body file yet
- * tells its owner too, who may start one for the waiters (cache_wait.c).
+ * Ask entry i of slot s, which held k, for a wake-up; *a is what it holds
+ * once asked.  true if that is k still.  The first to ask of a fetch
+ * without a body file yet tells its owner too, who may start one for the
+ * waiters (cache_wait.c).
  */
 static bool
-subscribe(const struct collapse *co, uint32_t s, struct stats_collapse *e, struct co_key k)
+subscribe(const struct collapse *co, uint32_t s, int i, struct co_key k,
+    struct collapse_ask *a)
 {
+	struct stats_collapse *e = &co->hdr->slots[s].collapse[i];
 	uint64_t before = __atomic_fetch_or(&e->waiters, slot_bit(co->self), __ATOMIC_SEQ_CST);
-	uint64_t st;
 
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if ((st = entry_state(e, k)) == CO_FREE)
+	*a = (struct collapse_ask){ .slot = s, .idx = i, .key = { k.w[0], k.w[1] },
+	    .state = entry_state(e, k), .written = __atomic_load_n(&e->written, __ATOMIC_ACQUIRE) };
+	if (a->state == CO_FREE)
 		return false;
-	if (st == CO_FETCH && before == 0)
+	if (a->state == CO_FETCH && before == 0)
 		signal_bits(co, slot_bit(s));
 	return true;
 }
 
 bool
-collapse_subscribe(struct collapse *co, const struct cache_key *key)
+collapse_subscribe(struct collapse *co, const struct cache_key *key, struct collapse_ask *a)
 {
 	struct co_key k = co_key(key);
-	bool busy = false;
+	struct collapse_ask one;
+	int n = 0;
 
+	a->idx = -1;
 	if (co->hdr == NULL)
 		return false;
 	for (uint32_t s = 0; s < co->hdr->nslots; s++)
-		for (int i = 0; i < STATS_COLLAPSE_MAX; i++) {
-			struct stats_collapse *e = &co->hdr->slots[s].collapse[i];
+		for (int i = 0; i < STATS_COLLAPSE_MAX; i++)
+			if (entry_state(&co->hdr->slots[s].collapse[i], k) != CO_FREE &&
+			    subscribe(co, s, i, k, &one) && n++ == 0)
+				*a = one;
+	if (n > 1)
+		a->idx = -1;	/* any wake-up: look again */
+	return n > 0;
+}
 
-			if (entry_state(e, k) != CO_FREE && subscribe(co, s, e, k))
-				busy = true;
-		}
-	return busy;
+bool
+collapse_unmoved(const struct collapse *co, const struct collapse_ask *a)
+{
+	const struct stats_collapse *e;
+	struct co_key k = { { a->key[0], a->key[1] } };
+
+	if (co->hdr == NULL || a->idx < 0 || a->idx >= STATS_COLLAPSE_MAX ||
+	    a->slot >= co->hdr->nslots)
+		return false;
+	e = &co->hdr->slots[a->slot].collapse[a->idx];
+	return (__atomic_load_n(&e->waiters, __ATOMIC_ACQUIRE) & slot_bit(co->self)) != 0 &&
+	    entry_state(e, k) == a->state &&
+	    __atomic_load_n(&e->written, __ATOMIC_ACQUIRE) == a->written;
 }
 
 int
 collapse_watch_subscribe(struct collapse *co, const struct collapse_watch *w,
-    uint64_t *written)
+    uint64_t *written, struct collapse_ask *a)
 {
 	struct co_key k = { { w->key[0], w->key[1] } };
 
+	a->idx = -1;
 	if (co->hdr != NULL && w->slot < co->hdr->nslots && w->idx >= 0 &&
 	    w->idx < STATS_COLLAPSE_MAX)
-		(void)subscribe(co, w->slot, &co->hdr->slots[w->slot].collapse[w->idx], k);
+		(void)subscribe(co, w->slot, w->idx, k, a);
 	return collapse_watch(co, w, written);
 }
 

@@ -39,6 +39,9 @@
  * signals the owner as well: a small body the owner keeps in memory can
  * then be written to a file for the waiters (collapse_wanted).  A dead
  * owner's entries vanish without a signal: waiters keep a fallback timer.
+ * The signal names no entry: each sleeping waiter of the worker checks
+ * whether its own entry moved since it asked (collapse_unmoved: two word
+ * loads) and only then looks again.
  *
  * Read-while-writer (cache_rww.h).  A fetcher whose body goes to a file
  * says so: FETCH becomes STREAM with the temp file's id (the name is
@@ -112,9 +115,22 @@ void	collapse_complete(struct collapse *, int h, uint64_t size);
  * body file for it. */
 bool	collapse_wanted(const struct collapse *, int h);
 
+/* What a waiter asked: the entry (slot, idx; idx -1 when it asked several)
+ * and what it held then.  A wake-up is for the worker: a waiter whose
+ * entry has not moved since it asked sleeps on (collapse_unmoved). */
+struct collapse_ask {
+	uint32_t	 slot;
+	int		 idx;
+	uint64_t	 key[2];
+	uint64_t	 state, written;
+};
+
 /* A waiter of key: SIGWINCH when any entry that holds it moves.  true: some
- * entry holds it (after asking: its move will be signalled). */
-bool	collapse_subscribe(struct collapse *, const struct cache_key *);
+ * entry holds it (after asking: its move will be signalled); *a says which. */
+bool	collapse_subscribe(struct collapse *, const struct cache_key *, struct collapse_ask *a);
+/* The entry of *a holds what it held when asked, and our bit is still set
+ * in it (its next move will be signalled).  false for idx -1. */
+bool	collapse_unmoved(const struct collapse *, const struct collapse_ask *a);
 
 /* A stream a waiter follows: whose entry, which file. */
 struct collapse_watch {
@@ -137,6 +153,6 @@ int	collapse_watch(const struct collapse *, const struct collapse_watch *,
  * stream that caught up sleeps when this still says VD_AGAIN and the
  * written it had. */
 int	collapse_watch_subscribe(struct collapse *, const struct collapse_watch *,
-	    uint64_t *written);
+	    uint64_t *written, struct collapse_ask *a);
 
 #endif

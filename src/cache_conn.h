@@ -93,7 +93,8 @@ struct cache_conn {
 	struct ev_timer	 co_timer;	/* the next look */
 	int64_t		 co_until;	/* loop ms: then fetch ourselves */
 	int64_t		 co_delay;	/* ms, backing off */
-	bool		 co_asleep;	/* on cp->sleepers: a wake-up looks again */
+	bool		 co_asleep;	/* on cp->sleepers: a wake-up looks again ... */
+	struct collapse_ask co_ask;	/* ... unless this entry has not moved */
 	struct cache_conn *co_prev, *co_next;
 	/* read-while-writer (cache_rww.h): the fetcher publishes its body file ... */
 	bool		 rww_tried;	/* ... or tried to */

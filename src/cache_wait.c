@@ -321,7 +321,7 @@ static int
 rww_sleep(struct conn *c, struct cache_conn *cc)
 {
 	uint64_t w;
-	int st = collapse_watch_subscribe(co_of(c), &cc->rw.w, &w);
+	int st = collapse_watch_subscribe(co_of(c), &cc->rw.w, &w, &cc->co_ask);
 
 	if (st != VD_AGAIN || w > cc->rw.avail)
 		return ev_timer_start(c->t->loop, &cc->co_timer, 0) == 0 ? VD_AGAIN : VD_ERR;
@@ -447,7 +447,7 @@ co_poll(struct ev_loop *l, struct ev_timer *t)
 	}
 	/* before the lookup: an owner commits, then withdraws its key (and
 	 * wakes us, having seen our bit, or we see it gone) */
-	busy = collapse_subscribe(co_of(c), &cc->key);
+	busy = collapse_subscribe(co_of(c), &cc->key, &cc->co_ask);
 	if (co_hit(c, cc)) {
 		co_resume(c, cc, true);
 		return;
@@ -471,9 +471,11 @@ cache_wait_wake(struct cache_proxy *cp, struct ev_loop *l)
 		if (f != NULL && f->cache->co_h == h && collapse_wanted(&cp->co, h))
 			cache_fill_share(f, f->cache);
 	}
-	/* each looks again from the loop (co_poll takes it off the list) */
+	/* each whose entry moved looks again from the loop (co_poll takes it
+	 * off the list); the wake-up was for the others */
 	for (struct cache_conn *cc = cp->sleepers; cc != NULL; cc = cc->co_next)
-		(void)ev_timer_start(l, &cc->co_timer, 0);
+		if (!collapse_unmoved(&cp->co, &cc->co_ask))
+			(void)ev_timer_start(l, &cc->co_timer, 0);
 }
 
 void
@@ -481,6 +483,7 @@ cache_wait_init(struct conn *c, struct cache_conn *cc)
 {
 	cache_rww_init(&cc->rw);
 	cc->co_h = -1;
+	cc->co_ask.idx = -1;
 	ev_timer_init(&cc->co_timer, co_poll, c);
 }
 
