@@ -424,15 +424,16 @@ sub body_files { my @f = grep { -f } glob("$dir/run/cache/bodies/*/*"); scalar @
 	is(origin_count($path), 2, '... from the origin');
 }
 
-# --- the fetching worker dies mid-body: its slot retired, the waiters are cut ---
-{
-	my $path = '/killed';
+# --- the fetching worker dies mid-body: its slot retired, the waiters are cut
+# (a body file, and the file a small body is streamed from) ---
+for my $path ('/killed', '/small-killed') {
+	my $len = len_of($path);
 	my $m0 = monitor();
 	my ($socks) = open_clients($N);
 	print $_ request($path) for @$socks;
 	my @buf = ('') x $N;
 	my %open = map { $_ => 1 } 0 .. $N - 1;
-	ok(pump($socks, \@buf, \%open, \&started), 'every client has body bytes');
+	ok(pump($socks, \@buf, \%open, \&started), "$path: every client has body bytes");
 	# the fetcher's worker parked one request fewer than it was sent
 	my $m1 = monitor();
 	my (%req, %wait);
@@ -448,16 +449,16 @@ sub body_files { my @f = grep { -f } glob("$dir/run/cache/bodies/*/*"); scalar @
 	SKIP: {
 		skip 'the requests did not spread over both workers', 2 unless $fetcher && $other;
 		kill 'KILL', $fetcher;
-		ok(pump($socks, \@buf, \%open), 'every connection is closed');
+		ok(pump($socks, \@buf, \%open), "$path: every connection is closed");
 		my $want = body_of($path);
 		my $cut = grep { my ($h, $b) = split_resp($_);
-		    defined $b && length $b < $LEN && $b eq substr($want, 0, length $b) } @buf;
-		is($cut, $N, "all $N got a cut body (the other worker's waiters too)");
+		    defined $b && length $b < $len && $b eq substr($want, 0, length $b) } @buf;
+		is($cut, $N, "$path: all $N got a cut body (the other worker's waiters too)");
 	}
 	close $_ for @$socks;
 	open_gate($path);
 	my $r = http_get($port, "http://127.0.0.1:$op$path");
-	ok(defined $r && (split_resp($r))[1] eq body_of($path), 'then a request fetches it whole');
+	ok(defined $r && (split_resp($r))[1] eq body_of($path), "$path: then a request fetches it whole");
 	is(origin_count($path), 2, '... from the origin');
 }
 
