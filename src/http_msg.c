@@ -475,7 +475,8 @@ http_req_head(struct http_out *o, const struct http_req *r,
 	}
 	if (fw->upgrade)
 		http_out_str(o, "Connection: upgrade\r\n");
-	http_out_str(o, "Via: 1.1 ");
+	/* RFC 9110 §7.6.3: the received-protocol is the client's version */
+	http_out_str(o, r->version == 10 ? "Via: 1.0 " : "Via: 1.1 ");
 	http_out_str(o, fw->via);
 	http_out_str(o, "\r\n\r\n");
 	return o->overflow ? VD_ERR : VD_OK;
@@ -535,7 +536,7 @@ http_resp_head(struct http_out *o, const struct http_resp *r,
 		http_out_str(o, "Connection: close\r\n");
 	else if (ro->keep_alive_10)
 		http_out_str(o, "Connection: keep-alive\r\n");
-	http_out_str(o, "Via: 1.1 ");
+	http_out_str(o, r->version == 10 ? "Via: 1.0 " : "Via: 1.1 ");	/* the origin's */
 	http_out_str(o, via);
 	http_out_str(o, "\r\n\r\n");
 	return o->overflow ? VD_ERR : VD_OK;

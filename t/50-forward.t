@@ -182,7 +182,14 @@ like($r, qr{HTTP/1\.0}, '411: the page says why');
 is(scalar(my @n = $o10->requests), 1, 'origin that answered in 1.0: the chunked request never reached it');
 $r = http_raw($w1->port, "POST http://$h10/cl HTTP/1.1\r\nHost: $h10\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
 like($r, qr{\r\n\r\n1\.0 /cl\n\z}, 'origin that answered in 1.0: a Content-Length body still goes');
-http_raw($w1->port, "GET http://$h10/v11 HTTP/1.1\r\nHost: $h10\r\nConnection: close\r\n\r\n");
+# RFC 9110 §7.6.3: Via's received-protocol is the version of the message received
+like($r, qr{\AHTTP/1\.1 200 OK\r\n(?:[^\r\n]+\r\n)*Via: 1\.0 test\.via\r\n\r\n}, 'a 1.0 response: Via 1.0 to the client');
+$r = http_raw($w1->port, "GET http://$h10/v11 HTTP/1.1\r\nHost: $h10\r\nConnection: close\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 200 OK\r\n(?:[^\r\n]+\r\n)*Via: 1\.1 test\.via\r\n\r\n}, 'a 1.1 response: Via 1.1 to the client');
+like(($o10->requests)[-1], qr{\r\nVia: 1\.1 test\.via\r\n\r\n\z}, 'a 1.1 request: Via 1.1 to the origin');
+http_raw($w1->port, "GET http://$h10/v11 HTTP/1.0\r\n\r\n");
+like(($o10->requests)[-1], qr{\AGET /v11 HTTP/1\.1\r\n.*\r\nVia: 1\.0 test\.via\r\n\r\n\z}s,
+    'a 1.0 request: forwarded in 1.1 with Via 1.0');
 $r = http_raw($w1->port, $chunked_post->('again'));
 like($r, qr{\r\n\r\n1\.0 /again\n\z}, 'the same origin answered in 1.1 since: chunked goes again');
 like(($o10->requests)[-1], qr{\APOST /again HTTP/1\.1\r\n.*\r\n\r\n5\r\nhello\r\n0\r\n\r\n\z}s,
