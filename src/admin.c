@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "viaduct.h"
 #include "admin.h"
 #include "cache_key.h"
+#include "cache_policy.h"
 #include "cache_proxy.h"
 #include "cache_store.h"
 #include "conf.h"
@@ -148,16 +150,17 @@ static int
 respond(struct admin_conn *c, int status, const char *extra, const char *text,
     const char *body, size_t blen, bool head_only)
 {
-	char head[512];
+	char head[512], date[CACHE_HTTP_DATE_LEN + 1];
 	int n;
 
+	(void)cache_http_date_fmt((int64_t)time(NULL), date);	/* RFC 9110 §6.6.1 */
 	if (body == NULL) {
 		body = text;
 		blen = strlen(text);
 	}
-	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n"
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nDate: %s\r\n"
 	    "Content-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-	    "%s%s\r\n", status, reason(status),
+	    "%s%s\r\n", status, reason(status), date,
 	    status == 200 && text == NULL ? "text/plain; version=0.0.4; charset=utf-8" :
 	    "text/plain; charset=utf-8", blen, extra != NULL ? extra : "",
 	    c->closing ? "Connection: close\r\n" : "");

@@ -180,6 +180,17 @@ stored_head(struct conn *c, struct cache_conn *cc)
 		else if (val != NULL)
 			*val = (struct vd_str){ cc->head + at, f->value.len };
 	}
+	/* RFC 9110 §6.6.1: a response cached without a Date gets the time it
+	 * was received (what its age is counted from anyway, §4.2.3) */
+	if (o->resp.date == CACHE_TIME_UNSET) {
+		char d[CACHE_HTTP_DATE_LEN + 1];
+		size_t dl = cache_http_date_fmt(o->resp.response_time, d);
+
+		if (!cp_put_line(cc->head, &cc->hlen, cap, VD_STR("Date"), (struct vd_str){ d, dl }))
+			overflow = true;
+		else
+			o->resp.date = o->resp.response_time;
+	}
 	o->head = (struct vd_str){ cc->head, cc->hlen };
 	o->url = (struct vd_str){ cc->url, cc->ulen };
 	return overflow ? VD_ERR : VD_OK;

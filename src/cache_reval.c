@@ -131,6 +131,7 @@ merge_head(struct conn *c, struct cache_conn *cc)
 {
 	struct http_resp *rs = &c->resp;
 	size_t cap = cp_of(c)->head_cap, ul = 0;
+	bool dated = false;
 	ssize_t n;
 
 	for (int i = 0; i < rs->nfields; i++) {
@@ -142,7 +143,14 @@ merge_head(struct conn *c, struct cache_conn *cc)
 		    http_str_ieq(f->name, "etag") ||
 		    http_is_hop(rs->fields, rs->nfields, f->name))
 			continue;
+		dated = dated || http_str_ieq(f->name, "date");
 		(void)cp_put_line(cc->upd, &ul, cap, f->name, f->value);
+	}
+	if (!dated) {		/* RFC 9110 §6.6.1, as stored_head() does */
+		char d[CACHE_HTTP_DATE_LEN + 1];
+		size_t dl = cache_http_date_fmt(cp_now(c), d);
+
+		(void)cp_put_line(cc->upd, &ul, cap, VD_STR("Date"), (struct vd_str){ d, dl });
 	}
 	n = cache_merge_304(cc->old, cc->oldlen, cc->upd, ul, cc->head, cap);
 	if (n < 0) {

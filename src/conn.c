@@ -15,6 +15,7 @@
 
 #include "viaduct.h"
 #include "accesslog.h"
+#include "cache_policy.h"
 #include "cache_proxy.h"
 #include "conf.h"
 #include "conn.h"
@@ -140,6 +141,16 @@ conn_timer(struct conn *c, int64_t ms)
 	ev_timer_start(c->t->loop, &c->timer, ms);
 }
 
+const char *
+conn_date(struct conn_table *t)
+{
+	if (t->date[0] == '\0' || t->date_sec != t->loop->now_sec) {
+		(void)cache_http_date_fmt((int64_t)t->loop->now_sec, t->date);
+		t->date_sec = t->loop->now_sec;
+	}
+	return t->date;
+}
+
 /* The table is full: tell the client so, in one non-blocking write. */
 static void
 refuse(struct conn_table *t, int fd)
@@ -148,7 +159,7 @@ refuse(struct conn_table *t, int fd)
 	struct http_out o = { buf, 0, sizeof(buf), false };
 
 	http_error_page(&o, 503, VD_STR(""), "too many client connections",
-	    t->admin, t->via, false);
+	    t->admin, t->via, conn_date(t), false);
 	if (!o.overflow)
 		(void)send(fd, o.p, o.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	STATS_INC(responses_5xx, 1);

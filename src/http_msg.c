@@ -500,6 +500,7 @@ http_resp_head(struct http_out *o, const struct http_resp *r,
 	char st[4] = { (char)('0' + r->status / 100), (char)('0' + r->status / 10 % 10),
 	    (char)('0' + r->status % 10), ' ' };
 	struct http_hops hops;
+	bool dated = false;
 
 	http_hops_init(&hops, r->fields, r->nfields);
 	http_out_str(o, "HTTP/1.1 ");
@@ -526,7 +527,13 @@ http_resp_head(struct http_out *o, const struct http_resp *r,
 		} else if (http_hops_has(&hops, name)) {
 			continue;
 		}
+		dated = dated || http_str_ieq(name, "date");
 		out_field(o, &r->fields[i]);
+	}
+	if (ro->date != NULL && !dated) {
+		http_out_str(o, "Date: ");
+		http_out_str(o, ro->date);
+		http_out_add(o, "\r\n", 2);
 	}
 	if (ro->chunked)
 		http_out_str(o, "Transfer-Encoding: chunked\r\n");
@@ -626,7 +633,8 @@ error_body(struct http_out *o, int status, struct vd_str url, const char *reason
 
 void
 http_error_page(struct http_out *o, int status, struct vd_str url,
-    const char *reason, const char *admin, const char *via, bool keep_alive)
+    const char *reason, const char *admin, const char *via, const char *date,
+    bool keep_alive)
 {
 	char bodybuf[4096];
 	struct http_out b = { bodybuf, 0, sizeof(bodybuf), false };
@@ -636,6 +644,8 @@ http_error_page(struct http_out *o, int status, struct vd_str url,
 	http_out_uint(o, (uint64_t)status);
 	http_out_add(o, " ", 1);
 	http_out_str(o, http_reason(status));
+	http_out_str(o, "\r\nDate: ");
+	http_out_str(o, date);
 	http_out_str(o, "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ");
 	http_out_uint(o, b.len);
 	http_out_str(o, keep_alive ? "\r\n" : "\r\nConnection: close\r\n");
@@ -667,8 +677,12 @@ http_max_forwards(const struct http_req *r, uint64_t *v)
 }
 
 static void
-local_head(struct http_out *o, const char *via, bool close, bool keep_alive_10)
+local_head(struct http_out *o, const char *via, const char *date, bool close,
+    bool keep_alive_10)
 {
+	http_out_str(o, "Date: ");
+	http_out_str(o, date);
+	http_out_add(o, "\r\n", 2);
 	if (close)
 		http_out_str(o, "Connection: close\r\n");
 	else if (keep_alive_10)
@@ -715,19 +729,20 @@ trace_lines(struct http_out *o, const char *head, size_t len)
 
 void
 http_trace_reply(struct http_out *o, const char *head, size_t head_len,
-    const char *via, bool close, bool keep_alive_10)
+    const char *via, const char *date, bool close, bool keep_alive_10)
 {
 	http_out_str(o, "HTTP/1.1 200 OK\r\nContent-Type: message/http\r\n"
 	    "Cache-Control: no-store\r\nContent-Length: ");
 	http_out_uint(o, trace_lines(NULL, head, head_len));
 	http_out_add(o, "\r\n", 2);
-	local_head(o, via, close, keep_alive_10);
+	local_head(o, via, date, close, keep_alive_10);
 	trace_lines(o, head, head_len);
 }
 
 void
-http_options_reply(struct http_out *o, const char *via, bool close, bool keep_alive_10)
+http_options_reply(struct http_out *o, const char *via, const char *date, bool close,
+    bool keep_alive_10)
 {
 	http_out_str(o, "HTTP/1.1 200 OK\r\nAllow: " HTTP_ALLOW "\r\nContent-Length: 0\r\n");
-	local_head(o, via, close, keep_alive_10);
+	local_head(o, via, date, close, keep_alive_10);
 }

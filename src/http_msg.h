@@ -105,6 +105,8 @@ struct http_resp_out {
 	bool		 close;		/* we close after it (Connection: close) */
 	bool		 keep_alive_10;	/* a 1.0 client keeps the connection */
 	bool		 upgrade;	/* a 101: keep Upgrade, send Connection: upgrade */
+	const char	*date;		/* NULL, or the Date to add when the response
+					 * has none (RFC 9110 §6.6.1) */
 };
 
 int	http_resp_head(struct http_out *, const struct http_resp *,
@@ -126,17 +128,18 @@ int	http_max_forwards(const struct http_req *, uint64_t *v);
  * Proxy-Authorization and Cookie, as message/http; OPTIONS lists Allow.
  */
 void	http_trace_reply(struct http_out *, const char *head, size_t head_len,
-	    const char *via, bool close, bool keep_alive_10);
-void	http_options_reply(struct http_out *, const char *via, bool close,
-	    bool keep_alive_10);
+	    const char *via, const char *date, bool close, bool keep_alive_10);
+void	http_options_reply(struct http_out *, const char *via, const char *date,
+	    bool close, bool keep_alive_10);
 
 /*
  * A complete error response (head and small HTML body naming the status,
  * the URL, the reason and the cache administrator), Connection: close
- * unless keep_alive.
+ * unless keep_alive.  `date` is the current IMF-fixdate: viaduct is the
+ * origin of its own answers (RFC 9110 §6.6.1).
  */
 void	http_error_page(struct http_out *, int status, struct vd_str url,
 	    const char *reason, const char *admin, const char *via,
-	    bool keep_alive);
+	    const char *date, bool keep_alive);
 
 #endif

@@ -114,7 +114,8 @@ proxy_error(struct conn *c, int status, const char *why)
 	cache_dscp_other(c);		/* an error page is no hit */
 	c->out.len = 0;
 	c->out.overflow = false;
-	http_error_page(&c->out, status, url, why, c->t->admin, c->t->via, false);
+	http_error_page(&c->out, status, url, why, c->t->admin, c->t->via,
+	    conn_date(c->t), false);
 	c->out_off = 0;
 	c->keep_alive = false;
 	c->status = status;
@@ -445,9 +446,9 @@ local_answer(struct conn *c, struct http_fwd *fw)
 	c->out.overflow = false;
 	if (trace)
 		http_trace_reply(&c->out, c->in.p, r->head_len, c->t->via,
-		    !c->keep_alive, c->keep_alive && r->version == 10);
+		    conn_date(c->t), !c->keep_alive, c->keep_alive && r->version == 10);
 	else
-		http_options_reply(&c->out, c->t->via, !c->keep_alive,
+		http_options_reply(&c->out, c->t->via, conn_date(c->t), !c->keep_alive,
 		    c->keep_alive && r->version == 10);
 	if (c->out.overflow) {
 		proxy_error(c, 431, "request header too large to reflect");
@@ -621,7 +622,9 @@ st_connect(struct conn *c)
 	if (c->connect) {
 		c->out.len = 0;
 		c->out.overflow = false;
-		http_out_str(&c->out, "HTTP/1.1 200 Connection established\r\nVia: 1.1 ");
+		http_out_str(&c->out, "HTTP/1.1 200 Connection established\r\nDate: ");
+		http_out_str(&c->out, conn_date(c->t));
+		http_out_str(&c->out, "\r\nVia: 1.1 ");
 		http_out_str(&c->out, c->t->via);
 		http_out_str(&c->out, "\r\n\r\n");
 		c->out_off = 0;
@@ -701,6 +704,7 @@ plan_response(struct conn *c)
 	}
 	c->ro.close = !c->keep_alive;
 	c->ro.keep_alive_10 = !v11 && c->keep_alive;
+	c->ro.date = conn_date(c->t);
 }
 
 /* 101 Switching Protocols to an Upgrade we offered: the connection becomes a tunnel. */

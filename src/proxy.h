@@ -244,6 +244,8 @@ struct conn_table {
 	bool		 shutdown;
 	struct http_limits req_lim, resp_lim;
 	char		 via[256];
+	char		 date[32];	/* conn_date(): IMF-fixdate of date_sec */
+	time_t		 date_sec;
 	const char	*admin;
 	void		*mem;
 	struct cache_proxy *cache;	/* cache_proxy.c; NULL: max-cache-size=none */
@@ -259,6 +261,10 @@ void	proxy_upstream(struct conn *);
 
 /* conn.c */
 void	conn_close(struct conn *);
+/* The current time as an IMF-fixdate (RFC 9110 §5.6.7), formatted once a
+ * second: the Date of what viaduct answers itself, and of a forwarded
+ * response that came without one (§6.6.1). */
+const char *conn_date(struct conn_table *);
 void	conn_timer(struct conn *, int64_t ms);
 
 /* upstream.c: connect to up->addrs in turn (bound to src-address).  VD_OK

@@ -86,7 +86,9 @@ redirect(struct conn *c, const char *to)
 	http_out_str(&b, "\">elsewhere</a>.</p></body></html>\n");
 	o->len = 0;
 	o->overflow = false;
-	http_out_str(o, "HTTP/1.1 302 Found\r\nLocation: ");
+	http_out_str(o, "HTTP/1.1 302 Found\r\nDate: ");
+	http_out_str(o, conn_date(c->t));
+	http_out_str(o, "\r\nLocation: ");
 	http_out_str(o, to);
 	http_out_str(o, "\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ");
 	http_out_uint(o, b.len);

@@ -55,76 +55,77 @@ my $o = '127.0.0.1:' . $origin->port;
 my $v = start_viaduct(conf => Viaduct::Test::default_conf() . "set via-pseudonym=cf.via\n");
 my $port = $v->port;
 
+sub raw { undate(http_raw(@_)) }
 sub statuses { my @s = ($_[0] // '') =~ m{(?:\A|\r\n\r\n|\n|[a-z])HTTP/1\.1 (\d\d\d) }g; @s }
 sub two { "$_[0] http://$ro/$_[1] HTTP/1.1\r\nHost: $ro\r\n\r\n" .
     "GET http://$ro/next HTTP/1.1\r\nHost: $ro\r\nConnection: close\r\n\r\n" }
-my $next = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\nVia: 1.1 cf.via\r\n\r\nnormal\n";
+my $next = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nDate: D\r\nConnection: close\r\nVia: 1.1 cf.via\r\n\r\nnormal\n";
 
 # --- responses
 $raw->clear;
-my $r = http_raw($port, two('GET', 'conn-cl'));
-is($r, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nVia: 1.1 cf.via\r\n\r\nabc$next",
+my $r = raw($port, two('GET', 'conn-cl'));
+is($r, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nDate: D\r\nVia: 1.1 cf.via\r\n\r\nabc$next",
     'Connection: Content-Length from the origin: the length still reaches the client');
 
-$r = http_raw($port, two('GET', '204-cl'));
-is($r, "HTTP/1.1 204 No Content\r\nVia: 1.1 cf.via\r\n\r\n$next",
+$r = raw($port, two('GET', '204-cl'));
+is($r, "HTTP/1.1 204 No Content\r\nDate: D\r\nVia: 1.1 cf.via\r\n\r\n$next",
     'RFC 9110 §8.6: a 204 reaches the client without the Content-Length it must not have');
 
-$r = http_raw($port, two('GET', '100-cl'));
+$r = raw($port, two('GET', '100-cl'));
 is($r, "HTTP/1.1 100 Continue\r\nVia: 1.1 cf.via\r\n\r\n" .
-    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nVia: 1.1 cf.via\r\n\r\nabc$next",
+    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nDate: D\r\nVia: 1.1 cf.via\r\n\r\nabc$next",
     'RFC 9110 §8.6: a 1xx is relayed without Content-Length');
 
 $raw->clear;
-$r = http_raw($port, two('HEAD', 'head-late'));
-is($r, "HTTP/1.1 200 OK\r\nContent-Length: 38\r\nVia: 1.1 cf.via\r\n\r\n$next",
+$r = raw($port, two('HEAD', 'head-late'));
+is($r, "HTTP/1.1 200 OK\r\nContent-Length: 38\r\nDate: D\r\nVia: 1.1 cf.via\r\n\r\n$next",
     'a body sent after a HEAD response never answers the next request');
 my @log = $raw->log;
 is(scalar @log, 2, 'HEAD then GET: two requests at the origin');
 isnt($log[1][0], $log[0][0], '... the GET on another connection than the HEAD that announced a body');
 
 $raw->clear;
-$r = http_raw($port, two('HEAD', 'head-nolen-late'));
-is($r, "HTTP/1.1 200 OK\r\nVia: 1.1 cf.via\r\n\r\n$next",
+$r = raw($port, two('HEAD', 'head-nolen-late'));
+is($r, "HTTP/1.1 200 OK\r\nDate: D\r\nVia: 1.1 cf.via\r\n\r\n$next",
     'nor after a HEAD response without a length (its GET would end at close)');
 @log = $raw->log;
 isnt($log[1][0], $log[0][0], '... the GET on another connection');
 
 $raw->clear;
-$r = http_raw($port, two('GET', 'te-badcl'));
-is($r, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nVia: 1.1 cf.via\r\n\r\n3\r\nabc\r\n0\r\n\r\n$next",
+$r = raw($port, two('GET', 'te-badcl'));
+is($r, "HTTP/1.1 200 OK\r\nDate: D\r\nTransfer-Encoding: chunked\r\nVia: 1.1 cf.via\r\n\r\n3\r\nabc\r\n0\r\n\r\n$next",
     'chunked with an invalid Content-Length: chunked governs, the Content-Length is not relayed');
 @log = $raw->log;
 isnt($log[1][0], $log[0][0], 'RFC 9112 §6.1: ... and that origin connection is not used again');
 
 $raw->clear;
-$r = http_raw($port, two('GET', 'te-cl'));
-like($r, qr{\AHTTP/1\.1 200 OK\r\nTransfer-Encoding: chunked\r\nVia: 1\.1 cf\.via\r\n\r\n3\r\nabc\r\n0\r\n\r\n\Q$next\E\z},
+$r = raw($port, two('GET', 'te-cl'));
+like($r, qr{\AHTTP/1\.1 200 OK\r\nDate: D\r\nTransfer-Encoding: chunked\r\nVia: 1\.1 cf\.via\r\n\r\n3\r\nabc\r\n0\r\n\r\n\Q$next\E\z},
     'Transfer-Encoding with Content-Length: chunked governs');
 @log = $raw->log;
 isnt($log[1][0], $log[0][0], 'RFC 9112 §6.1: ... and that origin connection is closed after it');
 
-$r = http_raw($port, two('HEAD', 'cl-list'));
-is($r, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nVia: 1.1 cf.via\r\n\r\n$next",
+$r = raw($port, two('HEAD', 'cl-list'));
+is($r, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nDate: D\r\nVia: 1.1 cf.via\r\n\r\n$next",
     'a HEAD response\'s Content-Length list reaches the client as one value');
 
 # --- responses: the chunked grammar (RFC 9112 §7.1): a malformed line is
 # never relayed as if it were one; before any byte went out the client gets
 # 502, after it the connection is cut short of the last chunk
-$r = http_raw($port, two('GET', 'chunk-junk'));
+$r = raw($port, two('GET', 'chunk-junk'));
 like($r, qr{\AHTTP/1\.1 502 Bad Gateway\r\n.*Reason: junk after chunk size}s,
     'RFC 9112 §7.1.1: junk after a response\'s chunk size -> 502');
 is_deeply([ statuses($r) ], [502], '... nothing of its body, and the connection closes');
-$r = http_raw($port, two('GET', 'trailer-ws'));
-like($r, qr{\AHTTP/1\.1 200 OK\r\nTransfer-Encoding: chunked\r\nVia: 1\.1 cf\.via\r\n\r\n(?:5\r\nhello)?\z},
+$r = raw($port, two('GET', 'trailer-ws'));
+like($r, qr{\AHTTP/1\.1 200 OK\r\nDate: D\r\nTransfer-Encoding: chunked\r\nVia: 1\.1 cf\.via\r\n\r\n(?:5\r\nhello)?\z},
     'whitespace before a response trailer\'s colon: cut before the trailer, no last chunk, nothing after');
-$r = http_raw($port, two('GET', 'trailer-cl'));
-is($r, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nVia: 1.1 cf.via\r\n\r\n5\r\nhello\r\n0\r\n" .
+$r = raw($port, two('GET', 'trailer-cl'));
+is($r, "HTTP/1.1 200 OK\r\nDate: D\r\nTransfer-Encoding: chunked\r\nVia: 1.1 cf.via\r\n\r\n5\r\nhello\r\n0\r\n" .
     "Content-Length: 9\r\n\r\n$next", 'a well-formed response trailer is relayed verbatim, whatever its name');
 
 # --- Upgrade: websocket only
 $raw->clear;
-$r = http_raw($port, "GET http://$ro/plain HTTP/1.1\r\nHost: $ro\r\nUpgrade: h2c\r\n" .
+$r = raw($port, "GET http://$ro/plain HTTP/1.1\r\nHost: $ro\r\nUpgrade: h2c\r\n" .
     "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nConnection: Upgrade, HTTP2-Settings, close\r\n\r\n");
 is($r, $next, 'Upgrade: h2c is answered as a plain request');
 is(($raw->requests)[0], "GET /plain HTTP/1.1\r\nHost: $ro\r\nX-Forwarded-For: 127.0.0.1\r\nVia: 1.1 cf.via\r\n\r\n",
@@ -136,9 +137,9 @@ my $hidden = "GET http://$o/smuggled HTTP/1.1\r\nHost: $o\r\n\r\n";
 # RFC 9931: bytes a client sends after an Upgrade the origin declines are
 # the new protocol's, not a request
 $origin->clear;
-$r = http_raw($port, "GET http://$ro/declined HTTP/1.1\r\nHost: $ro\r\nUpgrade: websocket\r\n" .
+$r = raw($port, "GET http://$ro/declined HTTP/1.1\r\nHost: $ro\r\nUpgrade: websocket\r\n" .
     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n$hidden");
-is($r, "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\nVia: 1.1 cf.via\r\n\r\nnormal\n",
+is($r, "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nDate: D\r\nConnection: close\r\nVia: 1.1 cf.via\r\n\r\nnormal\n",
     'an Upgrade the origin declines: its answer, then the connection closes');
 is(scalar($origin->requests), 0, '... and what followed the Upgrade request is never read as a request');
 for my $t ([ 'Content-Length in the trailer', "Content-Length: 50" ],

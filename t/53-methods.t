@@ -35,10 +35,10 @@ for my $m (qw(PURGE MKCOL X-Custom.Method_1 patch)) {
 $origin->clear;
 my $head = "TRACE http://$o/t?x=1 HTTP/1.1\r\nHost: $o\r\nMax-Forwards: 0\r\nX-A: 1\r\n" .
     "Cookie: secret=1\r\nProxy-Authorization: Basic eDp5\r\nConnection: close\r\n\r\n";
-my $r = http_raw($port, $head);
+my $r = undate(http_raw($port, $head));
 my $echo = "TRACE http://$o/t?x=1 HTTP/1.1\r\nHost: $o\r\nMax-Forwards: 0\r\nX-A: 1\r\nConnection: close\r\n\r\n";
 is($r, "HTTP/1.1 200 OK\r\nContent-Type: message/http\r\nCache-Control: no-store\r\nContent-Length: " .
-    length($echo) . "\r\nConnection: close\r\nVia: 1.1 m.via\r\n\r\n$echo",
+    length($echo) . "\r\nDate: D\r\nConnection: close\r\nVia: 1.1 m.via\r\n\r\n$echo",
     'TRACE Max-Forwards: 0 -> 200 message/http echoing the request (credentials left out)');
 is(scalar($origin->requests), 0, 'TRACE Max-Forwards: 0 never reaches the origin');
 
@@ -57,9 +57,9 @@ http_raw($port, "GET http://$o/g HTTP/1.1\r\nHost: $o\r\nMax-Forwards: 0\r\nConn
 like(last_req(), qr{\AGET /g HTTP/1\.1\r\n.*\r\nMax-Forwards: 0\r\n}s, 'GET: Max-Forwards forwarded untouched');
 
 # --- OPTIONS
-$r = http_raw($port, "OPTIONS http://$o/x HTTP/1.1\r\nHost: $o\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n");
+$r = undate(http_raw($port, "OPTIONS http://$o/x HTTP/1.1\r\nHost: $o\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n"));
 is($r, "HTTP/1.1 200 OK\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE, CONNECT\r\n" .
-    "Content-Length: 0\r\nConnection: close\r\nVia: 1.1 m.via\r\n\r\n", 'OPTIONS Max-Forwards: 0 -> 200 with Allow');
+    "Content-Length: 0\r\nDate: D\r\nConnection: close\r\nVia: 1.1 m.via\r\n\r\n", 'OPTIONS Max-Forwards: 0 -> 200 with Allow');
 http_raw($port, "OPTIONS http://$o/x HTTP/1.1\r\nHost: $o\r\nMax-Forwards: 5\r\nConnection: close\r\n\r\n");
 like(last_req(), qr{\AOPTIONS /x HTTP/1\.1\r\nHost: \Q$o\E\r\nMax-Forwards: 4\r\n}, 'OPTIONS Max-Forwards: 5 -> 4');
 http_raw($port, "OPTIONS http://$o HTTP/1.1\r\nHost: $o\r\nConnection: close\r\n\r\n");
@@ -69,6 +69,7 @@ like($r, qr{\AHTTP/1\.1 200 OK\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OP
     'OPTIONS * to viaduct: 200 with Allow');
 $r = http_raw($port, "TRACE http://$o/x HTTP/1.1\r\nHost: $o\r\nMax-Forwards: x1\r\nConnection: close\r\n\r\n");
 like($r, qr{\AHTTP/1\.1 400 }, 'invalid Max-Forwards: 400');
+like(undate($r), qr{\AHTTP/1\.1 400 Bad Request\r\nDate: D\r\n}, 'RFC 9110 §6.6.1: viaduct\'s own 400 is dated');
 
 # --- keep-alive survives a local answer; pipelined requests stay in order
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp') or die;
@@ -76,7 +77,7 @@ $s->autoflush(1);
 print $s "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\nGET http://$o/after HTTP/1.1\r\nHost: $o\r\nConnection: close\r\n\r\n";
 local $/;
 $r = <$s>;
-like($r, qr{\AHTTP/1\.1 200 OK\r\nAllow: .*Content-Length: 0\r\nVia: 1\.1 m\.via\r\n\r\nHTTP/1\.1 200 OK\r\n.*\r\n\r\nGET /after\n\z}s,
+like(undate($r), qr{\AHTTP/1\.1 200 OK\r\nAllow: .*Content-Length: 0\r\nDate: D\r\nVia: 1\.1 m\.via\r\n\r\nHTTP/1\.1 200 OK\r\n.*\r\n\r\nGET /after\n\z}s,
     'local answer, then the pipelined GET on the same connection');
 
 done_testing();

@@ -4,12 +4,16 @@
 # member, and an invalid first member makes the field ignored.  §3.2 /
 # §4.3.4: a 304 refreshes the stored fields, except the ETag that selected
 # it and the fields describing the stored body (Content-MD5 here).
+# RFC 9110 §6.6.1: a response forwarded or stored without Date gets the
+# time it was received, and a 304 without Date refreshes the stored one.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use POSIX qw(strftime);
+use Time::Local qw(timegm);
+use Time::HiRes qw(sleep);
 use Viaduct::Test;
 use Viaduct::Origin;
 
@@ -40,6 +44,12 @@ my $o = Viaduct::Origin->new(handler => sub {
 		    if $req =~ /^If-None-Match: "a"\r$/mi;
 		return resp('200 OK', "Cache-Control: max-age=0\r\nETag: \"a\"\r\n" .
 		    "Content-MD5: AAAA\r\nX-Rev: 1\r\n", "r304 body\n");
+	}
+	if ($path eq '/nodate') {		# an origin without a clock
+		return "HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=300\r\nETag: \"n\"\r\n\r\n"
+		    if $req =~ /^If-None-Match: "n"\r$/mi;
+		return "HTTP/1.1 200 OK\r\nCache-Control: max-age=3\r\nETag: \"n\"\r\n" .
+		    "Content-Length: 7\r\n\r\nnodate\n";
 	}
 	return resp('404 Not Found', '', "no\n");
 });
@@ -87,5 +97,34 @@ like($r, qr{^ETag: "a"\r\n.*^Content-MD5: AAAA\r\n.*^X-Rev: 2\r\n}ms,
 $r = http_raw($port, "GET http://127.0.0.1:$op/r304 HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n" .
     "If-None-Match: \"a\"\r\nConnection: close\r\n\r\n");
 like($r, qr{\AHTTP/1\.1 304 }, 'r304: If-None-Match with the kept tag -> 304 from the cache');
+
+# --- RFC 9110 §6.6.1: no Date from the origin
+my %mon = (Jan => 0, Feb => 1, Mar => 2, Apr => 3, May => 4, Jun => 5,
+    Jul => 6, Aug => 7, Sep => 8, Oct => 9, Nov => 10, Dec => 11);
+sub str2time {
+	my ($d, $mo, $y, $h, $mi, $s) = ($_[0] // '') =~
+	    /\A[A-Z][a-z]{2}, (\d\d) ([A-Z][a-z]{2}) (\d{4}) (\d\d):(\d\d):(\d\d) GMT\z/ or return undef;
+	return timegm($s, $mi, $h, $d, $mon{$mo}, $y);
+}
+sub dates { my @d = $_[0] =~ /^Date: ([^\r\n]*)\r$/mg; @d }
+my $t0 = time;
+$r = get('/nodate');
+my @d1 = dates($r);
+is(scalar @d1, 1, 'nodate: the forwarded response has one Date');
+my $e1 = str2time($d1[0] // '') // 0;
+ok($e1 >= $t0 - 1 && $e1 <= time + 1, "nodate: an IMF-fixdate of the time it came ($d1[0])");
+sleep 0.4;
+$r = get('/nodate');
+is(seen('/nodate'), 1, 'nodate: stored, a hit');
+is_deeply([ dates($r) ], \@d1, 'nodate: the hit carries the Date stored with it, not the time of the hit');
+sleep 0.5 while time < $e1 + 4;		# max-age=3: stale
+$r = get('/nodate');
+is(seen('/nodate'), 2, 'nodate: stale, revalidated');
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nnodate\n\z}s, 'nodate: the 304 refreshed the stored object');
+my @d2 = dates($r);
+ok(@d2 == 1 && (str2time($d2[0]) // 0) >= $e1 + 4, "nodate: its Date is the 304's time ($d2[0])");
+$r = get('/nodate');
+is(seen('/nodate'), 2, 'nodate: fresh for 300 s from the 304: a hit (its age counts from the new Date)');
+like($r, qr{^Age: [01]\r$}m, 'nodate: ... of age 0 or 1');
 
 done_testing();

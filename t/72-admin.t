@@ -141,6 +141,7 @@ like(proxy_get("http://127.0.0.1:$op/b"), qr{^HTTP/1\.1 200 }, 'proxy: another m
 	like($r, qr{^Content-Type: text/plain; version=0\.0\.4; charset=utf-8\r$}m,
 	    'GET /metrics: the exposition media type');
 	like($r, qr{^Connection: close\r$}m, 'Connection: close honoured');
+	like(undate($r), qr{^Date: D\r$}m, 'RFC 9110 §6.6.1: dated');
 	my $text = body_of($r);
 	my ($cl) = $r =~ /^Content-Length: (\d+)\r$/m;
 	is($cl, length $text, 'Content-Length = the body');

@@ -474,12 +474,14 @@ test_msg(void)
 	ok(http_req_head(&small, &r, &fr, &fw) == VD_ERR && small.overflow, "output overflow reported, not grown");
 
 	o.len = 0;
-	http_error_page(&o, 502, VD_STR("http://x/<script>"), "connection refused", "admin@example", "p", false);
+	http_error_page(&o, 502, VD_STR("http://x/<script>"), "connection refused", "admin@example", "p",
+	    "Thu, 03 Dec 2026 13:00:00 GMT", false);
 	buf[o.len] = '\0';
 	ok(strstr(buf, "HTTP/1.1 502 Bad Gateway\r\n") == buf, "error page status line");
 	ok(strstr(buf, "&lt;script&gt;") != NULL, "error page escapes the URL");
 	ok(strstr(buf, "mailto:admin@example") != NULL, "error page names the cache administrator");
 	ok(strstr(buf, "Connection: close\r\n") != NULL, "error page closes");
+	ok(strstr(buf, "\r\nDate: Thu, 03 Dec 2026 13:00:00 GMT\r\n") != NULL, "RFC 9110 §6.6.1: error page dated");
 }
 
 /* Max-Forwards, OPTIONS *, Upgrade, TRACE and OPTIONS answers (RFC 9110 §7.6.2, §7.8, §9.3.7-8). */
@@ -529,16 +531,16 @@ test_methods(void)
 
 	const char *head = "TRACE / HTTP/1.1\r\nHost: h\r\nCookie: c=1\r\nauthorization: x\r\nB: 2\r\n\r\n";
 	o.len = 0;
-	http_trace_reply(&o, head, strlen(head), "p", false, false);
+	http_trace_reply(&o, head, strlen(head), "p", "Thu, 03 Dec 2026 13:00:00 GMT", false, false);
 	buf[o.len] = '\0';
 	is_str(buf, "HTTP/1.1 200 OK\r\nContent-Type: message/http\r\nCache-Control: no-store\r\n"
-	    "Content-Length: 35\r\nVia: 1.1 p\r\n\r\nTRACE / HTTP/1.1\r\nHost: h\r\nB: 2\r\n\r\n",
+	    "Content-Length: 35\r\nDate: Thu, 03 Dec 2026 13:00:00 GMT\r\nVia: 1.1 p\r\n\r\nTRACE / HTTP/1.1\r\nHost: h\r\nB: 2\r\n\r\n",
 	    "TRACE answer reflects the head without credentials");
 	o.len = 0;
-	http_options_reply(&o, "p", true, false);
+	http_options_reply(&o, "p", "Thu, 03 Dec 2026 13:00:00 GMT", true, false);
 	buf[o.len] = '\0';
-	is_str(buf, "HTTP/1.1 200 OK\r\nAllow: " HTTP_ALLOW "\r\nContent-Length: 0\r\nConnection: close\r\n"
-	    "Via: 1.1 p\r\n\r\n", "OPTIONS answer with Allow");
+	is_str(buf, "HTTP/1.1 200 OK\r\nAllow: " HTTP_ALLOW "\r\nContent-Length: 0\r\nDate: Thu, 03 Dec 2026 13:00:00 GMT\r\n"
+	    "Connection: close\r\nVia: 1.1 p\r\n\r\n", "OPTIONS answer with Allow");
 }
 
 /* The h1 audit's findings: framing the client or the origin could read two ways. */
@@ -611,6 +613,24 @@ test_audit(void)
 	http_resp_head(&o, &rs, &fr, &ro, "p");
 	buf[o.len] = '\0';
 	ok(strstr(buf, "Content-Length") == NULL, "... and the Content-Length is not relayed");
+
+	/* RFC 9110 §6.6.1: a response forwarded without Date gets one */
+	ro.date = "Thu, 03 Dec 2026 13:00:00 GMT";
+	resp("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &rs);
+	http_resp_framing(&rs, false, &fr, &why);
+	o.len = 0;
+	http_resp_head(&o, &rs, &fr, &ro, "p");
+	buf[o.len] = '\0';
+	is_str(buf, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nDate: Thu, 03 Dec 2026 13:00:00 GMT\r\n"
+	    "Via: 1.1 p\r\n\r\n", "no Date: ours added");
+	resp("HTTP/1.1 200 OK\r\ndate: Mon, 01 Jan 2024 00:00:00 GMT\r\nContent-Length: 0\r\n\r\n", &rs);
+	http_resp_framing(&rs, false, &fr, &why);
+	o.len = 0;
+	http_resp_head(&o, &rs, &fr, &ro, "p");
+	buf[o.len] = '\0';
+	is_str(buf, "HTTP/1.1 200 OK\r\ndate: Mon, 01 Jan 2024 00:00:00 GMT\r\nContent-Length: 0\r\n"
+	    "Via: 1.1 p\r\n\r\n", "the origin's Date kept as it is, none added");
+	ro.date = NULL;
 
 	req("POST http://h/ HTTP/1.1\r\nHost: h\r\nTransfer_Encoding: chunked\r\nContent_length: 9\r\n"
 	    "X_Other: 1\r\nContent-Length: 5\r\n\r\n", &r);
