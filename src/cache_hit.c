@@ -131,7 +131,7 @@ hit_range(const struct conn *c, const struct cache_obj *o, int64_t now, uint64_t
 
 	*first = 0;
 	*count = o->body_size;
-	if (i < 0 || !http_str_ieq(r->method, "GET") ||
+	if (i < 0 || !http_method_is(r->method, "GET") ||
 	    http_field_find(r->fields, r->nfields, "range", i + 1) >= 0)
 		return 200;
 	if (ir.p != NULL && !cache_if_range_ok(ir.p, ir.len, &o->etag, o->resp.last_modified,
@@ -320,7 +320,7 @@ request_prepare(struct conn *c, struct cache_conn *cc, int64_t now)
 	request_url(c, cc);
 	if (cc->ulen > 0)
 		cache_key_primary(cc->url, cc->ulen, &cc->key);
-	cc->cacheable = cc->ulen > 0 && (http_str_ieq(r->method, "GET") || c->head_method) &&
+	cc->cacheable = cc->ulen > 0 && (http_method_is(r->method, "GET") || c->head_method) &&
 	    c->req_fr.kind == HTTP_BODY_NONE && !c->upgrade && !cache_skips(r);
 	if (!cc->cacheable)
 		return VD_DECLINED;

@@ -426,7 +426,7 @@ http_req_head(struct http_out *o, const struct http_req *r,
 
 	http_out_vstr(o, r->method);
 	http_out_add(o, " ", 1);
-	if (absolute && r->path.len == 0 && http_str_ieq(r->method, "OPTIONS"))
+	if (absolute && r->path.len == 0 && http_method_is(r->method, "OPTIONS"))
 		http_out_add(o, "*", 1);	/* RFC 9112 §3.2.4 */
 	else if (absolute && (r->path.len == 0 || r->path.p[0] != '/'))
 		http_out_add(o, "/", 1);

@@ -294,7 +294,7 @@ static int
 parse_target(struct http_req *r)
 {
 	const char *p = r->target.p, *e = p + r->target.len, *a, *s;
-	bool connect = http_str_ieq(r->method, "CONNECT");
+	bool connect = http_method_is(r->method, "CONNECT");
 
 	if (!target_ok(p, r->target.len))
 		return req_fail(r, 400, "invalid byte in request-target");
@@ -307,7 +307,7 @@ parse_target(struct http_req *r)
 		return VD_OK;
 	}
 	if (r->target.len == 1 && p[0] == '*') {
-		if (!http_str_ieq(r->method, "OPTIONS"))
+		if (!http_method_is(r->method, "OPTIONS"))
 			return req_fail(r, 400, "asterisk-form outside OPTIONS");
 		r->form = HTTP_FORM_ASTERISK;
 		return VD_OK;

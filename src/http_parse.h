@@ -121,6 +121,17 @@ http_str_ieq(struct vd_str s, const char *lit)
 	return http_ieq_n(s, lit, strlen(lit));
 }
 
+/* The method is lit, byte for byte: RFC 9110 §9.1, the method token is
+ * case-sensitive ("head" is an extension method, not HEAD, and its
+ * response has a body). */
+static inline bool
+http_method_is(struct vd_str m, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return m.len == n && memcmp(m.p, lit, n) == 0;
+}
+
 /* Find the first field named `name` (case-insensitive) at or after `from`;
  * -1.  Inline for the same reason as http_str_ieq. */
 static inline int

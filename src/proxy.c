@@ -402,7 +402,7 @@ check_request(struct conn *c)
 	if (r->form != HTTP_FORM_ABSOLUTE) {
 		if (c->mode != ROUTER_PROXY)
 			return VD_OK;		/* transparent or reverse: route() */
-		if (r->form == HTTP_FORM_ASTERISK && http_str_ieq(r->method, "OPTIONS"))
+		if (r->form == HTTP_FORM_ASTERISK && http_method_is(r->method, "OPTIONS"))
 			return VD_OK;		/* OPTIONS * asks about viaduct itself */
 		proxy_error(c, 400, "not a proxy request (absolute URL expected)");
 		return VD_ERR;
@@ -423,8 +423,8 @@ static int
 local_answer(struct conn *c, struct http_fwd *fw)
 {
 	struct http_req *r = &c->req;
-	bool trace = http_str_ieq(r->method, "TRACE");
-	bool options = http_str_ieq(r->method, "OPTIONS");
+	bool trace = http_method_is(r->method, "TRACE");
+	bool options = http_method_is(r->method, "OPTIONS");
 	uint64_t mf = 1;
 
 	if (!trace && !options)
@@ -484,7 +484,7 @@ on_request(struct conn *c)
 	    !http_conn_has(r->fields, r->nfields, "close") :
 	    http_conn_has(r->fields, r->nfields, "keep-alive");
 	c->client_close = !c->keep_alive;
-	c->head_method = http_str_ieq(r->method, "HEAD");
+	c->head_method = http_method_is(r->method, "HEAD");
 	/* the head stays in front of the buffer while the body streams behind it */
 	c->in.base = c->in.start = r->head_len;
 	if (rules_access(c) != VD_OK)	/* /ip proxy access: 403 or 302 queued */

@@ -131,6 +131,26 @@ is($r, $next, 'Upgrade: h2c is answered as a plain request');
 is(($raw->requests)[0], "GET /plain HTTP/1.1\r\nHost: $ro\r\nX-Forwarded-For: 127.0.0.1\r\nVia: 1.1 cf.via\r\n\r\n",
     'h2c is not offered to the origin (no tunnel past the access rules)');
 
+# --- RFC 9110 §9.1: the method token is case-sensitive.  "head" is an
+# extension method: its response has a body, which must reach the client
+# (read as HEAD, the body would be taken for the next response)
+$raw->clear;
+$r = raw($port, "head http://$ro/plain HTTP/1.1\r\nHost: $ro\r\n\r\n" .
+    "GET http://$ro/next HTTP/1.1\r\nHost: $ro\r\nConnection: close\r\n\r\n");
+is($r, "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nDate: D\r\nVia: 1.1 cf.via\r\n\r\nnormal\n$next",
+    '"head" is no HEAD: its body relayed, then the next response');
+like(($raw->requests)[0], qr{\Ahead /plain HTTP/1\.1\r\n}, '... and the origin got the method as sent');
+$r = raw($port, "connect $ro HTTP/1.1\r\nHost: $ro\r\n\r\nGET /tunnelled HTTP/1.1\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 400 }, '"connect" is no CONNECT: authority-form with another method -> 400');
+unlike($r, qr{Connection established}, '... no tunnel');
+$r = raw($port, "options * HTTP/1.1\r\nHost: $ro\r\nConnection: close\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 400 }, '"options *": asterisk-form is for OPTIONS only -> 400');
+$raw->clear;
+$r = raw($port, "trace http://$ro/plain HTTP/1.1\r\nHost: $ro\r\nMax-Forwards: 0\r\nConnection: close\r\n\r\n");
+is($r, $next, '"trace" with Max-Forwards: 0 is not answered by viaduct ...');
+like(($raw->requests)[0], qr{\Atrace /plain HTTP/1\.1\r\n.*\r\nMax-Forwards: 0\r\n}s,
+    '... it goes to the origin, Max-Forwards untouched');
+
 # --- requests: chunked trailers the origin could merge into the head
 my $hidden = "GET http://$o/smuggled HTTP/1.1\r\nHost: $o\r\n\r\n";
 

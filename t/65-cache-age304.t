@@ -98,6 +98,15 @@ $r = http_raw($port, "GET http://127.0.0.1:$op/r304 HTTP/1.1\r\nHost: 127.0.0.1:
     "If-None-Match: \"a\"\r\nConnection: close\r\n\r\n");
 like($r, qr{\AHTTP/1\.1 304 }, 'r304: If-None-Match with the kept tag -> 304 from the cache');
 
+# --- RFC 9110 §9.1, RFC 9111 §4: methods are case-sensitive; a stored GET
+# answers neither "get" nor "head" (extension methods, for the origin)
+for my $m ('get', 'head') {
+	my $req = "$m http://127.0.0.1:$op/age-bad HTTP/1.1\r\nHost: 127.0.0.1:$op\r\nConnection: close\r\n\r\n";
+	$r = http_raw($port, $req);
+	like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nage /age-bad\n\z}s, "\"$m\": the origin's answer, with its body");
+	is(scalar(grep { m{^\Q$m\E /age-bad } } $o->requests), 1, "\"$m\": not answered from the stored GET");
+}
+
 # --- RFC 9110 §6.6.1: no Date from the origin
 my %mon = (Jan => 0, Feb => 1, Mar => 2, Apr => 3, May => 4, Jun => 5,
     Jul => 6, Aug => 7, Sep => 8, Oct => 9, Nov => 10, Dec => 11);
