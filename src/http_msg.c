@@ -271,6 +271,7 @@ http_req_framing(const struct http_req *r, struct http_framing *fr,
 	} else {
 		fr->kind = HTTP_BODY_NONE;
 	}
+	fr->has_length = has_cl && te == 0;
 	return VD_OK;
 }
 
@@ -454,7 +455,9 @@ http_req_head(struct http_out *o, const struct http_req *r,
 			out_field(o, &r->fields[i]);
 		}
 	}
-	if (fr->kind == HTTP_BODY_LENGTH) {
+	if (fr->kind == HTTP_BODY_LENGTH || fr->has_length) {
+		/* also a 0 the client sent: RFC 9110 §8.6, an origin may want
+		 * the length of a POST or PUT even when it is none */
 		http_out_str(o, "Content-Length: ");
 		http_out_uint(o, fr->length);
 		http_out_add(o, "\r\n", 2);

@@ -27,7 +27,7 @@ enum http_body {
 struct http_framing {
 	enum http_body	 kind;
 	uint64_t	 length;	/* HTTP_BODY_LENGTH */
-	bool		 has_length;	/* a response's valid Content-Length, */
+	bool		 has_length;	/* a valid Content-Length (without TE), */
 	uint64_t	 declared;	/* also where it frames nothing (HEAD, 304) */
 	bool		 te_and_cl;	/* both were present: TE governs, close after */
 	/* a response that carries no body (HEAD, 204, 304) although its head

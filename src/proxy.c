@@ -393,6 +393,14 @@ check_request(struct conn *c)
 			proxy_error(c, 501, "CONNECT is not served on a reverse-proxy port");
 			return VD_ERR;
 		}
+		/* RFC 9110 §9.3.6: a CONNECT has no content; what follows its
+		 * head is the tunnel's.  A length or a coding would make a
+		 * hop that frames by them read those bytes as a body and the
+		 * rest as another request, where we would tunnel them. */
+		if (c->req_fr.kind != HTTP_BODY_NONE) {
+			proxy_error(c, 400, "CONNECT with Content-Length or Transfer-Encoding");
+			return VD_ERR;
+		}
 		if (!connect_port_ok(c->t->conf, r->port)) {
 			proxy_error(c, 403, "CONNECT to this port is not allowed");
 			return VD_ERR;

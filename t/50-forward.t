@@ -159,6 +159,14 @@ is(last_req(), "POST /chunk HTTP/1.1\r\nHost: $o\r\nTransfer-Encoding: chunked\r
     "Via: 1.1 test.via\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n", 'POST chunked: body relayed, extensions and trailers kept');
 like($r, qr{\AHTTP/1\.1 200 }, 'POST chunked: 200');
 
+# --- RFC 9110 §8.6: a Content-Length of 0 the client sent goes on (an origin
+# may insist on the length of a POST); none is invented for a GET
+http_raw($port, "POST http://$o/empty HTTP/1.1\r\nHost: $o\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+is(last_req(), "POST /empty HTTP/1.1\r\nHost: $o\r\nContent-Length: 0\r\nX-Forwarded-For: 127.0.0.1\r\n" .
+    "Via: 1.1 test.via\r\n\r\n", 'POST with Content-Length: 0 forwarded with it');
+http_raw($port, "GET http://$o/nolen HTTP/1.1\r\nHost: $o\r\nConnection: close\r\n\r\n");
+unlike(last_req(), qr{Content-Length}i, 'GET without a length: none added');
+
 # --- RFC 9112 §6.1: no chunked request body to an origin whose last
 # response said HTTP/1.0 (one worker, so that it is the one that saw it)
 my $o10 = Viaduct::Origin->new(handler => sub {

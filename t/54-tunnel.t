@@ -77,6 +77,20 @@ $r = http_raw($vd->port, "CONNECT 127.0.0.1:$ep HTTP/1.1\r\nHost: 127.0.0.1:$ep\
 like($r, qr{\AHTTP/1\.1 403 }, 'default connect-ports (443,563): other ports refused');
 undef $vd;
 
+# --- RFC 9110 §9.3.6: a CONNECT has no content; one that declares some is
+# refused, since a hop that frames by it would read a request in the tunnel
+$echo->clear;
+for my $t ([ 'Content-Length', "Content-Length: 5\r\n\r\nAAAAA" ],
+	   [ 'Transfer-Encoding', "Transfer-Encoding: chunked\r\n\r\n5\r\nAAAAA\r\n0\r\n\r\n" ]) {
+	my ($name, $rest) = @$t;
+	$r = http_raw($port, "CONNECT 127.0.0.1:$ep HTTP/1.1\r\nHost: 127.0.0.1:$ep\r\n$rest" .
+	    "GET /tunnelled HTTP/1.1\r\nHost: x\r\n\r\n");
+	like($r, qr{\AHTTP/1\.1 400 Bad Request\r\n.*Reason: CONNECT with Content-Length or Transfer-Encoding}s,
+	    "CONNECT with $name: 400");
+	unlike($r, qr{Connection established|tunnelled}, "CONNECT with $name: no tunnel");
+}
+is(scalar($echo->requests), 0, 'CONNECT with content: nothing reached the target');
+
 # --- CONNECT: 200, bytes sent with the head go first, echo, half-close both ways
 my $s = client();
 print $s "CONNECT 127.0.0.1:$ep HTTP/1.1\r\nHost: 127.0.0.1:$ep\r\n\r\nearly;";
