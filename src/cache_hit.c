@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -307,6 +308,40 @@ cache_skips(const struct http_req *r)
 	return false;
 }
 
+/*
+ * A transparent request is fetched from the firewall's original
+ * destination (route(): c->up.host, already an address), whatever its
+ * Host names.  Its object is the URL's own only when Host is that very
+ * address and port; otherwise it is keyed by URL and destination, and a
+ * client that names another site in Host poisons no one's cache but its
+ * own connection's (cache_key_primary_at()).
+ */
+static void
+request_key(struct conn *c, struct cache_conn *cc)
+{
+	const struct http_req *r = &c->req;
+	struct vd_str h;
+	uint16_t port;
+	char dst[sizeof(c->up.host) + 8];
+
+	if (c->mode != ROUTER_TRANSPARENT || !c->has_odst || r->form != HTTP_FORM_ORIGIN) {
+		cache_key_primary(cc->url, cc->ulen, &cc->key);
+		return;
+	}
+	if (r->host_field >= 0 && http_parse_authority(r->fields[r->host_field].value.p,
+	    r->fields[r->host_field].value.len, 80, &h, &port) == VD_OK) {
+		if (h.len > 2 && h.p[0] == '[')		/* an IPv6 literal */
+			h = (struct vd_str){ h.p + 1, h.len - 2 };
+		if (port == c->up.port && h.len == strlen(c->up.host) &&
+		    strncasecmp(h.p, c->up.host, h.len) == 0) {
+			cache_key_primary(cc->url, cc->ulen, &cc->key);
+			return;
+		}
+	}
+	(void)snprintf(dst, sizeof(dst), "%s:%u", c->up.host, (unsigned)c->up.port);
+	cache_key_primary_at(cc->url, cc->ulen, dst, &cc->key);
+}
+
 /* What the cache needs of the request: its URL, key and directives.
  * VD_OK it may be answered from the cache, VD_DECLINED not. */
 static int
@@ -319,7 +354,7 @@ request_prepare(struct conn *c, struct cache_conn *cc, int64_t now)
 	cc->result = AL_NONE;
 	request_url(c, cc);
 	if (cc->ulen > 0)
-		cache_key_primary(cc->url, cc->ulen, &cc->key);
+		request_key(c, cc);
 	cc->cacheable = cc->ulen > 0 && (http_method_is(r->method, "GET") || c->head_method) &&
 	    c->req_fr.kind == HTTP_BODY_NONE && !c->upgrade && !cache_skips(r);
 	if (!cc->cacheable)

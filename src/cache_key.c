@@ -180,6 +180,14 @@ cache_key_primary(const char *nurl, size_t len, struct cache_key *k)
 	key_from_hash(XXH3_128bits(nurl, len), k);
 }
 
+void
+cache_key_primary_at(const char *nurl, size_t len, const char *dst, struct cache_key *k)
+{
+	/* the destination seeds the URL's hash; | 1: never seed 0, the
+	 * URL's own key */
+	key_from_hash(XXH3_128bits_withSeed(nurl, len, XXH3_64bits(dst, strlen(dst)) | 1), k);
+}
+
 static bool
 is_tchar(char c)
 {

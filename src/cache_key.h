@@ -48,6 +48,17 @@ int	cache_key_url_norm(const char *url, size_t len, char *out, size_t size,
 void	cache_key_primary(const char *nurl, size_t len, struct cache_key *);
 
 /*
+ * The key of a URL as fetched from the address `dst` ("addr:port") rather
+ * than from the host the URL names: a transparent proxy connects to the
+ * firewall's original destination whatever Host says, so what one
+ * destination answered must never become the object of another (cache
+ * poisoning by Host, as Squid's CVE-2009-0801).  Never equal to the URL's
+ * own key.
+ */
+void	cache_key_primary_at(const char *nurl, size_t len, const char *dst,
+	    struct cache_key *);
+
+/*
  * Normalise a Vary field value into the canonical name list stored with
  * the marker: names lowercased, duplicates dropped, sorted, joined by ",".
  * VD_OK, VD_DECLINED for "*" (never reusable), VD_ERR too long / too many

@@ -5,7 +5,10 @@
 # origin's address, port 80; the firewall hands the connection to viaduct,
 # which must find the original destination (SO_ORIGINAL_DST) and reach it.
 # Both families: IPv4 (10.231.x.x) and IPv6 (fd00:231::/48, unique local);
-# these addresses exist only inside these namespaces.  Needs root,
+# these addresses exist only inside these namespaces.  A client that names
+# another site in Host than the address it connected to cannot put what
+# that address answered in the cache as the other site's object (cache
+# poisoning by Host, Squid's CVE-2009-0801).  Needs root,
 # iproute2 and nftables (a missing tool is a failure).
 use strict;
 use warnings;
@@ -29,7 +32,7 @@ my $tag = "vd$$";
 my ($nsc, $nsp) = ("$tag-c", "$tag-p");		# client side, proxy side
 my ($vc, $vp) = ("${tag}c", "${tag}p");		# veth ends (<= 15 chars)
 my $vport = 3129;
-my ($origin, $origin6, $vpid);
+my ($origin, $origin6, $genuine, $vpid);
 
 sub sh { my $rc = system(@_); return $rc == 0 }
 sub cleanup {
@@ -38,6 +41,7 @@ sub cleanup {
 		if (kill 0, $vpid) { kill 'KILL', $vpid; waitpid($vpid, 0) } $vpid = undef }
 	$origin->stop if $origin;
 	$origin6->stop if $origin6;
+	$genuine->stop if $genuine;
 	for my $ns ($nsc, $nsp) { system($ip, 'netns', 'del', $ns) if $ip && -e "/run/netns/$ns" }
 }
 END { local $?; cleanup() }
@@ -49,6 +53,7 @@ ok(sh($ip, 'link', 'add', $vc, 'type', 'veth', 'peer', 'name', $vp) &&
 ok(sh($ip, '-n', $nsc, 'addr', 'add', '10.231.0.1/24', 'dev', $vc) &&
     sh($ip, '-n', $nsp, 'addr', 'add', '10.231.0.2/24', 'dev', $vp) &&
     sh($ip, '-n', $nsp, 'addr', 'add', '10.231.9.9/32', 'dev', 'lo') &&
+    sh($ip, '-n', $nsp, 'addr', 'add', '10.231.9.10/32', 'dev', 'lo') &&
     sh($ip, '-n', $nsc, 'link', 'set', 'lo', 'up') &&
     sh($ip, '-n', $nsc, 'link', 'set', $vc, 'up') && sh($ip, '-n', $nsp, 'link', 'set', $vp, 'up') &&
     sh($ip, '-n', $nsp, 'link', 'set', 'lo', 'up') &&
@@ -70,7 +75,16 @@ $origin = Viaduct::Origin->new(netns => $nsp, addr => '10.231.9.9', port => 80, 
 	my ($req) = @_;
 	my ($t) = $req =~ m{^\S+ (\S+)};
 	my $body = "origin 10.231.9.9 got $t\n";
-	return "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+	my $cc = $t =~ m{^/cc/} ? "Cache-Control: max-age=300\r\n" : '';
+	return "HTTP/1.1 200 OK\r\n${cc}Content-Length: " . length($body) . "\r\n\r\n$body";
+});
+# another site, 10.231.9.10:80: everything it answers may be cached
+$genuine = Viaduct::Origin->new(netns => $nsp, addr => '10.231.9.10', port => 80, handler => sub {
+	my ($req) = @_;
+	my ($t) = $req =~ m{^\S+ (\S+)};
+	my $body = "origin 10.231.9.10 got $t\n";
+	return "HTTP/1.1 200 OK\r\nCache-Control: max-age=300\r\nContent-Length: " . length($body) .
+	    "\r\n\r\n$body";
 });
 
 # and [fd00:231:9::9]:80
@@ -84,7 +98,7 @@ $origin6 = Viaduct::Origin->new(netns => $nsp, addr => 'fd00:231:9::9', port => 
 # viaduct in the proxy namespace
 spew("$dir/viaduct.conf", <<"CONF");
 /ip proxy
-set enabled=yes port=$vport cache-path=$dir/cache
+set enabled=yes port=$vport cache-path=$dir/cache max-cache-size=unlimited
 /viaduct
 set workers=1 listen-address=0.0.0.0,:: pid-file=$dir/viaduct.pid run-dir=$dir/run \\
     error-log=$dir/error.log access-log=$dir/access.log log-level=info \\
@@ -160,6 +174,25 @@ is(scalar @log6, 1, 'IPv6: the origin saw one request');
 is($log6[0][1] // '', "GET /six HTTP/1.1\r\nHost: not-this-one.invalid\r\nX-Forwarded-For: fd00:231::1\r\n" .
     "Via: 1.1 tp.via\r\n\r\n", 'IPv6: target and Host unchanged, the client address in X-Forwarded-For');
 is(scalar($origin->log), 2, 'IPv6: nothing went to the IPv4 origin');
+
+# --- cache poisoning by Host: the client connects to 10.231.9.9 and says
+# Host: 10.231.9.10; what .9 answers must not become .10's object
+my $get = sub { my ($to, $host) = @_;
+	in_ns($nsc, sub { request($to, 80, "GET /cc/index HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n") }) };
+$r = $get->('10.231.9.9', '10.231.9.10');
+like($r, qr{\r\n\r\norigin 10\.231\.9\.9 got /cc/index\n\z}, 'Host naming another site: the destination answers');
+$r = $get->('10.231.9.10', '10.231.9.10');
+like($r, qr{\r\n\r\norigin 10\.231\.9\.10 got /cc/index\n\z},
+    'the site itself, asked next: its own answer, not the one fetched from the other address');
+is(scalar($genuine->log), 1, '... which came from it');
+$r = $get->('10.231.9.10', '10.231.9.10');
+like($r, qr{\r\nAge: \d+\r\n.*\r\n\r\norigin 10\.231\.9\.10 got /cc/index\n\z}s,
+    'Host equal to the destination: cached as the URL\'s object, a hit');
+is(scalar($genuine->log), 1, '... the site asked once');
+my $n9 = scalar($origin->log);
+$r = $get->('10.231.9.9', '10.231.9.10');
+like($r, qr{\r\n\r\norigin 10\.231\.9\.9 got /cc/index\n\z}, 'the lying client again: still its destination\'s answer');
+is(scalar($origin->log), $n9, '... from the cache, under the destination\'s own key');
 
 # --- the access log has the request (viaduct served it)
 my $errlog = slurp("$dir/error.log") // '';
