@@ -192,6 +192,36 @@ refresh_meta(struct conn *c, struct cache_conn *cc, size_t hlen, int64_t now)
 }
 
 /*
+ * RFC 9111 §4.3.4: a 304 with strong validators updates only a stored
+ * response that has one of them; one naming only other representations
+ * (or only weak ones, which identify nothing strongly) must update
+ * nothing.  No strong validator in the 304: it answers our conditional
+ * about the one stored response.
+ */
+static bool
+identifies_stored(const struct conn *c, const struct cache_conn *cc)
+{
+	const struct http_resp *rs = &c->resp;
+	struct vd_str stored = { NULL, 0 }, name, v;
+	size_t pos = 0;
+	bool strong = false;
+
+	while (next_line(cc->old, cc->oldlen, &pos, &name, &v))
+		if (http_str_ieq(name, "etag"))
+			stored = v;
+	for (int i = 0; i < rs->nfields; i++) {
+		struct vd_str e = rs->fields[i].value;
+
+		if (!http_str_ieq(rs->fields[i].name, "etag") || e.len < 2 || e.p[0] != '"')
+			continue;	/* W/"..." is weak */
+		strong = true;
+		if (e.len == stored.len && memcmp(e.p, stored.p, e.len) == 0)
+			return true;
+	}
+	return !strong;
+}
+
+/*
  * RFC 9111 §4.3.3/§4.3.4: the origin says the stored object is still good.
  * Its fields update the stored ones, the times are the 304's, the object is
  * stored again and the client gets the full stored response.
@@ -202,6 +232,20 @@ refreshed(struct conn *c, struct cache_conn *cc)
 	int64_t now = cp_now(c);
 	int rc;
 
+	if (!identifies_stored(c, cc)) {
+		/* nothing is updated, and the stale object is not validated:
+		 * the client's request goes again, without our validators */
+		log_info("%s: the origin's 304 names another representation than the "
+		    "stored %.*s: fetched again", c->peer, (int)(cc->ulen > 200 ? 200 : cc->ulen),
+		    cc->url);
+		cc->stale = false;
+		if (cc->fd >= 0)
+			close(cc->fd);
+		cc->fd = -1;
+		upstream_release(c);		/* the 304 had no body */
+		proxy_refetch(c);
+		return;
+	}
 	refresh_meta(c, cc, merge_head(c, cc), now);
 	rc = refresh_store(c, cc);
 	if (rc == VD_OK)

@@ -238,6 +238,33 @@ start_upstream(struct conn *c)
 		proxy_error(c, 503, "resolver busy");
 }
 
+/*
+ * The cache cannot use what the origin answered its conditional request
+ * (a 304 naming another representation, RFC 9111 §4.3.4): the client's
+ * request again as it came, without the cache's validators.  The caller
+ * has released the connection the 304 came on.
+ */
+void
+proxy_refetch(struct conn *c)
+{
+	struct http_fwd fw = { .via = c->t->via, .client_ip = c->peer,
+	    .anonymous = c->t->conf->anonymous };
+
+	c->out.len = 0;
+	c->out.overflow = false;
+	if (http_req_head(&c->out, &c->req, &c->req_fr, &fw) != VD_OK) {
+		proxy_error(c, 431, "request header too large to forward");
+		return;
+	}
+	c->out_off = 0;
+	c->status = 0;
+	memset(&c->body, 0, sizeof(c->body));
+	c->body.fr = c->req_fr;
+	c->body.left = c->req_fr.length;
+	c->body.out = RELAY_RAW;
+	start_upstream(c);
+}
+
 void
 proxy_upstream(struct conn *c)
 {

@@ -258,6 +258,9 @@ void	proxy_timeout(struct conn *);
 void	proxy_error(struct conn *, int status, const char *why);
 /* A request the cache parked (collapsed forwarding) goes to the origin after all. */
 void	proxy_upstream(struct conn *);
+/* The request once more, as the client sent it, to the origin (the cache's
+ * conditional one got an answer it cannot use). */
+void	proxy_refetch(struct conn *);
 
 /* conn.c */
 void	conn_close(struct conn *);

@@ -3,7 +3,9 @@
 # an Age field that is a list ("7200, 0", or two lines) counts by its first
 # member, and an invalid first member makes the field ignored.  §3.2 /
 # §4.3.4: a 304 refreshes the stored fields, except the ETag that selected
-# it and the fields describing the stored body (Content-MD5 here).
+# it and the fields describing the stored body (Content-MD5 here); a 304
+# that names another strong ETag updates nothing, and the request is sent
+# again without the cache's validators.
 # RFC 9110 §6.6.1: a response forwarded or stored without Date gets the
 # time it was received, and a 304 without Date refreshes the stored one.
 use strict;
@@ -37,13 +39,22 @@ my $o = Viaduct::Origin->new(handler => sub {
 	return resp('200 OK', "Cache-Control: max-age=3600\r\n$age{$path}", "age $path\n")
 	    if $age{$path};
 	if ($path eq '/r304') {
-		# the 304 carries another strong tag and digest: neither may
-		# replace what describes the body we hold; X-Rev does
-		return resp('304 Not Modified', "Cache-Control: max-age=300\r\nETag: \"b\"\r\n" .
+		# the 304 carries another digest: it may not replace what
+		# describes the body we hold; X-Rev does
+		return resp('304 Not Modified', "Cache-Control: max-age=300\r\nETag: \"a\"\r\n" .
 		    "Content-MD5: BBBB\r\nX-Rev: 2\r\n", '') =~ s/Content-Length: 0\r\n//r
 		    if $req =~ /^If-None-Match: "a"\r$/mi;
 		return resp('200 OK', "Cache-Control: max-age=0\r\nETag: \"a\"\r\n" .
 		    "Content-MD5: AAAA\r\nX-Rev: 1\r\n", "r304 body\n");
+	}
+	if ($path eq '/r304b') {
+		# a 304 that names another strong tag than the one asked about
+		return resp('304 Not Modified', "Cache-Control: max-age=300\r\nETag: \"b\"\r\nX-Rev: 2\r\n", '')
+		    =~ s/Content-Length: 0\r\n//r if $req =~ /^If-None-Match: "a"\r$/mi;
+		my $first = $req =~ /^X-Step: 1\r$/mi;
+		return resp('200 OK', "Cache-Control: max-age=0\r\nETag: \"a\"\r\nX-Rev: 1\r\n", "r304b one\n")
+		    if $first;
+		return resp('200 OK', "Cache-Control: max-age=300\r\nETag: \"b\"\r\nX-Rev: 3\r\n", "r304b two\n");
 	}
 	if ($path eq '/nodate') {		# an origin without a clock
 		return "HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=300\r\nETag: \"n\"\r\n\r\n"
@@ -93,6 +104,24 @@ $r = get('/r304');
 is(seen('/r304'), 2, 'r304: fresh for 300 s now: a hit');
 like($r, qr{^ETag: "a"\r\n.*^Content-MD5: AAAA\r\n.*^X-Rev: 2\r\n}ms,
     'r304: the stored object has the merged fields');
+# RFC 9111 §4.3.4: a 304 whose strong validator is not the stored one's
+# updates nothing, and the stale object is not served unvalidated: the
+# request goes again without the cache's validators
+my $step = sub { http_raw($port, "GET http://127.0.0.1:$op/r304b HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n" .
+    "X-Step: $_[0]\r\nConnection: close\r\n\r\n") // '' };
+$r = $step->(1);
+like($r, qr{^X-Rev: 1\r\n.*\r\n\r\nr304b one\n\z}ms, 'r304b: first answer stored (max-age=0)');
+$r = $step->(2);
+my @r304b = grep { m{^GET /r304b } } $o->requests;
+is(scalar @r304b, 3, 'r304b: conditional, its 304 names "b", then the request again');
+like($r304b[1] // '', qr{^If-None-Match: "a"\r$}m, 'r304b: the revalidation asked about "a"');
+unlike($r304b[2] // '', qr{^If-None-Match:}mi, 'r304b: the request again carries no validator of ours');
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*^ETag: "b"\r\n.*^X-Rev: 3\r\n.*\r\n\r\nr304b two\n\z}ms,
+    'r304b: the client gets the full new response, not the stale one with the 304\'s fields');
+$r = $step->(3);
+is(scalar(grep { m{^GET /r304b } } $o->requests), 3, 'r304b: the new response was stored (max-age=300): a hit');
+like($r, qr{\r\n\r\nr304b two\n\z}, 'r304b: ... with its body');
+
 # the client's own conditional is evaluated against the kept tag
 $r = http_raw($port, "GET http://127.0.0.1:$op/r304 HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n" .
     "If-None-Match: \"a\"\r\nConnection: close\r\n\r\n");
