@@ -414,6 +414,11 @@ req_field_kept(const struct http_req *r, int i, const struct http_hops *hops,
 		return false;
 	if (!fw->anonymous && http_str_ieq(name, "x-forwarded-for"))
 		return false;		/* merged with ours at the end */
+	/* RFC 9110 §10.1.1: a 100-continue expectation in a 1.0 request is
+	 * ignored, and must not become one in the 1.1 request we send */
+	if (r->version == 10 && http_str_ieq(name, "expect") &&
+	    http_str_ieq(r->fields[i].value, "100-continue"))
+		return false;
 	return true;
 }
 
@@ -468,7 +473,9 @@ http_req_head(struct http_out *o, const struct http_req *r,
 		http_out_str(o, "X-Forwarded-For: ");
 		for (xff = 0; (xff = http_field_find(r->fields, r->nfields,
 		    "x-forwarded-for", xff)) >= 0; xff++) {
-			if (r->fields[xff].value.len == 0)
+			/* §7.6.1: a Connection option removes it, ours stays */
+			if (r->fields[xff].value.len == 0 ||
+			    http_hops_has(&hops, r->fields[xff].name))
 				continue;
 			http_out_vstr(o, r->fields[xff].value);
 			http_out_add(o, ", ", 2);

@@ -480,7 +480,10 @@ local_answer(struct conn *c, struct http_fwd *fw)
 	c->out.len = 0;
 	c->out.overflow = false;
 	if (trace)
-		http_trace_reply(&c->out, c->in.p, r->head_len, c->t->via,
+		/* the message received starts at its request line: the empty
+		 * lines before it are none of it (RFC 9112 §2.2) */
+		http_trace_reply(&c->out, r->method.p,
+		    r->head_len - (size_t)(r->method.p - c->in.p), c->t->via,
 		    conn_date(c->t), !c->keep_alive, c->keep_alive && r->version == 10);
 	else
 		http_options_reply(&c->out, c->t->via, conn_date(c->t), !c->keep_alive,

@@ -123,6 +123,12 @@ is(last_req(), "GET /get?q=1&b=%20x HTTP/1.1\r\nHost: $o\r\nUser-Agent: t\r\nA: 
 like($r, qr{\AHTTP/1\.1 200 OK\r\n}, 'GET: 200 to the client');
 like($r, qr{\r\nVia: 1\.1 test\.via\r\n}, 'GET: Via added to the response');
 like($r, qr{\r\nConnection: close\r\n}, 'GET: Connection: close when the client asked');
+# RFC 9110 §7.6.1: an X-Forwarded-For the client names in Connection is
+# removed like any nominated field; ours is still added
+http_raw($port, "GET http://$o/xff HTTP/1.1\r\nHost: $o\r\nX-Forwarded-For: 6.6.6.6\r\n" .
+    "Connection: X-Forwarded-For, close\r\n\r\n");
+is(last_req(), "GET /xff HTTP/1.1\r\nHost: $o\r\nX-Forwarded-For: 127.0.0.1\r\nVia: 1.1 test.via\r\n\r\n",
+    'Connection: X-Forwarded-For drops the client\'s value, ours stays');
 like($r, qr{\r\n\r\npath=/get\?q=1&b=%20x len=0\n\z}, 'GET: body streamed back byte for byte');
 
 # --- empty path -> /

@@ -93,6 +93,17 @@ is($r[-1], "PUT /continue HTTP/1.1\r\nHost: $o\r\nExpect: 100-continue\r\nConten
     "X-Forwarded-For: 127.0.0.1\r\nVia: 1.1 exp.via\r\n\r\nhello", 'origin got Expect and the body');
 close $s;
 
+# --- RFC 9110 §10.1.1: a 100-continue expectation in a 1.0 request is
+# ignored, not turned into one of the 1.1 request sent on
+$s = client();
+print $s "PUT http://$o/continue10 HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello";
+$got = read_until($s, qr/\r\n\r\nhello/);
+like($got, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nhello\z}s, 'a 1.0 request with Expect: served, no 100 to the 1.0 client');
+@r = $origin->requests;
+is($r[-1], "PUT /continue10 HTTP/1.1\r\nHost: $o\r\nContent-Length: 5\r\n" .
+    "X-Forwarded-For: 127.0.0.1\r\nVia: 1.0 exp.via\r\n\r\nhello", '... and the origin got no Expect');
+close $s;
+
 # --- a final response without 100: relayed, body never sent, connection closed
 $s = client();
 print $s "POST http://$o/early HTTP/1.1\r\nHost: $o\r\nExpect: 100-continue\r\nContent-Length: 8\r\n\r\n";

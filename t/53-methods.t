@@ -41,6 +41,11 @@ is($r, "HTTP/1.1 200 OK\r\nContent-Type: message/http\r\nCache-Control: no-store
     length($echo) . "\r\nDate: D\r\nConnection: close\r\nVia: 1.1 m.via\r\n\r\n$echo",
     'TRACE Max-Forwards: 0 -> 200 message/http echoing the request (credentials left out)');
 is(scalar($origin->requests), 0, 'TRACE Max-Forwards: 0 never reaches the origin');
+# RFC 9112 §2.2: empty lines before the request line are no part of it
+$r = undate(http_raw($port, "\r\n\r\n$head"));
+is($r, "HTTP/1.1 200 OK\r\nContent-Type: message/http\r\nCache-Control: no-store\r\nContent-Length: " .
+    length($echo) . "\r\nDate: D\r\nConnection: close\r\nVia: 1.1 m.via\r\n\r\n$echo",
+    'TRACE after empty lines: the echo starts at the request line');
 
 # --- TRACE with Max-Forwards 3: decremented in place
 $r = http_raw($port, "TRACE http://$o/t HTTP/1.1\r\nHost: $o\r\nMax-Forwards: 3\r\nX-B: 2\r\nConnection: close\r\n\r\n");
