@@ -67,6 +67,85 @@ head_owned(const char *name, size_t n)
 	return false;
 }
 
+/* Where in one chunk-ext we are (struct http_chunk.ext). */
+enum {
+	EX_NAME0 = 0,	/* after ';': BWS, then the name */
+	EX_NAME,
+	EX_AFTER_NAME,	/* BWS, then '=', ';' or CR */
+	EX_VAL0,	/* after '=': BWS, then a token or a quoted-string */
+	EX_TOKEN,
+	EX_QUOTED,
+	EX_QUOTED_PAIR,
+	EX_AFTER_VAL,	/* BWS, then ';' or CR */
+};
+
+/* Between extensions: BWS, the next ';', CR; '=' only after a name. */
+static int
+ext_sep(struct http_chunk *c, unsigned char b)
+{
+	if (b == ' ' || b == '\t')
+		return VD_AGAIN;
+	if (b == ';') {
+		c->ext = EX_NAME0;
+		return VD_AGAIN;
+	}
+	if (b == '=' && c->ext == EX_AFTER_NAME) {
+		c->ext = EX_VAL0;
+		return VD_AGAIN;
+	}
+	if (b == '\r') {
+		c->state = CH_SIZE_LF;
+		return VD_AGAIN;
+	}
+	return fail(c, ctl(b) ? "control byte in chunk extension" : "invalid chunk extension");
+}
+
+/*
+ * chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+ * a token name and a token or quoted-string value (RFC 9112 §7.1.1).  The
+ * extensions are relayed as they came, so one the next hop could end
+ * elsewhere (an open quote, a stray '"' or '=') is refused, not passed on.
+ */
+static int
+ext_byte(struct http_chunk *c, unsigned char b)
+{
+	switch (c->ext) {
+	case EX_NAME0:
+	case EX_VAL0:
+		if (b == ' ' || b == '\t')
+			return VD_AGAIN;
+		if (c->ext == EX_VAL0 && b == '"') {
+			c->ext = EX_QUOTED;
+			return VD_AGAIN;
+		}
+		if (!http_tchar[b])	/* CR: a name or a value is missing */
+			return fail(c, ctl(b) && b != '\r' ? "control byte in chunk extension" :
+			    "invalid chunk extension");
+		c->ext = c->ext == EX_NAME0 ? EX_NAME : EX_TOKEN;
+		return VD_AGAIN;
+	case EX_NAME:
+	case EX_TOKEN:
+		if (http_tchar[b])
+			return VD_AGAIN;
+		c->ext = c->ext == EX_NAME ? EX_AFTER_NAME : EX_AFTER_VAL;
+		return ext_sep(c, b);
+	case EX_QUOTED:
+		if (b == '"')
+			c->ext = EX_AFTER_VAL;
+		else if (b == '\\')
+			c->ext = EX_QUOTED_PAIR;
+		else if (ctl(b))
+			return fail(c, "control byte in chunk extension");
+		return VD_AGAIN;
+	case EX_QUOTED_PAIR:
+		if (ctl(b))
+			return fail(c, "control byte in chunk extension");
+		c->ext = EX_QUOTED;
+		return VD_AGAIN;
+	}
+	return ext_sep(c, b);		/* EX_AFTER_NAME, EX_AFTER_VAL */
+}
+
 /* The chunk-size line (RFC 9112 §7.1, §7.1.1): chunk-size [ chunk-ext ] CRLF
  * where chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ).  After the
  * digits only BWS, then ';' or CR: "5 x" would be read by another parser
@@ -93,18 +172,16 @@ size_byte(struct http_chunk *c, unsigned char b)
 			c->state = CH_SIZE_LF;
 			return VD_AGAIN;
 		}
-		if (b == ';')
+		if (b == ';') {
 			c->state = CH_EXT;
-		else if (b != ' ' && b != '\t')
+			c->ext = EX_NAME0;
+		} else if (b != ' ' && b != '\t') {
 			return fail(c, "junk after chunk size");
+		}
 		break;
 	case CH_EXT:
-		if (b == '\r') {
-			c->state = CH_SIZE_LF;
-			return VD_AGAIN;
-		}
-		if (ctl(b))
-			return fail(c, "control byte in chunk extension");
+		if (ext_byte(c, b) != VD_AGAIN)
+			return VD_ERR;
 		break;
 	}
 	if (c->line > HTTP_CHUNK_MAX_LINE)

@@ -8,7 +8,8 @@
  * (extensions and trailers included); one that de-chunks forwards only the
  * data spans.  Chunk sizes are hex digits only (no sign, no spaces, no
  * "0x"), at most 15 digits, followed by nothing but BWS before ';' or CRLF;
- * extensions are tolerated but must contain no control bytes; trailer lines
+ * extensions are relayed but must follow their grammar (a token name, a
+ * token or quoted-string value, no control byte but HTAB); trailer lines
  * are checked like header lines (a token name, its colon, no obs-fold, no
  * control byte but HTAB) and bounded.  A request body's decoder (request
  * set) also refuses the trailer fields the head owns: framing, Host and
@@ -30,6 +31,7 @@ struct http_chunk {
 	size_t		 line;		/* bytes in the current size/trailer line */
 	size_t		 trailer;	/* trailer bytes so far */
 	int		 digits;
+	uint8_t		 ext;		/* where in a chunk extension */
 	bool		 request;	/* set by the caller before the first byte */
 	uint8_t		 nlen;		/* trailer name bytes (capped at sizeof name + 1) */
 	char		 name[20];	/* ... lower case, for the request check */

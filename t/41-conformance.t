@@ -26,6 +26,7 @@ my %resp = (
 	'cl-list' => "HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n",
 	'te-cl' => "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 	'chunk-junk' => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 x\r\nhello\r\n0\r\n\r\n",
+	'ext-quote' => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"\r\nab\"cd\r\n0\r\n\r\n",
 	'trailer-ws' => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T : 1\r\n\r\n",
 	'trailer-cl' => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nContent-Length: 9\r\n\r\n",
 );
@@ -116,6 +117,9 @@ $r = raw($port, two('GET', 'chunk-junk'));
 like($r, qr{\AHTTP/1\.1 502 Bad Gateway\r\n.*Reason: junk after chunk size}s,
     'RFC 9112 §7.1.1: junk after a response\'s chunk size -> 502');
 is_deeply([ statuses($r) ], [502], '... nothing of its body, and the connection closes');
+$r = raw($port, two('GET', 'ext-quote'));
+like($r, qr{\AHTTP/1\.1 502 Bad Gateway\r\n.*Reason: control byte in chunk extension}s,
+    'RFC 9112 §7.1.1: an unterminated quoted chunk extension from the origin -> 502, never relayed');
 $r = raw($port, two('GET', 'trailer-ws'));
 like($r, qr{\AHTTP/1\.1 200 OK\r\nDate: D\r\nTransfer-Encoding: chunked\r\nVia: 1\.1 cf\.via\r\n\r\n(?:5\r\nhello)?\z},
     'whitespace before a response trailer\'s colon: cut before the trailer, no last chunk, nothing after');
@@ -184,7 +188,10 @@ for my $t ([ 'Content-Length in the trailer', "Content-Length: 50" ],
 # (a lenient parser, as many are) would read "5 x" as a size of 5
 for my $t ([ 'junk after a chunk size', "5 x\r\nAAAAA\r\n0\r\n\r\n" ],
 	   [ 'junk after the last chunk\'s size', "5\r\nAAAAA\r\n0 x\r\n\r\n" ],
-	   [ 'a TAB then junk after a chunk size', "5\tAAAAA\r\nAAAAA\r\n0\r\n\r\n" ]) {
+	   [ 'a TAB then junk after a chunk size', "5\tAAAAA\r\nAAAAA\r\n0\r\n\r\n" ],
+	   [ 'a chunk extension name with a space', "5;a b\r\nAAAAA\r\n0\r\n\r\n" ],
+	   [ 'a chunk extension without a name', "5;=x\r\nAAAAA\r\n0\r\n\r\n" ],
+	   [ 'a quote inside a token chunk extension', "5;a=b\"\r\nAAAAA\r\n0\r\n\r\n" ]) {
 	my ($name, $body) = @$t;
 	$origin->clear;
 	$r = http_raw($port, "POST http://$o/t HTTP/1.1\r\nHost: $o\r\nTransfer-Encoding: chunked\r\n\r\n" .
