@@ -141,6 +141,16 @@ conn_timer(struct conn *c, int64_t ms)
 	ev_timer_start(c->t->loop, &c->timer, ms);
 }
 
+void
+conn_abort(struct conn *c)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (c->cl.fd >= 0)
+		(void)setsockopt(c->cl.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	conn_close(c);
+}
+
 const char *
 conn_date(struct conn_table *t)
 {

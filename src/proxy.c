@@ -1021,7 +1021,14 @@ st_resp_body(struct conn *c)
 			proxy_error(c, 502, c->body.why);
 			return VD_OK;
 		}
-		conn_close(c);		/* a truncated body must look truncated */
+		/* a truncated body must look truncated: short of its length, or of
+		 * its last chunk; a de-chunked body read until the close (a 1.0
+		 * client) ends in a reset, since a FIN would complete it
+		 * (RFC 9112 §8) */
+		if (c->body.out == RELAY_DECODE)
+			conn_abort(c);
+		else
+			conn_close(c);
 		return VD_OK;
 	default:
 		if (cache_proxy_finish_alone(c)) {

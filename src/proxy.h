@@ -264,6 +264,9 @@ void	proxy_refetch(struct conn *);
 
 /* conn.c */
 void	conn_close(struct conn *);
+/* Close with a reset (SO_LINGER 0): for a client whose response is cut
+ * short where only a reset can tell it so (read until the close). */
+void	conn_abort(struct conn *);
 /* The current time as an IMF-fixdate (RFC 9110 §5.6.7), formatted once a
  * second: the Date of what viaduct answers itself, and of a forwarded
  * response that came without one (§6.6.1). */

@@ -21,6 +21,10 @@ use Viaduct::Origin;
 
 my $body = 'x' x 5000;
 my $o = Viaduct::Origin->new(handler => sub {
+	my ($req) = @_;
+	# chunked, then the origin closes before the last chunk
+	return sub { my ($c) = @_; print $c "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+	    sleep 0.2 } if $req =~ m{^GET /cut };
 	return "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
 });
 my $origin = '127.0.0.1:' . $o->port;
@@ -105,6 +109,27 @@ print $s "${get}Connection: close\r\n\r\n";
 $r = read_all($s);
 like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\n\Q$body\E\z}s, 'kept alive, then closed by the client\'s second request');
 ok(reset_after_late_byte($s), 'which is closed at once');
+close $s;
+
+# RFC 9112 §8: a response cut short must look incomplete.  A 1.1 client
+# gets no last chunk; a 1.0 client, which reads a de-chunked body until the
+# close, gets a reset rather than the FIN that would complete it.
+$s = conn();
+print $s "GET http://$origin/cut HTTP/1.1\r\nHost: $origin\r\nConnection: close\r\n\r\n";
+$r = read_all($s);
+like($r, qr{\r\nTransfer-Encoding: chunked\r\n.*\r\n\r\n5\r\nhello\r\n\z}s, 'cut short, 1.1: no last chunk');
+close $s;
+$s = conn();
+print $s "GET http://$origin/cut HTTP/1.0\r\n\r\n";
+my ($all, $err) = ('', 0);
+while (1) {
+	my $n = sysread($s, my $b2, 65536);
+	if (!defined $n) { $err = $! + 0; last }
+	last if $n == 0;
+	$all .= $b2;
+}
+is($err, ECONNRESET, 'cut short, 1.0: the connection ends in a reset, not a FIN');
+unlike($all, qr{Transfer-Encoding}, '... and it was de-chunked (close-delimited) up to then');
 close $s;
 
 is($v->stop, 0, 'stops cleanly');
