@@ -802,6 +802,14 @@ on_response(struct conn *c)
 
 	if (rs->status == 101)
 		return on_switch(c);
+	if (rs->status == 407) {
+		/* RFC 9110 §11.7.1: Proxy-Authenticate speaks to the next client
+		 * only -- viaduct, which has no credentials and passes on none
+		 * of the client's.  Without its challenge a 407 breaks §15.5.8;
+		 * with it, it would ask the client for what never gets there. */
+		proxy_error(c, 502, "the next hop demands proxy authentication");
+		return VD_OK;
+	}
 	if (c->connect && rs->status >= 200 && rs->status < 300)
 		return on_parent_tunnel(c);
 	if (rs->status < 200) {
