@@ -79,6 +79,16 @@ cache_hit_fields(struct conn *c, const struct cache_obj *o, int status, int64_t 
 
 	status_line(out, status);
 	http_out_add(out, o->head.p, o->head.len);
+	if (o->resp.date == CACHE_TIME_UNSET) {
+		/* RFC 9110 §6.6.1: stored without one (before stored_head() in
+		 * cache_fill.c added it): the time it was received */
+		char date[CACHE_HTTP_DATE_LEN + 1];
+
+		(void)cache_http_date_fmt(o->resp.response_time, date);
+		http_out_str(out, "Date: ");
+		http_out_str(out, date);
+		http_out_add(out, "\r\n", 2);
+	}
 	/* RFC 9111 §5.1: Age on every response from the cache */
 	http_out_str(out, "Age: ");
 	http_out_uint(out, (uint64_t)(age < 0 ? 0 : age));

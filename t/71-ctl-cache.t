@@ -32,6 +32,7 @@ my @obj = (	# url, size, accessed, last-modified, expires
 	[ 'http://b.test/big.iso', 9000, $T + 20, $T - 5, $T + 60 ],
 	[ 'http://c.test/small', 10, $T + 40, 0, $T + 1 ],
 );
+my $filled = time;
 my ($st, $out, $err) = run_cmd([$fill, "$dir/cache", map { @$_ } @obj]);
 is($st, 0, 'filled the store') or diag($err);
 
@@ -96,6 +97,13 @@ my $v = start_viaduct(dir => $dir, conf => default_conf() =~ s{cache-path=\@DIR\
 	($st, $out, $err) = run_cmd([$ctl, '-f', $v->{conf}, 'purge', '--match', '(']);
 	is($st >> 8, 1, 'a bad regex: exit 1');
 	like($err, qr/^viaductctl: --match: bad regular expression/, 'one clear line');
+	# stored without a Date (as before Date was added on storing): the
+	# hit carries the time it was stored (RFC 9110 §6.6.1), once
+	my $r = http_get($v->port, 'http://c.test/small') // '';
+	like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nbbbbbbbbbb\z}s, 'c.test/small: a hit (c.test does not resolve)');
+	my @d = $r =~ /^Date: ([^\r]*)\r$/mg;
+	ok(@d == 1 && grep({ $d[0] eq strftime('%a, %d %b %Y %H:%M:%S GMT', gmtime $_) } $filled .. $filled + 2),
+	    "... with one Date, the time it was stored (@d)");
 }
 is($v->stop, 0, 'viaduct stops cleanly');
 done_testing();

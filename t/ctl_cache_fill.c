@@ -3,6 +3,8 @@
  * cache is not wired into the request path yet).
  *   ctl_cache_fill DIR URL SIZE ATIME LASTMOD EXPIRES [URL SIZE ...]
  * times are unix seconds, 0 = unset; bodies are SIZE bytes of 'b', inline.
+ * The objects have no Date, as a version before Date was added on storing
+ * (RFC 9110 §6.6.1) kept them: the hit adds one.
  */
 #include "config.h"
 
@@ -45,7 +47,8 @@ main(int argc, char **argv)
 		memset(body, 'b', size);
 		memset(&o, 0, sizeof(o));
 		o.resp.status = 200;
-		o.resp.request_time = o.resp.response_time = o.resp.date = time(NULL);
+		o.resp.request_time = o.resp.response_time = time(NULL);
+		o.resp.date = CACHE_TIME_UNSET;
 		o.resp.expires = ex > 0 ? ex : CACHE_TIME_UNSET;
 		o.resp.last_modified = lm > 0 ? lm : CACHE_TIME_UNSET;
 		cache_cc_init(&o.resp.cc);
