@@ -211,15 +211,20 @@ value_end(const char *p, const char *end)
 	}
 }
 
-/* Field lines from p up to the blank line; VD_OK or VD_ERR (why, *status). */
+/*
+ * Field lines from p up to the blank line; VD_OK or VD_ERR (why, *status).
+ * Whitespace between a field name and its colon fails a request (RFC 9112
+ * §5.1: 400) but is dropped from a response's (`resp`), as a proxy must
+ * before forwarding it: the name is the token before it.
+ */
 static int
 parse_fields(const char *p, const char *end, struct http_field *f, int max,
-    int *nf, int *status, const char **why)
+    int *nf, int *status, const char **why, bool resp)
 {
 	int n = 0;
 
 	while (p < end) {
-		const char *name = p, *v, *ve;
+		const char *name = p, *nend, *v, *ve;
 
 		if (p[0] == '\r') {
 			if (p[1] == '\n')
@@ -232,6 +237,9 @@ parse_fields(const char *p, const char *end, struct http_field *f, int max,
 			return VD_ERR;
 		}
 		while (http_tchar[(unsigned char)*p])
+			p++;
+		nend = p;
+		while (resp && p > name && (*p == ' ' || *p == '\t'))
 			p++;
 		if (*p != ':') {
 			*why = (*p == ' ' || *p == '\t') ?
@@ -247,7 +255,7 @@ parse_fields(const char *p, const char *end, struct http_field *f, int max,
 			*why = "too many header fields";
 			return VD_ERR;
 		}
-		f[n].name = (struct vd_str){ name, (size_t)(p - name) };
+		f[n].name = (struct vd_str){ name, (size_t)(nend - name) };
 		for (p++; *p == ' ' || *p == '\t'; p++)
 			;
 		v = p;
@@ -407,7 +415,7 @@ http_parse_request(struct http_req *r, const char *buf, size_t len,
 	if (parse_request_line(r, buf + skip, buf + r->line1 - 2) != VD_OK)
 		return VD_ERR;
 	if (parse_fields(buf + r->line1, buf + end, r->fields, lim->max_fields,
-	    &r->nfields, &st, &r->why) != VD_OK) {
+	    &r->nfields, &st, &r->why, false) != VD_OK) {
 		r->status = st;
 		return VD_ERR;
 	}
@@ -456,7 +464,7 @@ http_parse_response(struct http_resp *r, const char *buf, size_t len,
 			return VD_ERR;
 		}
 	if (parse_fields(buf + r->line1, buf + end, r->fields, lim->max_fields,
-	    &r->nfields, &st, &r->why) != VD_OK)
+	    &r->nfields, &st, &r->why, true) != VD_OK)
 		return VD_ERR;
 	r->head_len = end;
 	return VD_OK;

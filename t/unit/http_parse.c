@@ -161,7 +161,11 @@ test_response(void)
 	is_int(resp("HTTP/1.0 200 OK\r\n\r\n", &r), VD_OK, "HTTP/1.0 response");
 	is_int(r.version, 10, "response version 1.0");
 	is_int(resp("HTTP/1.1 20 OK\r\n\r\n", &r), VD_ERR, "two-digit status rejected");
-	is_int(resp("HTTP/1.1 200 OK\r\nA : b\r\n\r\n", &r), VD_ERR, "response: whitespace before colon rejected");
+	is_int(resp("HTTP/1.1 200 OK\r\nA \t: b\r\n\r\n", &r), VD_OK,
+	    "RFC 9112 §5.1: response: whitespace before colon is removed, not fatal");
+	ok(r.nfields == 1 && vis(r.fields[0].name, "A") && vis(r.fields[0].value, "b"), "... the name is the token");
+	is_int(resp("HTTP/1.1 200 OK\r\n : b\r\n\r\n", &r), VD_ERR, "response: leading whitespace still rejected");
+	is_int(resp("HTTP/1.1 200 OK\r\nA B: b\r\n\r\n", &r), VD_ERR, "response: whitespace inside a name rejected");
 	is_int(resp("HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n", &r), VD_ERR, "response: obs-fold rejected");
 	is_int(resp("ICY 200 OK\r\n\r\n", &r), VD_ERR, "non-HTTP status line rejected");
 	is_int(resp("HTTP/1.1 200 OK\r\n", &r), VD_AGAIN, "incomplete response head");
