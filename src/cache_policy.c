@@ -405,7 +405,9 @@ cache_stale_if_error_ok(const struct cache_resp *r, const struct cache_cc *rq, i
 {
 	int64_t life, age, window;
 
-	if (stale_forbidden(r) || r->vary_star)
+	/* §5.2.2.4: a no-cache response is never used unvalidated, fresh
+	 * or not, and a failed validation validates nothing (§4.2.4) */
+	if (stale_forbidden(r) || r->vary_star || (r->cc.flags & CACHE_CC_NO_CACHE))
 		return false;
 	life = cache_freshness_lifetime(r, max_fresh_time, NULL);
 	age = cache_current_age(r, now);

@@ -38,6 +38,7 @@ my %cc = (
 	'/nosie'   => 'max-age=1',
 	'/edge'    => 'max-age=1, stale-if-error=2',
 	'/mustrev' => 'max-age=1, must-revalidate, stale-if-error=60',
+	'/nocache' => 'no-cache, max-age=600, stale-if-error=600',
 	'/bigsie'  => 'max-age=1, stale-if-error=60',
 	'/noval'   => 'max-age=1, stale-if-error=60',
 );
@@ -176,6 +177,12 @@ my ($hr0) = get("$base/nosie", "Cache-Control: stale-if-error=0\r\n");
 like($hr0, qr{^HTTP/1\.1 503 }, 'request stale-if-error=0 on an object 1+ s stale: the error');
 my ($hm) = get("$base/mustrev");
 like($hm, qr{^HTTP/1\.1 503 }, 'must-revalidate wins over stale-if-error: the error');
+# RFC 9111 §5.2.2.4, §4.2.4: a no-cache response is never used without a
+# successful validation, fresh or within stale-if-error
+my $nc0 = seen($o, '/nocache');
+my ($hnc) = get("$base/nocache", "Cache-Control: max-stale\r\n");
+like($hnc, qr{^HTTP/1\.1 503 }, 'no-cache (fresh, stale-if-error): the origin\'s error, not the stored object');
+is(seen($o, '/nocache') - $nc0, 1, '... after one attempt at the origin');
 
 # --- a body file, and Range on the stale object -------------------------------------------
 my ($hb, $bb) = get("$base/bigsie");

@@ -293,6 +293,10 @@ test_stale_if_error(void)
 		{ "max-age=60", "", T0 + 61, false, "no stale-if-error: no stale on error" },
 		{ "max-age=60, stale-if-error=100, must-revalidate", "", T0 + 100, false, "§5.2.2.2: must-revalidate forbids stale on error" },
 		{ "max-age=60", "", T0 + 10, true, "a fresh response may always be served" },
+		{ "no-cache, max-age=100", "", T0 + 10, false,
+		    "§5.2.2.4: a no-cache response, even fresh, is never served on a failed validation" },
+		{ "no-cache, max-age=1, stale-if-error=100", "max-stale", T0 + 10, false,
+		    "§4.2.4: no-cache beats stale-if-error and max-stale" },
 	};
 	size_t i;
 
