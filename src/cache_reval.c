@@ -191,34 +191,58 @@ refresh_meta(struct conn *c, struct cache_conn *cc, size_t hlen, int64_t now)
 	o->body_size = cc->old_size;
 }
 
+/* An entity-tag without its weakness mark (RFC 9110 §8.8.3.2). */
+static struct vd_str
+opaque_tag(struct vd_str t)
+{
+	if (t.len >= 2 && t.p[0] == 'W' && t.p[1] == '/')
+		return (struct vd_str){ t.p + 2, t.len - 2 };
+	return t;
+}
+
+static bool
+str_eq(struct vd_str a, struct vd_str b)
+{
+	return a.len == b.len && a.len > 0 && memcmp(a.p, b.p, a.len) == 0;
+}
+
 /*
- * RFC 9111 §4.3.4: a 304 with strong validators updates only a stored
- * response that has one of them; one naming only other representations
- * (or only weak ones, which identify nothing strongly) must update
- * nothing.  No strong validator in the 304: it answers our conditional
- * about the one stored response.
+ * RFC 9111 §4.3.4: which stored response a 304 updates.  With strong
+ * validators (entity-tags not marked W/), only one that has one of them;
+ * else with weak ones (W/ tags, Last-Modified), only one they correspond
+ * to (weak comparison); with none, the one stored response.  A 304 that
+ * identifies ours in none of these ways updates nothing.
  */
 static bool
 identifies_stored(const struct conn *c, const struct cache_conn *cc)
 {
 	const struct http_resp *rs = &c->resp;
-	struct vd_str stored = { NULL, 0 }, name, v;
+	struct vd_str etag = { NULL, 0 }, lm = { NULL, 0 }, name, v;
+	bool strong = false, weak = false, weak_match = false;
 	size_t pos = 0;
-	bool strong = false;
 
-	while (next_line(cc->old, cc->oldlen, &pos, &name, &v))
+	while (next_line(cc->old, cc->oldlen, &pos, &name, &v)) {
 		if (http_str_ieq(name, "etag"))
-			stored = v;
-	for (int i = 0; i < rs->nfields; i++) {
-		struct vd_str e = rs->fields[i].value;
-
-		if (!http_str_ieq(rs->fields[i].name, "etag") || e.len < 2 || e.p[0] != '"')
-			continue;	/* W/"..." is weak */
-		strong = true;
-		if (e.len == stored.len && memcmp(e.p, stored.p, e.len) == 0)
-			return true;
+			etag = v;
+		else if (http_str_ieq(name, "last-modified"))
+			lm = v;
 	}
-	return !strong;
+	for (int i = 0; i < rs->nfields; i++) {
+		struct vd_str f = rs->fields[i].name, e = rs->fields[i].value;
+
+		if (http_str_ieq(f, "etag") && e.len >= 2 && e.p[0] == '"') {
+			strong = true;
+			if (str_eq(e, etag))	/* the stored one strong too */
+				return true;
+		} else if (http_str_ieq(f, "etag")) {
+			weak = true;
+			weak_match = weak_match || str_eq(opaque_tag(e), opaque_tag(etag));
+		} else if (http_str_ieq(f, "last-modified")) {
+			weak = true;
+			weak_match = weak_match || str_eq(e, lm);
+		}
+	}
+	return strong ? false : weak ? weak_match : true;
 }
 
 /*

@@ -56,6 +56,22 @@ my $o = Viaduct::Origin->new(handler => sub {
 		    if $first;
 		return resp('200 OK', "Cache-Control: max-age=300\r\nETag: \"b\"\r\nX-Rev: 3\r\n", "r304b two\n");
 	}
+	if ($path =~ m{^/weak(\d)$}) {
+		# 1: the 304 names another weak tag; 2: the same weak tag;
+		# 3: no ETag, a 304 with another Last-Modified than the stored one
+		my $k = $1;
+		my ($lm1, $lm2) = ('Sat, 01 Jan 2022 00:00:00 GMT', 'Sun, 02 Jan 2022 00:00:00 GMT');
+		my $val1 = $k == 3 ? "Last-Modified: $lm1\r\n" : "ETag: W/\"v1\"\r\n";
+		if ($req =~ /^If-None-Match: W\/"v1"\r$/mi || $req =~ /^If-Modified-Since: \Q$lm1\E\r$/mi) {
+			my $val = $k == 1 ? "ETag: W/\"v2\"\r\n" : $k == 2 ? "ETag: W/\"v1\"\r\n" :
+			    "Last-Modified: $lm2\r\n";
+			return resp('304 Not Modified', "Cache-Control: max-age=300\r\n${val}X-Rev: 2\r\n", '')
+			    =~ s/Content-Length: 0\r\n//r;
+		}
+		return resp('200 OK', "Cache-Control: max-age=0\r\n${val1}X-Rev: 1\r\n", "weak$k one\n")
+		    if $req =~ /^X-Step: 1\r$/mi;
+		return resp('200 OK', "Cache-Control: max-age=300\r\nETag: W/\"v3\"\r\nX-Rev: 3\r\n", "weak$k two\n");
+	}
 	if ($path eq '/nodate') {		# an origin without a clock
 		return "HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=300\r\nETag: \"n\"\r\n\r\n"
 		    if $req =~ /^If-None-Match: "n"\r$/mi;
@@ -121,6 +137,20 @@ like($r, qr{\AHTTP/1\.1 200 OK\r\n.*^ETag: "b"\r\n.*^X-Rev: 3\r\n.*\r\n\r\nr304b
 $r = $step->(3);
 is(scalar(grep { m{^GET /r304b } } $o->requests), 3, 'r304b: the new response was stored (max-age=300): a hit');
 like($r, qr{\r\n\r\nr304b two\n\z}, 'r304b: ... with its body');
+
+# §4.3.4 with weak validators: a 304 updates a stored response only if its
+# weak tag or Last-Modified corresponds to the stored one's
+for my $t ([ 1, 3, "r304 weak: another weak tag: nothing updated, the request again", "weak1 two\n", 3 ],
+	   [ 2, 2, "r304 weak: the same weak tag: the stored response refreshed", "weak2 one\n", 2 ],
+	   [ 3, 3, "r304 Last-Modified: another date: nothing updated, the request again", "weak3 two\n", 3 ]) {
+	my ($k, $n, $name, $body, $rev) = @$t;
+	my $w = sub { http_raw($port, "GET http://127.0.0.1:$op/weak$k HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n" .
+	    "X-Step: $_[0]\r\nConnection: close\r\n\r\n") // '' };
+	$w->(1);
+	$r = $w->(2);
+	is(scalar(grep { m{^GET /weak$k } } $o->requests), $n, "$name: $n origin requests");
+	like($r, qr{\AHTTP/1\.1 200 OK\r\n.*^X-Rev: $rev\r\n.*\r\n\r\n\Q$body\E\z}ms, "$name: the client's answer");
+}
 
 # the client's own conditional is evaluated against the kept tag
 $r = http_raw($port, "GET http://127.0.0.1:$op/r304 HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n" .
