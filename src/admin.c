@@ -221,7 +221,7 @@ purge(struct admin_conn *c, const struct http_req *r)
 	if (cs == NULL)
 		return respond(c, 404, NULL, "no cache (max-cache-size=none)\n", NULL, 0, false);
 	cache_key_primary(nurl, nlen, &k);
-	rc = cache_store_delete(cs, &k);
+	rc = cache_store_invalidate(cs, &k, (int64_t)time(NULL));	/* every variant */
 	if (rc == VD_OK) {
 		log_info("admin: %s purged %.*s", c->peer, (int)nlen, nurl);
 		return respond(c, 200, NULL, "purged\n", NULL, 0, false);

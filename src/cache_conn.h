@@ -65,6 +65,8 @@ struct cache_conn {
 	bool		 shadow;	/* kept in buf, and in a body file for waiters only */
 	bool		 varies;
 	struct cache_key vkey;		/* variant key when varies */
+	int64_t		 vary_void;	/* the marker's CACHE_OBJ_VARY_VOID second,
+					 * carried to the marker we write; INT64_MIN */
 	struct cache_body body;
 	uint64_t	 got;
 	size_t		 blen;

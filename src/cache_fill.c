@@ -29,7 +29,7 @@ invalidate(struct conn *c, struct cache_conn *cc)
 	if (cc->ulen == 0 || !cache_method_invalidates(c->req.method.p, c->req.method.len,
 	    rs->status))
 		return;
-	rc = cache_store_delete(cp_store(c), &cc->key);
+	rc = cache_store_invalidate(cp_store(c), &cc->key, cp_now(c));
 	log_debug("cache: %.*s invalidates %.*s: %d", (int)c->req.method.len, c->req.method.p,
 	    (int)cc->ulen, cc->url, rc);
 	for (size_t i = 0; i < VD_ARRLEN(loc); i++) {
@@ -39,7 +39,7 @@ invalidate(struct conn *c, struct cache_conn *cc)
 		    rs->fields[f].value.len, u, sizeof(u), &ul) != VD_OK)
 			continue;
 		cache_key_primary(u, ul, &k);
-		(void)cache_store_delete(cp_store(c), &k);
+		(void)cache_store_invalidate(cp_store(c), &k, cp_now(c));
 	}
 }
 
@@ -348,6 +348,10 @@ commit(struct conn *c, struct cache_conn *cc)
 		struct cache_obj m = *o;
 
 		m.flags = CACHE_OBJ_VARY;
+		if (cc->vary_void != INT64_MIN) {	/* the invalidation stays */
+			m.flags |= CACHE_OBJ_VARY_VOID;
+			m.resp.request_time = cc->vary_void;
+		}
 		m.head = m.body = m.etag = m.last_modified = (struct vd_str){ NULL, 0 };
 		m.body_size = 0;
 		if ((rc = cache_store_put(cs, &cc->key, &m)) != VD_OK)

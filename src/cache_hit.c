@@ -194,9 +194,16 @@ cache_hit_lookup(struct conn *c, struct cache_conn *cc, struct cache_obj *o)
 		return rc;
 	if (o->flags & CACHE_OBJ_VARY_STAR)
 		return VD_DECLINED;
+	if (o->flags & CACHE_OBJ_VARY_VOID)
+		cc->vary_void = o->resp.request_time;
 	cache_key_variant(cc->url, cc->ulen, o->vary.p, o->vary.len, r->fields, r->nfields,
 	    &cc->hkey);
-	return cache_store_lookup(&cc->rd, &cc->hkey, cc->url, cc->ulen, o);
+	rc = cache_store_lookup(&cc->rd, &cc->hkey, cc->url, cc->ulen, o);
+	/* a variant of before the URL's invalidation (RFC 9111 §4.4); in the
+	 * same second too, since it may have come just before */
+	if (rc == VD_OK && o->resp.response_time <= cc->vary_void)
+		return VD_DECLINED;
+	return rc;
 }
 
 bool
@@ -362,6 +369,7 @@ request_prepare(struct conn *c, struct cache_conn *cc, int64_t now)
 	cc->req_time = now;
 	cc->hit = cc->storing = false;
 	cc->result = AL_NONE;
+	cc->vary_void = INT64_MIN;
 	request_url(c, cc);
 	if (cc->ulen > 0)
 		request_key(c, cc);

@@ -55,10 +55,35 @@ old_body_file(struct cache_store *cs, MDB_txn *txn, MDB_val *kv, uint64_t *bytes
 	return (old.flags & CACHE_OBJ_BODY_FILE) ? old.body_file : 0;
 }
 
+/*
+ * A Vary marker written over one whose URL was invalidated keeps the later
+ * of the two invalidations (cache_store_invalidate), whoever writes it: a
+ * request that never looked the marker up must not bring the void
+ * variants back.  o, or *m set from it.
+ */
+static const struct cache_obj *
+marker_keeps_void(struct cache_store *cs, MDB_txn *txn, MDB_val *kv, const struct cache_obj *o,
+    struct cache_obj *m)
+{
+	struct cache_obj old;
+	MDB_val dv;
+
+	if (mdb_get(txn, cs->dbi, kv, &dv) != 0 ||
+	    cache_rec_decode(dv.mv_data, dv.mv_size, &old) != VD_OK ||
+	    !(old.flags & CACHE_OBJ_VARY_VOID) ||
+	    ((o->flags & CACHE_OBJ_VARY_VOID) && o->resp.request_time >= old.resp.request_time))
+		return o;
+	*m = *o;
+	m->flags |= CACHE_OBJ_VARY_VOID;
+	m->resp.request_time = old.resp.request_time;
+	return m;
+}
+
 static int
 put_once(struct cache_store *cs, const struct cache_key *k, const struct cache_obj *o,
     uint64_t *old)
 {
+	struct cache_obj m;
 	MDB_txn *txn;
 	MDB_val kv, dv;
 	uint64_t oldbytes;
@@ -68,6 +93,8 @@ put_once(struct cache_store *cs, const struct cache_key *k, const struct cache_o
 		return rc;
 	key_val(k, &kv);
 	*old = old_body_file(cs, txn, &kv, &oldbytes);
+	if (o->flags & CACHE_OBJ_VARY)
+		o = marker_keeps_void(cs, txn, &kv, o, &m);
 	dv.mv_size = cache_rec_size(o);
 	dv.mv_data = NULL;
 	/* MDB_RESERVE: encode straight into the map, no intermediate copy */
@@ -276,6 +303,43 @@ cache_store_delete(struct cache_store *cs, const struct cache_key *k)
 		return cache_store_mdb_status(rc, "commit");
 	if (old != 0)
 		cache_body_unlink(cs, old);
+	return VD_OK;
+}
+
+int
+cache_store_invalidate(struct cache_store *cs, const struct cache_key *k, int64_t now)
+{
+	struct cache_obj o;
+	MDB_txn *txn;
+	MDB_val kv, dv;
+	uint8_t *rec;
+	int rc;
+
+	if ((rc = cache_store_write_begin(cs, &txn)) != VD_OK)
+		return rc;
+	key_val(k, &kv);
+	if (mdb_get(txn, cs->dbi, &kv, &dv) != 0 ||
+	    cache_rec_decode(dv.mv_data, dv.mv_size, &o) != VD_OK || !(o.flags & CACHE_OBJ_VARY)) {
+		mdb_txn_abort(txn);
+		return cache_store_delete(cs, k);
+	}
+	o.flags |= CACHE_OBJ_VARY_VOID;
+	o.resp.request_time = now;
+	/* encoded apart: o points into the pages the put may rewrite */
+	if ((rec = malloc(cache_rec_size(&o))) == NULL) {
+		mdb_txn_abort(txn);
+		return VD_ERR;
+	}
+	cache_rec_encode(&o, rec);
+	dv = (MDB_val){ cache_rec_size(&o), rec };
+	rc = mdb_put(txn, cs->dbi, &kv, &dv, 0);
+	free(rec);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return cache_store_mdb_status(rc, "put");
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return cache_store_mdb_status(rc, "commit");
 	return VD_OK;
 }
 

@@ -69,7 +69,10 @@
 #define CACHE_OBJ_BODY_FILE	0x0001	/* body in bodies/xx/<body_file>, not inline */
 #define CACHE_OBJ_VARY		0x0002	/* Vary marker: look up cache_key_variant() */
 #define CACHE_OBJ_VARY_STAR	0x0004	/* resp.vary_star */
-#define CACHE_OBJ_FLAGS		0x0007
+/* A Vary marker whose URL was invalidated: its variants that were stored
+ * in or before the second resp.request_time are void (cache_store_invalidate) */
+#define CACHE_OBJ_VARY_VOID	0x0008
+#define CACHE_OBJ_FLAGS		0x000f
 
 /*
  * A stored object.  For a lookup every vd_str points into the map (valid
@@ -183,6 +186,14 @@ int	cache_store_lookup(struct cache_reader *, const struct cache_key *,
 int	cache_store_put(struct cache_store *, const struct cache_key *, const struct cache_obj *);
 /* VD_OK, VD_DECLINED (nothing there), VD_AGAIN, VD_ERR. */
 int	cache_store_delete(struct cache_store *, const struct cache_key *);
+/*
+ * RFC 9111 §4.4: invalidate a URL, given its primary key.  A plain object
+ * is deleted; a Vary marker stays, marked CACHE_OBJ_VARY_VOID with `now`,
+ * so that every variant stored until then -- whichever request headers
+ * selected it -- is a miss from now on, also once the marker is rewritten
+ * by a new variant (which carries the mark on).  Statuses as delete's.
+ */
+int	cache_store_invalidate(struct cache_store *, const struct cache_key *, int64_t now);
 
 int	cache_body_begin(struct cache_store *, struct cache_body *);
 int	cache_body_write(struct cache_body *, const void *p, size_t n);

@@ -318,7 +318,9 @@ ctl_purge_cmd(const char *file, int argc, char **argv)
 			ctl_die("reading the cache index failed");
 	}
 	for (size_t i = 0; i < ct.nkeys; i++) {
-		rc = cache_store_delete(&cs, &ct.keys[i]);
+		/* a URL: all its variants too; --match: each object found */
+		rc = ct.re == NULL ? cache_store_invalidate(&cs, &ct.keys[i], (int64_t)time(NULL)) :
+		    cache_store_delete(&cs, &ct.keys[i]);
 		if (rc == VD_OK)
 			gone++;
 		else if (rc != VD_DECLINED)

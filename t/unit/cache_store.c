@@ -168,6 +168,49 @@ test_basic(struct cache_store *cs)
 	cache_reader_free(&r2);
 }
 
+/* RFC 9111 §4.4 with Vary: invalidating a URL voids its variants through
+ * the marker, and a rewritten marker keeps the later invalidation. */
+static void
+test_invalidate(struct cache_store *cs)
+{
+	struct cache_reader r;
+	struct cache_obj m = obj("http://a/v", "", 0), got;
+	struct cache_key k;
+	int rc;
+
+	key("http://a/v", &k);
+	m.flags = CACHE_OBJ_VARY;
+	m.head = m.etag = m.last_modified = (struct vd_str){ NULL, 0 };
+	m.vary = VD_STR("accept-language");
+	ok(cache_reader_init(cs, &r) == VD_OK, "invalidate: reader");
+	is_int(cache_store_put(cs, &k, &m), VD_OK, "invalidate: a Vary marker stored");
+	is_int(cache_store_invalidate(cs, &k, T0 + 100), VD_OK, "invalidate: the marker's URL");
+	rc = cache_store_lookup(&r, &k, "http://a/v", 10, &got);
+	ok(rc == VD_OK && (got.flags & CACHE_OBJ_VARY) && (got.flags & CACHE_OBJ_VARY_VOID) &&
+	    got.resp.request_time == T0 + 100 && str_eq(got.vary, m.vary),
+	    "invalidate: the marker stays, marked with the second");
+	cache_reader_reset(&r);
+	is_int(cache_store_put(cs, &k, &m), VD_OK, "invalidate: the marker written again, unmarked");
+	rc = cache_store_lookup(&r, &k, "http://a/v", 10, &got);
+	ok(rc == VD_OK && (got.flags & CACHE_OBJ_VARY_VOID) && got.resp.request_time == T0 + 100,
+	    "invalidate: ... keeps the mark");
+	cache_reader_reset(&r);
+	m.flags |= CACHE_OBJ_VARY_VOID;
+	m.resp.request_time = T0 + 50;
+	is_int(cache_store_put(cs, &k, &m), VD_OK, "invalidate: written with an older mark");
+	rc = cache_store_lookup(&r, &k, "http://a/v", 10, &got);
+	ok(rc == VD_OK && got.resp.request_time == T0 + 100, "invalidate: ... the later one stays");
+	cache_reader_reset(&r);
+	m = obj("http://a/p", "plain", 5);
+	key("http://a/p", &k);
+	is_int(cache_store_put(cs, &k, &m), VD_OK, "invalidate: a plain object stored");
+	is_int(cache_store_invalidate(cs, &k, T0 + 100), VD_OK, "invalidate: a plain object");
+	is_int(cache_store_lookup(&r, &k, "http://a/p", 10, &got), VD_DECLINED, "invalidate: ... is deleted");
+	cache_reader_reset(&r);
+	is_int(cache_store_invalidate(cs, &k, T0 + 100), VD_DECLINED, "invalidate: nothing there");
+	cache_reader_free(&r);
+}
+
 static void
 test_body_file(struct cache_store *cs)
 {
@@ -589,6 +632,7 @@ main(void)
 	test_codec();
 	ok(cache_store_open(&cs, &c) == VD_OK, "open: env in a temp directory");
 	test_basic(&cs);
+	test_invalidate(&cs);
 	test_body_file(&cs);
 	test_crash(&cs);
 	test_fork(&cs);
