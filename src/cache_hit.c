@@ -173,8 +173,10 @@ cache_hit_status(const struct conn *c, const struct cache_obj *o, int64_t now,
 
 	*first = 0;
 	*count = o->body_size;
-	if (status == 200 && (inm.len > 0 || ims.len > 0))
-		status = cache_client_conditional(&inm, &ims, &o->etag, &o->resp, now);
+	/* RFC 9110 §13.2.1: preconditions apply where the answer would be 2xx */
+	if (status >= 200 && status < 300 && (inm.len > 0 || ims.len > 0) &&
+	    cache_client_conditional(&inm, &ims, &o->etag, &o->resp, now) == 304)
+		status = 304;
 	if (status == 200)
 		status = hit_range(c, o, now, first, count);
 	return status;

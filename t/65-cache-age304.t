@@ -72,6 +72,8 @@ my $o = Viaduct::Origin->new(handler => sub {
 		    if $req =~ /^X-Step: 1\r$/mi;
 		return resp('200 OK', "Cache-Control: max-age=300\r\nETag: W/\"v3\"\r\nX-Rev: 3\r\n", "weak$k two\n");
 	}
+	return resp('203 Non-Authoritative Information', "Cache-Control: max-age=300\r\nETag: \"t\"\r\n",
+	    "s203\n") if $path eq '/s203';
 	if ($path eq '/nodate') {		# an origin without a clock
 		return "HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=300\r\nETag: \"n\"\r\n\r\n"
 		    if $req =~ /^If-None-Match: "n"\r$/mi;
@@ -165,6 +167,17 @@ for my $m ('get', 'head') {
 	like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nage /age-bad\n\z}s, "\"$m\": the origin's answer, with its body");
 	is(scalar(grep { m{^\Q$m\E /age-bad } } $o->requests), 1, "\"$m\": not answered from the stored GET");
 }
+
+# --- RFC 9110 §13.2.1: a client's conditional is answered from any stored 2xx
+get('/s203');
+$r = http_raw($port, "GET http://127.0.0.1:$op/s203 HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n" .
+    "If-None-Match: \"t\"\r\nConnection: close\r\n\r\n") // '';
+like($r, qr{\AHTTP/1\.1 304 Not Modified\r\n.*^ETag: "t"\r$}ms, 'a stored 203 and a matching If-None-Match: 304');
+is(seen('/s203'), 1, '... from the cache');
+$r = http_raw($port, "GET http://127.0.0.1:$op/s203 HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n" .
+    "If-None-Match: \"u\"\r\nConnection: close\r\n\r\n") // '';
+like($r, qr{\AHTTP/1\.1 203 Non-Authoritative Information\r\n.*\r\n\r\ns203\n\z}s,
+    'another tag: the stored 203 itself');
 
 # --- RFC 9110 §6.6.1: no Date from the origin
 my %mon = (Jan => 0, Feb => 1, Mar => 2, Apr => 3, May => 4, Jun => 5,
