@@ -367,6 +367,75 @@ has_scheme(const char *r, size_t len)
 	return false;
 }
 
+/* The last segment of out[0..*n) and the "/" before it, gone. */
+static void
+drop_segment(const char *out, size_t *n)
+{
+	while (*n > 0 && out[*n - 1] != '/')
+		(*n)--;
+	if (*n > 0)
+		(*n)--;
+}
+
+/*
+ * RFC 3986 §5.2.4 remove_dot_segments: the path in[0..n), which this may
+ * change, into out (n bytes at most); its length.
+ */
+static size_t
+remove_dots(char *in, size_t n, char *out)
+{
+	size_t i = 0, o = 0;
+
+#define AT(s)	(n - i >= sizeof(s) - 1 && memcmp(in + i, s, sizeof(s) - 1) == 0)
+#define IS(s)	(n - i == sizeof(s) - 1 && memcmp(in + i, s, sizeof(s) - 1) == 0)
+	while (i < n) {
+		if (AT("../"))			/* A */
+			i += 3;
+		else if (AT("./"))
+			i += 2;
+		else if (AT("/./"))		/* B */
+			i += 2;
+		else if (IS("/."))
+			in[i += 1] = '/';
+		else if (AT("/../")) {		/* C */
+			i += 3;
+			drop_segment(out, &o);
+		} else if (IS("/..")) {
+			in[i += 2] = '/';
+			drop_segment(out, &o);
+		} else if (IS(".") || IS("..")) {	/* D */
+			i = n;
+		} else {			/* E: the first segment, with its "/" */
+			do
+				out[o++] = in[i++];
+			while (i < n && in[i] != '/');
+		}
+	}
+#undef AT
+#undef IS
+	return o;
+}
+
+/* The dot segments of a normalised URL's path resolved, in place. */
+static void
+url_remove_dots(char *u, size_t *len)
+{
+	size_t ol = origin_len(u, *len), pe, n;
+	const char *q = memchr(u + ol, '?', *len - ol);
+	char path[8192], res[8192];
+
+	pe = q != NULL ? (size_t)(q - u) : *len;
+	if (pe - ol > sizeof(path) || memchr(u + ol, '.', pe - ol) == NULL)
+		return;
+	memcpy(path, u + ol, pe - ol);
+	n = remove_dots(path, pe - ol, res);
+	if (n == 0)
+		res[n++] = '/';
+	memmove(u + ol + n, u + pe, *len - pe);
+	memcpy(u + ol, res, n);
+	*len = *len - (pe - ol) + n;
+}
+
 int
 cache_key_same_origin(const char *nu, size_t nlen, const char *ref, size_t rlen, char *out,
     size_t size, size_t *outlen)
@@ -405,6 +474,7 @@ cache_key_same_origin(const char *nu, size_t nlen, const char *ref, size_t rlen,
 		emit(&o, ref[i]);
 	if (o.over || cache_key_url_norm(tmp, o.len, out, size, outlen) != VD_OK)
 		return VD_ERR;
+	url_remove_dots(out, outlen);	/* RFC 3986 §5.2.2: resolving removes them */
 	if (origin_len(out, *outlen) != ol || memcmp(out, nu, ol) != 0)
 		return VD_DECLINED;
 	return VD_OK;

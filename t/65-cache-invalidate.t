@@ -23,7 +23,8 @@ my $o = Viaduct::Origin->new(handler => sub {
 	my ($ver) = $req =~ /^X-Ver: (\d+)\r$/mi;
 	return "HTTP/1.1 500 Oops\r\nDate: " . date() . "\r\nContent-Length: 0\r\n\r\n" if $m eq 'DELETE';
 	if ($m ne 'GET') {
-		my $loc = $path eq '/edit' ? "Location: /doc2\r\n" : '';
+		my $loc = $path eq '/edit' ? "Location: /doc2\r\n" :
+		    $path eq '/dir/edit' ? "Content-Location: ./../doc3\r\n" : '';
 		return "HTTP/1.1 204 No Content\r\nDate: " . date() . "\r\n$loc\r\n";
 	}
 	my $body = "$path " . ($lang // 'none') . ' v' . ($ver // 0) . "\n";
@@ -74,6 +75,14 @@ req('GET', '/doc2', 'it', 2, "Cache-Control: no-cache\r\n");
 is(req('GET', '/doc2', 'it', 9), "/doc2 it v2\n", 'doc2 it: stored after the invalidation, a hit');
 is(req('GET', '/doc2', 'de', 3), "/doc2 de v3\n",
     'doc2 de: void since the POST\'s Location, although the Vary marker was written again');
+
+# RFC 3986 §5.2: a relative Content-Location is resolved, dot segments too
+req('GET', '/doc3', 'en', 1);
+is(req('GET', '/doc3', 'en', 9), "/doc3 en v1\n", 'doc3: stored');
+sleep 1.1;
+req('POST', '/dir/edit', undef, 2);
+sleep 1.1;
+is(req('GET', '/doc3', 'en', 2), "/doc3 en v2\n", 'doc3: invalidated by /dir/edit\'s Content-Location ./../doc3');
 
 # a failed unsafe request invalidates nothing
 req('DELETE', '/doc', 'en', 4);

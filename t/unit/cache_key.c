@@ -148,6 +148,15 @@ test_same_origin(void)
 		{ "e", "http://a.example/dir/e", VD_OK, "relative path against the target's directory" },
 		{ "?q=2", "http://a.example/dir/x?q=2", VD_OK, "query-only reference" },
 		{ "http://user@a.example/", NULL, VD_ERR, "malformed reference" },
+		{ "../x/c", "http://a.example/x/c", VD_OK, "RFC 3986 §5.2.4: '..' removed with its segment" },
+		{ "./b", "http://a.example/dir/b", VD_OK, "'.' removed" },
+		{ "/a/b/../../c/./d?q=/../", "http://a.example/c/d?q=/../", VD_OK,
+		    "dot segments in an absolute path, not in the query" },
+		{ "../../../../e", "http://a.example/e", VD_OK, "'..' above the root stays at the root" },
+		{ "/x/..", "http://a.example/", VD_OK, "a trailing '..' leaves the directory" },
+		{ "/x/.", "http://a.example/x/", VD_OK, "a trailing '.' too" },
+		{ "/x/.hidden/..y", "http://a.example/x/.hidden/..y", VD_OK, "dots inside a segment are no dot segments" },
+		{ "http://a.example/p/../q", "http://a.example/q", VD_OK, "an absolute URL is resolved too" },
 	};
 	const char *base = "http://a.example/dir/x?q=1";
 	char out[256];
