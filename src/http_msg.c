@@ -56,16 +56,22 @@ list_next(struct list_it *it, struct vd_str *out)
 }
 
 bool
-http_conn_has(const struct http_field *f, int n, const char *token)
+http_list_has(const struct http_field *f, int n, const char *field, const char *token)
 {
 	struct list_it it;
 	struct vd_str s;
 
-	list_init(&it, f, n, "connection");
+	list_init(&it, f, n, field);
 	while (list_next(&it, &s))
 		if (http_str_ieq(s, token))
 			return true;
 	return false;
+}
+
+bool
+http_conn_has(const struct http_field *f, int n, const char *token)
+{
+	return http_list_has(f, n, "connection", token);
 }
 
 /* The fixed hop-by-hop fields (RFC 9110 §7.6.1, RFC 9112 §7, the proxy
@@ -417,7 +423,7 @@ req_field_kept(const struct http_req *r, int i, const struct http_hops *hops,
 	/* RFC 9110 §10.1.1: a 100-continue expectation in a 1.0 request is
 	 * ignored, and must not become one in the 1.1 request we send */
 	if (r->version == 10 && http_str_ieq(name, "expect") &&
-	    http_str_ieq(r->fields[i].value, "100-continue"))
+	    http_list_has(&r->fields[i], 1, "expect", "100-continue"))
 		return false;
 	return true;
 }

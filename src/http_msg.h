@@ -46,6 +46,9 @@ int	http_resp_framing(const struct http_resp *, bool head_request,
 
 /* Is `token` among the Connection options (case-insensitive)? */
 bool	http_conn_has(const struct http_field *, int n, const char *token);
+/* Any line of `field` has the list member `token` (case-insensitive). */
+bool	http_list_has(const struct http_field *, int n, const char *field,
+	    const char *token);
 /* A hop-by-hop field: the fixed list or named by Connection.  Scans the
  * Connection fields on every call: for one field only. */
 bool	http_is_hop(const struct http_field *, int n, struct vd_str name);

@@ -499,12 +499,11 @@ local_answer(struct conn *c, struct http_fwd *fw)
 	return VD_OK;
 }
 
+/* RFC 9110 §10.1.1: Expect is a list; 100-continue may be any member */
 static bool
 expects_continue(const struct http_req *r)
 {
-	int i = http_field_find(r->fields, r->nfields, "expect", 0);
-
-	return i >= 0 && http_str_ieq(r->fields[i].value, "100-continue");
+	return http_list_has(r->fields, r->nfields, "expect", "100-continue");
 }
 
 static void

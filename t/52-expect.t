@@ -122,6 +122,14 @@ print $s "abc";
 $got = read_until($s, qr/\r\n\r\nabc/);
 like($got, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nabc\z}s, 'silent origin: the body went through');
 close $s;
+# RFC 9110 §10.1.1: Expect is a list, any case
+$s = client();
+print $s "POST http://$o/silent HTTP/1.1\r\nHost: $o\r\nExpect: x-other, 100-CONTINUE\r\nContent-Length: 3\r\n\r\n";
+$got = read_until($s, qr/\r\n\r\n/);
+is($got, "HTTP/1.1 100 Continue\r\n\r\n", '100-continue as the second member of Expect: the same 100');
+print $s "abc";
+like(read_until($s, qr/\r\n\r\nabc/), qr{\AHTTP/1\.1 200 OK\r\n}, '... and the answer');
+close $s;
 
 # --- a client that sends its body at once is not held up
 $got = http_raw($port, "POST http://$o/silent HTTP/1.1\r\nHost: $o\r\nExpect: 100-continue\r\n" .
