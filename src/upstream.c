@@ -562,6 +562,24 @@ pool_put(struct conn *c)
 	return VD_OK;
 }
 
+/*
+ * Bytes after the response's end still in the socket?  A read that filled
+ * the buffer left the side marked readable (side_short_read): what came
+ * beyond it raised its edge already and will raise none while the
+ * connection idles, so the pool would hand it to the next request as its
+ * response (RFC 9112 §6.3: never).  One peek, only then.
+ */
+static bool
+unread(const struct side *s)
+{
+	char b;
+
+	if (!s->rd)
+		return false;
+	return !(recv(s->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == -1 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
 void
 upstream_release(struct conn *c)
 {
@@ -570,7 +588,7 @@ upstream_release(struct conn *c)
 	/* hup: the origin's close came with the response's last bytes; its
 	 * edge is spent, so a parked connection would never hear of it */
 	if (u->s.fd >= 0 && u->reusable && !u->s.eof && !u->s.hup &&
-	    c->up.in.start == c->up.in.end &&
+	    c->up.in.start == c->up.in.end && !unread(&u->s) &&
 	    c->t->conf->max_idle_per_server > 0 && pool_put(c) == VD_OK)
 		u->reusable = false;
 	upstream_close(c);

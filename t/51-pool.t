@@ -28,6 +28,17 @@ my $origin = Viaduct::Origin->new(handler => sub {
 	if ($path =~ m{^/close-soon}) {	# keep-alive response, then the origin closes
 		return sub { print {$_[0]} "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\ncs"; sleep 0.3 };
 	}
+	if ($path =~ m{^/fill(\d+)}) {	# exactly N bytes of response, then another one
+		my $n = $1;
+		my $h = "HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: ";
+		my $bl = $n - length($h) - 4;
+		$bl -= length($bl);
+		my $all = $h . $bl . "\r\n\r\n" . ('A' x $bl) .
+		    "HTTP/1.1 200 OK\r\nContent-Length: 7\r\nCache-Control: max-age=3600\r\n\r\nPOISON\n";
+		# one write, one segment; the connection stays open a while
+		return sub { syswrite($_[0], $all); sleep 1 };
+	
+	}
 	if ($path =~ m{^/bye}) {
 		return "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye";
 	}
@@ -65,6 +76,22 @@ my @pe = peers();
 is(scalar @pe, 2, 'origin saw two requests');
 is($pe[0], $pe[1], 'the second request reused the pooled origin connection');
 unlike(join('', $origin->requests), qr/^Connection:/mi, 'no Connection: close sent to the origin');
+
+# --- RFC 9112 §6.3: bytes after a complete response are never another
+# request's response.  Here the response fills viaduct's origin buffer
+# exactly (max-header-size 16 KiB + 16 KiB), so the surplus is still in the
+# socket when the response ends: the connection must not be pooled.
+{
+	my $vf = start_viaduct(conf => conf('max-header-size=16KiB'));
+	$origin->clear;
+	my $rf = http_get($vf->port, "http://$o/fill32768");
+	like($rf, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nA+\z}s, 'a response that fills the buffer exactly');
+	my $rv = http_get($vf->port, "http://$o/victim");
+	like($rv, qr{\r\n\r\npath=/victim\n\z}, '... the next request gets its own answer, not the surplus');
+	my @pf = peers();
+	ok(@pf == 2 && $pf[0] ne $pf[1], '... on another origin connection');
+	undef $vf;
+}
 
 # --- Connection: close from the origin: not reused
 $origin->clear;
