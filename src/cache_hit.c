@@ -119,7 +119,7 @@ cache_hit_head(struct conn *c, const struct cache_obj *o, int status, int64_t no
 		http_out_uint(out, o->body_size);
 		http_out_str(out, "\r\n");
 	}
-	if (status != 304) {
+	if (status != 304 && status != 204) {	/* RFC 9110 §8.6: never in a 204 */
 		http_out_str(out, "Content-Length: ");
 		http_out_uint(out, status == 206 ? count : o->body_size);
 		http_out_str(out, "\r\n");

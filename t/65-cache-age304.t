@@ -74,6 +74,8 @@ my $o = Viaduct::Origin->new(handler => sub {
 	}
 	return resp('203 Non-Authoritative Information', "Cache-Control: max-age=300\r\nETag: \"t\"\r\n",
 	    "s203\n") if $path eq '/s203';
+	return "HTTP/1.1 204 No Content\r\nDate: " . date() . "\r\nCache-Control: max-age=300\r\n\r\n"
+	    if $path eq '/s204';
 	if ($path eq '/nodate') {		# an origin without a clock
 		return "HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=300\r\nETag: \"n\"\r\n\r\n"
 		    if $req =~ /^If-None-Match: "n"\r$/mi;
@@ -178,6 +180,15 @@ $r = http_raw($port, "GET http://127.0.0.1:$op/s203 HTTP/1.1\r\nHost: 127.0.0.1:
     "If-None-Match: \"u\"\r\nConnection: close\r\n\r\n") // '';
 like($r, qr{\AHTTP/1\.1 203 Non-Authoritative Information\r\n.*\r\n\r\ns203\n\z}s,
     'another tag: the stored 203 itself');
+
+# --- RFC 9110 §8.6: a stored 204 is served without Content-Length
+get('/s204');
+$r = http_raw($port, "GET http://127.0.0.1:$op/s204 HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n\r\n" .
+    "GET http://127.0.0.1:$op/s203 HTTP/1.1\r\nHost: 127.0.0.1:$op\r\nConnection: close\r\n\r\n") // '';
+like($r, qr{\AHTTP/1\.1 204 No Content\r\n(?:(?!Content-Length)[^\r\n]+\r\n)*\r\nHTTP/1\.1 203 }s,
+    'a 204 hit: no Content-Length, and the next response follows at once');
+like($r, qr{^Age: \d+\r$}m, '... from the cache');
+is(seen('/s204'), 1, '... the origin asked once');
 
 # --- RFC 9110 §6.6.1: no Date from the origin
 my %mon = (Jan => 0, Feb => 1, Mar => 2, Apr => 3, May => 4, Jun => 5,
