@@ -116,11 +116,26 @@ proxy_error(struct conn *c, int status, const char *why)
 	c->out.overflow = false;
 	http_error_page(&c->out, status, url, why, c->t->admin, c->t->via,
 	    conn_date(c->t), false);
+	proxy_head_only(c);
 	c->out_off = 0;
 	c->keep_alive = false;
 	c->status = status;
 	c->state = PX_ERROR;
 	conn_timer(c, c->t->conf->idle_timeout);
+}
+
+/* RFC 9110 §9.3.2: the answer to HEAD is the head alone, Content-Length
+ * as a GET would have it.  For the answers viaduct makes itself, whole in
+ * c->out (a request that failed before its method parsed has none). */
+void
+proxy_head_only(struct conn *c)
+{
+	const char *end;
+
+	if (c->req.method.len == 0 || !http_method_is(c->req.method, "HEAD") ||
+	    (end = memmem(c->out.p, c->out.len, "\r\n\r\n", 4)) == NULL)
+		return;
+	c->out.len = (size_t)(end + 4 - c->out.p);
 }
 
 /* Ready for the next request; bytes already read stay (pipelining). */

@@ -256,6 +256,7 @@ void	proxy_start(struct conn *);		/* a fresh connection */
 void	proxy_run(struct conn *);		/* make progress */
 void	proxy_timeout(struct conn *);
 void	proxy_error(struct conn *, int status, const char *why);
+void	proxy_head_only(struct conn *);
 /* A request the cache parked (collapsed forwarding) goes to the origin after all. */
 void	proxy_upstream(struct conn *);
 /* The request once more, as the client sent it, to the origin (the cache's

@@ -96,6 +96,7 @@ redirect(struct conn *c, const char *to)
 	http_out_str(o, c->t->via);
 	http_out_str(o, "\r\n\r\n");
 	http_out_add(o, b.p, b.len);
+	proxy_head_only(c);
 	if (o->overflow) {
 		proxy_error(c, 403, "access denied (redirect-to too long)");
 		return;

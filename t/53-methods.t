@@ -75,6 +75,10 @@ like($r, qr{\AHTTP/1\.1 200 OK\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OP
 $r = http_raw($port, "TRACE http://$o/x HTTP/1.1\r\nHost: $o\r\nMax-Forwards: x1\r\nConnection: close\r\n\r\n");
 like($r, qr{\AHTTP/1\.1 400 }, 'invalid Max-Forwards: 400');
 like(undate($r), qr{\AHTTP/1\.1 400 Bad Request\r\nDate: D\r\n}, 'RFC 9110 §6.6.1: viaduct\'s own 400 is dated');
+# RFC 9110 §9.3.2: viaduct's own answer to HEAD is a head
+$r = http_raw($port, "HEAD /not-absolute HTTP/1.1\r\nHost: $o\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 400 Bad Request\r\n.*\r\nContent-Length: [1-9]\d*\r\n.*\r\n\r\n\z}s,
+    'HEAD answered 400 by viaduct: the head, with the length a GET would get, and no body');
 
 # --- keep-alive survives a local answer; pipelined requests stay in order
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp') or die;
