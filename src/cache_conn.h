@@ -148,6 +148,34 @@ cp_req_field(const struct http_req *r, const char *name)
 	return i >= 0 ? r->fields[i].value : (struct vd_str){ NULL, 0 };
 }
 
+/*
+ * A list field's lines as one value (RFC 9110 §5.3: joined by ", "): the
+ * line itself when there is one, else joined into buf (cap bytes); an
+ * empty value when they do not fit.
+ */
+static inline struct vd_str
+cp_req_list(const struct http_req *r, const char *name, char *buf, size_t cap)
+{
+	int i = http_field_find(r->fields, r->nfields, name, 0), j;
+	size_t n = 0;
+
+	if (i < 0 || (j = http_field_find(r->fields, r->nfields, name, i + 1)) < 0)
+		return i >= 0 ? r->fields[i].value : (struct vd_str){ NULL, 0 };
+	for (j = i; j >= 0; j = http_field_find(r->fields, r->nfields, name, j + 1)) {
+		struct vd_str v = r->fields[j].value;
+
+		if (n + 2 + v.len > cap)
+			return (struct vd_str){ NULL, 0 };
+		if (n > 0) {
+			memcpy(buf + n, ", ", 2);
+			n += 2;
+		}
+		memcpy(buf + n, v.p, v.len);
+		n += v.len;
+	}
+	return (struct vd_str){ buf, n };
+}
+
 /* "name: value\r\n" appended to the header block b (*len of cap bytes
  * used).  false: it does not fit, and nothing was written. */
 static inline bool

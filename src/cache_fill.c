@@ -53,7 +53,9 @@ cache_fill_note_field(struct cache_conn *cc, struct cache_obj *o, struct vd_str 
 	} else if (http_str_ieq(name, "date")) {
 		o->resp.date = cache_http_date_parse(v.p, v.len, now);
 	} else if (http_str_ieq(name, "expires")) {
-		o->resp.expires = cache_http_date_parse(v.p, v.len, now);
+		/* RFC 9111 §4.2.1: of several, the first counts */
+		if (o->resp.expires == CACHE_TIME_UNSET)
+			o->resp.expires = cache_http_date_parse(v.p, v.len, now);
 	} else if (http_str_ieq(name, "last-modified")) {
 		o->resp.last_modified = cache_http_date_parse(v.p, v.len, now);
 		*val = &o->last_modified;

@@ -167,7 +167,8 @@ int
 cache_hit_status(const struct conn *c, const struct cache_obj *o, int64_t now,
     uint64_t *first, uint64_t *count)
 {
-	struct vd_str inm = cp_req_field(&c->req, "if-none-match");
+	char lbuf[1024];
+	struct vd_str inm = cp_req_list(&c->req, "if-none-match", lbuf, sizeof(lbuf));
 	struct vd_str ims = cp_req_field(&c->req, "if-modified-since");
 	int status = o->resp.status;
 

@@ -345,6 +345,42 @@ cache_reval_error(struct conn *c, struct cache_conn *cc)
 	return VD_OK;
 }
 
+/* The response has field `name`, and the stored one has not, or another value. */
+static bool
+field_differs(const struct conn *c, const struct cache_conn *cc, const char *name)
+{
+	const struct http_resp *rs = &c->resp;
+	struct vd_str n, v, stored = { NULL, 0 };
+	size_t pos = 0;
+	int i = http_field_find(rs->fields, rs->nfields, name, 0);
+
+	if (i < 0)
+		return false;
+	while (next_line(cc->old, cc->oldlen, &pos, &n, &v))
+		if (http_str_ieq(n, name))
+			stored = v;
+	return stored.p == NULL || rs->fields[i].value.len != stored.len ||
+	    memcmp(rs->fields[i].value.p, stored.p, stored.len) != 0;
+}
+
+/*
+ * RFC 9111 §4.3.5: a 200 to the HEAD the cache sent about a stored GET
+ * that names another ETag, Last-Modified or length than the stored
+ * response: the stored one is stale, and is removed (the next GET fetches).
+ */
+static void
+head_checks_stored(struct conn *c, struct cache_conn *cc)
+{
+	const struct http_framing *fr = &c->body.fr;
+
+	if ((fr->has_length && fr->declared != cc->old_size) ||
+	    field_differs(c, cc, "etag") || field_differs(c, cc, "last-modified")) {
+		log_debug("cache: a HEAD shows %.*s changed: the stored GET goes",
+		    (int)(cc->ulen > 200 ? 200 : cc->ulen), cc->url);
+		(void)cache_store_delete(cp_store(c), &cc->hkey);
+	}
+}
+
 int
 cache_reval_response(struct conn *c, struct cache_conn *cc)
 {
@@ -356,6 +392,8 @@ cache_reval_response(struct conn *c, struct cache_conn *cc)
 			refreshed(c, cc);
 			return VD_DONE;
 		}
+		if (c->head_method && c->resp.status == 200)
+			head_checks_stored(c, cc);
 	}
 	if (cc->stale) {
 		cc->stale = false;

@@ -197,7 +197,8 @@ rww_fits(struct conn *c, struct cache_conn *cc, const struct cache_rww_head *h, 
 static int
 rww_head(struct conn *c, struct cache_obj *o, int64_t now, uint64_t length, struct cache_rww *r)
 {
-	struct vd_str inm = cp_req_field(&c->req, "if-none-match");
+	char lbuf[1024];
+	struct vd_str inm = cp_req_list(&c->req, "if-none-match", lbuf, sizeof(lbuf));
 	struct vd_str ims = cp_req_field(&c->req, "if-modified-since");
 	struct http_out *out = &c->out;
 	uint64_t first, count;
