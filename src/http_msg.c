@@ -312,6 +312,11 @@ http_resp_framing(const struct http_resp *r, bool head_request,
 		*why = "unsupported transfer coding from origin";
 		return VD_ERR;
 	}
+	if (te != 0 && r->version == 10) {
+		/* RFC 9112 §6.1: its framing is faulty; §6.3: a proxy answers 502 */
+		*why = "Transfer-Encoding in an HTTP/1.0 response";
+		return VD_ERR;
+	}
 	if (te == 1) {
 		fr->kind = HTTP_BODY_CHUNKED;
 		fr->length = 0;

@@ -770,6 +770,12 @@ on_switch(struct conn *c)
 		proxy_error(c, 502, "origin switched protocols without Upgrade");
 		return VD_OK;
 	}
+	/* RFC 9110 §7.8: the 101 names the protocol, one the client offered
+	 * (websocket alone is offered): no tunnel for anything else */
+	if (!http_upgrade_websocket(c->resp.fields, c->resp.nfields)) {
+		proxy_error(c, 502, "origin switched to a protocol that was not offered");
+		return VD_OK;
+	}
 	c->out.len = 0;
 	c->out.overflow = false;
 	if (http_resp_head(&c->out, &c->resp, &none, &ro, c->t->via) != VD_OK) {

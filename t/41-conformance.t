@@ -26,6 +26,8 @@ my %resp = (
 	'cl-list' => "HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n",
 	'te-cl' => "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 	'chunk-junk' => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 x\r\nhello\r\n0\r\n\r\n",
+	'te10' => "HTTP/1.0 200 OK\r\nCache-Control: max-age=300\r\nTransfer-Encoding: chunked\r\n" .
+	    "Content-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
 	'407' => "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"p\"\r\n" .
 	    "Content-Length: 4\r\n\r\nauth",
 	'ext-quote' => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"\r\nab\"cd\r\n0\r\n\r\n",
@@ -119,6 +121,10 @@ $r = raw($port, two('GET', 'chunk-junk'));
 like($r, qr{\AHTTP/1\.1 502 Bad Gateway\r\n.*Reason: junk after chunk size}s,
     'RFC 9112 §7.1.1: junk after a response\'s chunk size -> 502');
 is_deeply([ statuses($r) ], [502], '... nothing of its body, and the connection closes');
+$r = raw($port, two('GET', 'te10'));
+like($r, qr{\AHTTP/1\.1 502 Bad Gateway\r\n.*Reason: Transfer-Encoding in an HTTP/1\.0 response}s,
+    'RFC 9112 §6.1, §6.3: Transfer-Encoding in a 1.0 response is faulty framing: 502');
+unlike($r, qr{hello}, '... nothing of it relayed');
 $r = raw($port, two('GET', '407'));
 like($r, qr{\AHTTP/1\.1 502 Bad Gateway\r\n.*Reason: the next hop demands proxy authentication}s,
     'RFC 9110 §11.7.1, §15.5.8: a 407 from the next hop is not relayed without its challenge: 502');

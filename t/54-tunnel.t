@@ -38,6 +38,12 @@ my $ws = Viaduct::Origin->new(raw => sub {
 		print $c "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno";
 		return;
 	}
+	if ($head =~ m{^GET /sw-(h2c|none) }) {	# a 101 to another protocol, or naming none
+		print $c "HTTP/1.1 101 Switching Protocols\r\n" . ($1 eq 'h2c' ? "Upgrade: h2c\r\n" : '') .
+		    "Connection: Upgrade\r\n\r\nSERVER-FIRST";
+		while (sysread($c, my $b, 65536)) { print $c uc $b }
+		return;
+	}
 	print $c "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" .
 	    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nSERVER-FIRST";
 	while (sysread($c, my $b, 65536)) { print $c uc $b }
@@ -164,6 +170,17 @@ $buf = '';
 read_until($s, qr/PING/, \$buf);
 is($buf, 'PING', 'upgraded connection is a tunnel');
 close $s;
+
+# --- RFC 9110 §7.8: a 101 to a protocol the client did not offer, or to
+# none named, is no tunnel
+for my $k ('h2c', 'none') {
+	$r = http_raw($port, "GET http://127.0.0.1:$wp/sw-$k HTTP/1.1\r\nHost: 127.0.0.1:$wp\r\nUpgrade: websocket\r\n" .
+	    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" .
+	    "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+	like($r, qr{\AHTTP/1\.1 502 Bad Gateway\r\n.*Reason: origin switched to a protocol that was not offered}s,
+	    "a 101 with Upgrade: $k to a websocket offer: 502");
+	unlike($r, qr{SERVER-FIRST|101 Switching}, "... no tunnel ($k)");
+}
 
 # --- no Upgrade in the request: a 101 would be an error; a plain request passes
 $r = http_raw($port, "GET http://127.0.0.1:$wp/plain HTTP/1.1\r\nHost: 127.0.0.1:$wp\r\nConnection: close\r\n\r\n");
