@@ -532,9 +532,11 @@ on_request(struct conn *c)
 		STATS_INC(requests, 1);
 	accesslog_req_start(c);
 	c->nreq++;
+	/* RFC 9112 §9.3, C.2.2: a 1.0 client's keep-alive is honoured only
+	 * where viaduct is not its proxy (a reverse port) */
 	c->keep_alive = r->version == 11 ?
 	    !http_conn_has(r->fields, r->nfields, "close") :
-	    http_conn_has(r->fields, r->nfields, "keep-alive");
+	    c->mode == ROUTER_REVERSE && http_conn_has(r->fields, r->nfields, "keep-alive");
 	c->client_close = !c->keep_alive;
 	c->head_method = http_method_is(r->method, "HEAD");
 	/* the head stays in front of the buffer while the body streams behind it */

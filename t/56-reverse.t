@@ -63,6 +63,15 @@ local $/;
 $r = <$s>;
 like($r, qr{\AHTTP/1\.1 200 OK\r\n.*GET /1 host=www\.example\.com\nHTTP/1\.1 404 }s, 'pipelined: 200, then 404');
 
+# --- RFC 9112 §9.3: to its clients a surrogate is the origin, so a 1.0
+# client's keep-alive is honoured here (a proxy port closes after one)
+$r = http_raw($rp, "GET /k1 HTTP/1.0\r\nHost: www.example.com\r\nConnection: keep-alive\r\n\r\n" .
+    "GET /k2 HTTP/1.0\r\nHost: www.example.com\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\nConnection: keep-alive\r\n.*\r\n\r\nGET /k1 host=www\.example\.com\n}s,
+    'reverse port, 1.0 client with keep-alive: kept');
+like($r, qr{\nGET /k1 host=www\.example\.com\nHTTP/1\.1 200 OK\r\n.*\r\nConnection: close\r\n.*\r\n\r\nGET /k2 host=www\.example\.com\n\z}s,
+    '... the second request answered, then closed');
+
 # --- transparent, no redirect: Host decides
 $r = http_raw($tp, "GET /t HTTP/1.1\r\nHost: 127.0.0.1:$op\r\nConnection: close\r\n\r\n");
 like($r, qr{\r\n\r\nGET /t host=127\.0\.0\.1:$op\n\z}, 'transparent without redirect: Host is the origin');
