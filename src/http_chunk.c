@@ -50,16 +50,17 @@ ctl(unsigned char b)
 
 /*
  * Trailer fields an origin could take for the head's own (RFC 9110 §6.5.1:
- * framing, routing, connection management).  A request relayed verbatim
- * would carry them to an origin that merges trailers into the head, so a
- * request with one is refused.
+ * framing, routing, connection management), and the proxy credentials
+ * that never go beyond us (§11.7.2).  A request relayed verbatim would
+ * carry them to an origin that merges trailers into the head, so a request
+ * with one is refused.
  */
 static bool
 head_owned(const char *name, size_t n)
 {
 	static const char *const no[] = { "content-length", "transfer-encoding",
 	    "trailer", "host", "connection", "keep-alive", "upgrade", "te",
-	    "proxy-connection" };
+	    "proxy-connection", "proxy-authorization" };
 
 	for (size_t i = 0; i < VD_ARRLEN(no); i++)
 		if (n == strlen(no[i]) && memcmp(name, no[i], n) == 0)

@@ -273,6 +273,8 @@ static const struct chunk_rule chunk_rules[] = {
 	{ "request TE trailer -> error", "0\r\nTE: trailers\r\n\r\n", 1, "forbidden field in the trailer section" },
 	{ "request Proxy-Connection trailer -> error", "0\r\nProxy-Connection: x\r\n\r\n", 1,
 	    "forbidden field in the trailer section" },
+	{ "RFC 9110 §11.7.2: request Proxy-Authorization trailer -> error",
+	    "0\r\nProxy-Authorization: Basic eDp5\r\n\r\n", 1, "forbidden field in the trailer section" },
 	{ "request: a name that only starts like one is kept", "0\r\nContent-Lengths: 5\r\nHostname: h\r\n\r\n", 1, NULL },
 	{ "request: a long name is kept", "0\r\nProxy-Connection-And-Much-More: 1\r\n\r\n", 1, NULL },
 	{ "request: a framing name inside a value is kept", "0\r\nX-Other: Content-Length: 5\r\n\r\n", 1, NULL },
