@@ -152,6 +152,8 @@ describe(struct conn *c, struct cache_conn *cc, int64_t now)
 		cache_surrogate_apply(&o->resp, &sc);
 	if (cc->varies)
 		vary_names(cc, o);
+	if (rs->version == 10)
+		o->flags |= CACHE_OBJ_HTTP10;	/* RFC 9110 §7.6.3: the hits' Via */
 }
 
 /*

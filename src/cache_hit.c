@@ -92,7 +92,8 @@ cache_hit_fields(struct conn *c, const struct cache_obj *o, int status, int64_t 
 	/* RFC 9111 §5.1: Age on every response from the cache */
 	http_out_str(out, "Age: ");
 	http_out_uint(out, (uint64_t)(age < 0 ? 0 : age));
-	http_out_str(out, "\r\nVia: 1.1 ");
+	/* RFC 9110 §7.6.3: the version the stored response came in */
+	http_out_str(out, (o->flags & CACHE_OBJ_HTTP10) ? "\r\nVia: 1.0 " : "\r\nVia: 1.1 ");
 	http_out_str(out, c->t->via);
 	http_out_str(out, "\r\n");
 }

@@ -189,6 +189,8 @@ refresh_meta(struct conn *c, struct cache_conn *cc, size_t hlen, int64_t now)
 	o->url = (struct vd_str){ cc->url, cc->ulen };
 	o->vary = (struct vd_str){ cc->vary, cc->vlen };
 	o->body_size = cc->old_size;
+	if (rs->version == 10)			/* the refreshed one came so */
+		o->flags |= CACHE_OBJ_HTTP10;
 }
 
 /* An entity-tag without its weakness mark (RFC 9110 §8.8.3.2). */

@@ -72,7 +72,8 @@
 /* A Vary marker whose URL was invalidated: its variants that were stored
  * in or before the second resp.request_time are void (cache_store_invalidate) */
 #define CACHE_OBJ_VARY_VOID	0x0008
-#define CACHE_OBJ_FLAGS		0x000f
+#define CACHE_OBJ_HTTP10	0x0010	/* the response came as HTTP/1.0 (the hit's Via) */
+#define CACHE_OBJ_FLAGS		0x001f
 
 /*
  * A stored object.  For a lookup every vd_str points into the map (valid

@@ -76,6 +76,8 @@ my $o = Viaduct::Origin->new(handler => sub {
 	    "s203\n") if $path eq '/s203';
 	return "HTTP/1.1 204 No Content\r\nDate: " . date() . "\r\nCache-Control: max-age=300\r\n\r\n"
 	    if $path eq '/s204';
+	return "HTTP/1.0 200 OK\r\nDate: " . date() . "\r\nCache-Control: max-age=300\r\nContent-Length: 4\r\n\r\nv10\n"
+	    if $path eq '/v10';
 	if ($path eq '/nodate') {		# an origin without a clock
 		return "HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=300\r\nETag: \"n\"\r\n\r\n"
 		    if $req =~ /^If-None-Match: "n"\r$/mi;
@@ -189,6 +191,13 @@ like($r, qr{\AHTTP/1\.1 204 No Content\r\n(?:(?!Content-Length)[^\r\n]+\r\n)*\r\
     'a 204 hit: no Content-Length, and the next response follows at once');
 like($r, qr{^Age: \d+\r$}m, '... from the cache');
 is(seen('/s204'), 1, '... the origin asked once');
+
+# --- RFC 9110 §7.6.3: Via names the version the stored response came in
+$r = get('/v10');
+like($r, qr{^Via: 1\.0 }m, 'a 1.0 origin\'s response: Via 1.0');
+$r = get('/v10');
+like($r, qr{^Age: \d+\r\nVia: 1\.0 }m, '... and on its hits too');
+is(seen('/v10'), 1, '... which are hits');
 
 # --- RFC 9110 §6.6.1: no Date from the origin
 my %mon = (Jan => 0, Feb => 1, Mar => 2, Apr => 3, May => 4, Jun => 5,
