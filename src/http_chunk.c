@@ -201,6 +201,11 @@ trailer_name(struct http_chunk *c, unsigned char b)
 		if (c->request && c->nlen <= sizeof(c->name) &&
 		    head_owned(c->name, c->nlen))
 			return fail(c, "forbidden field in the trailer section");
+		/* RFC 9110 §7.6.1: it would have to go, and a trailer relayed
+		 * verbatim cannot lose a line: the request is refused */
+		if (c->request && c->named != NULL &&
+		    c->named(c->named_arg, c->name, c->nlen < sizeof(c->name) ? c->nlen : sizeof(c->name)))
+			return fail(c, "trailer field named by Connection");
 		c->state = CH_TRAILER_VALUE;
 		return VD_AGAIN;
 	}

@@ -33,8 +33,12 @@ struct http_chunk {
 	int		 digits;
 	uint8_t		 ext;		/* where in a chunk extension */
 	bool		 request;	/* set by the caller before the first byte */
+	/* a request's: is this trailer name (lower case) one its Connection
+	 * field names?  NULL: none asked.  Names beyond sizeof name are cut. */
+	bool		(*named)(void *arg, const char *name, size_t n);
+	void		*named_arg;
 	uint8_t		 nlen;		/* trailer name bytes (capped at sizeof name + 1) */
-	char		 name[20];	/* ... lower case, for the request check */
+	char		 name[64];	/* ... lower case, for the request check */
 	const char	*why;		/* on VD_ERR */
 };
 

@@ -521,6 +521,18 @@ expects_continue(const struct http_req *r)
 	return http_list_has(r->fields, r->nfields, "expect", "100-continue");
 }
 
+/* The request's Connection names this trailer field (http_chunk.h); its
+ * head stays in front of the buffer while the body streams. */
+static bool
+trailer_named(void *arg, const char *name, size_t n)
+{
+	const struct conn *c = arg;
+	struct http_hops hops;
+
+	http_hops_init(&hops, c->req.fields, c->req.nfields);
+	return http_hops_has(&hops, (struct vd_str){ name, n });
+}
+
 static void
 on_request(struct conn *c)
 {
@@ -576,8 +588,11 @@ on_request(struct conn *c)
 	c->body.left = c->req_fr.length;
 	c->body.out = RELAY_RAW;
 	c->body.limit = (uint64_t)c->t->conf->max_request_body;
-	if (c->req_fr.kind == HTTP_BODY_CHUNKED)
+	if (c->req_fr.kind == HTTP_BODY_CHUNKED) {
 		relay_check_trailer(&c->body);
+		c->body.ch.named = trailer_named;
+		c->body.ch.named_arg = c;
+	}
 	c->up.fresh_only = false;
 	if (route(c) != VD_OK)
 		return;

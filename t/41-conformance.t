@@ -197,6 +197,18 @@ for my $t ([ 'Content-Length in the trailer', "Content-Length: 50" ],
 	is_deeply([ statuses($r) ], [400], "$name: 400, then closed");
 	is(scalar($origin->requests), 0, "$name: the origin never got a complete request");
 }
+# RFC 9110 §7.6.1: a trailer field the request's Connection names would have
+# to be removed; relayed verbatim it cannot be, so the request is refused
+$origin->clear;
+$r = raw($port, "POST http://$o/t HTTP/1.1\r\nHost: $o\r\nConnection: X-Tr\r\nTransfer-Encoding: chunked\r\n\r\n" .
+    "5\r\nhello\r\n0\r\nX-Ok: 1\r\nx-tr: secret\r\n\r\n$hidden");
+like($r, qr{\AHTTP/1\.1 400 Bad Request\r\n.*Reason: trailer field named by Connection}s,
+    'a trailer field named by Connection: 400');
+is(scalar($origin->requests), 0, '... the origin never got a complete request');
+$r = raw($port, "POST http://$o/t HTTP/1.1\r\nHost: $o\r\nConnection: X-Tr, close\r\nTransfer-Encoding: chunked\r\n\r\n" .
+    "5\r\nhello\r\n0\r\nX-Ok: 1\r\n\r\n");
+like($r, qr{\AHTTP/1\.1 200 }, 'Connection naming a field the trailer does not carry: served');
+
 # RFC 9112 §7.1.1: after the size only BWS, then ';' or CRLF; the origin
 # (a lenient parser, as many are) would read "5 x" as a size of 5
 for my $t ([ 'junk after a chunk size', "5 x\r\nAAAAA\r\n0\r\n\r\n" ],

@@ -307,6 +307,32 @@ test_chunk_rules(void)
 	}
 }
 
+static bool
+named_xtr(void *arg, const char *name, size_t n)
+{
+	(void)arg;
+	return n == 4 && memcmp(name, "x-tr", 4) == 0;
+}
+
+/* RFC 9110 §7.6.1: a request's trailer field that its Connection names. */
+static void
+test_chunk_named(void)
+{
+	static const char *const in[] = { "0\r\nX-Ok: 1\r\nX-TR: s\r\n\r\n", "0\r\nX-Ok: 1\r\n\r\n",
+	    "0\r\nX-Trx: 1\r\n\r\n" };
+	static const int want[] = { VD_ERR, VD_DONE, VD_DONE };
+
+	for (size_t i = 0; i < VD_ARRLEN(in); i++) {
+		struct http_chunk c = { .request = true, .named = named_xtr };
+		size_t cons, off, len;
+		int rc = http_chunk_decode(&c, in[i], strlen(in[i]), &cons, &off, &len);
+
+		ok(rc == want[i] && (rc != VD_ERR || strcmp(c.why, "trailer field named by Connection") == 0),
+		    i == 0 ? "a trailer field named by Connection (any case) -> error" :
+		    i == 1 ? "other trailer fields pass" : "a longer name is another field");
+	}
+}
+
 /* The bounds: a size line and a trailer section longer than they may be. */
 static void
 test_chunk_bounds(void)
@@ -728,6 +754,7 @@ main(void)
 	test_chunked();
 	test_chunk_rules();
 	test_chunk_bounds();
+	test_chunk_named();
 	test_framing();
 	test_msg();
 	test_methods();
