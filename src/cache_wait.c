@@ -345,9 +345,14 @@ cache_wait_send(struct conn *c, struct cache_conn *cc)
 		return rww_sleep(c, cc);
 	if (rc == VD_DECLINED && !c->resp_started && cc->reqlen > 0)
 		return rww_to_origin(c, cc);
-	if (rc == VD_DECLINED)
+	if (rc == VD_DECLINED) {
 		log_info("%s: the fetch of %.*s ended early: response cut", c->peer,
 		    (int)(cc->ulen > 200 ? 200 : cc->ulen), cc->url);
+		/* RFC 9112 §8: a body read until the close (a 1.0 client) ends
+		 * in a reset, since a FIN would complete it (as proxy.c does) */
+		if (!cc->rw.chunked && cc->rw.length == CACHE_RWW_UNKNOWN)
+			conn_abort(c);
+	}
 	return rc == VD_DECLINED ? VD_ERR : rc;
 }
 

@@ -24,6 +24,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep);
 use POSIX qw(strftime);
+use Errno qw(ECONNRESET);
 use IO::Socket::INET;
 use JSON::PP;
 use Viaduct::Test;
@@ -123,7 +124,7 @@ sub request {
 # Read what is there on every open socket until cond(\@buf) holds or every
 # socket is closed (then true) -- bounded so that a failure cannot hang.
 sub pump {
-	my ($socks, $buf, $open, $cond) = @_;
+	my ($socks, $buf, $open, $cond, $err) = @_;	# $err: errno of a read that failed
 	for (1 .. 600) {
 		return 1 if $cond && $cond->($buf);
 		return !$cond if !%$open;
@@ -133,6 +134,7 @@ sub pump {
 		for my $i (keys %$open) {
 			next unless vec($rout, fileno($socks->[$i]), 1);
 			my $n = sysread($socks->[$i], $buf->[$i], 65536, length $buf->[$i]);
+			$err->{$i} = $! + 0 if !defined $n && $err;
 			delete $open->{$i} if !$n;
 		}
 	}
@@ -241,6 +243,24 @@ sub body_files { my @f = grep { -f } glob("$dir/run/cache/bodies/*/*"); scalar @
 	    "... all $N got a cut body");
 	is(monitor()->{'inserts-successes'} - $m0->{'inserts-successes'}, 0, '... nothing stored');
 	is(body_files(), 0, '... no file left');
+}
+
+# --- RFC 9112 §8: 1.0 clients of a chunked body (de-chunked, read until the
+# close) that the origin cuts: the fetching client and every waiter end in
+# a reset, never in the FIN that would complete the message for them ---
+{
+	my $path = '/small-chunked-abort10';
+	my ($socks) = open_clients($N);
+	print $_ request($path, v10 => 1) for @$socks;
+	my @buf = ('') x $N;
+	my %open = map { $_ => 1 } 0 .. $N - 1;
+	ok(pump($socks, \@buf, \%open, \&started), '1.0 clients, chunked, cut: every client has body bytes');
+	open_gate($path);
+	my %err;
+	ok(pump($socks, \@buf, \%open, undef, \%err), '... every connection is closed');
+	close $_ for @$socks;
+	is(scalar(grep { ($err{$_} // 0) == ECONNRESET } 0 .. $N - 1), $N, "... all $N by a reset");
+	unlike(join('', @buf), qr/Transfer-Encoding/i, '... de-chunked for them');
 }
 
 # --- Content-Length: waiters in both workers stream before the origin ends ---
