@@ -254,6 +254,7 @@ ev_run_once(struct ev_loop *l, int max_wait_ms)
 	int n;
 
 	n = epoll_wait(l->epfd, l->events, l->maxevents, next_wait(l, max_wait_ms));
+	l->turn++;
 	ev_update_time(l);
 	if (n == -1) {
 		if (errno != EINTR)

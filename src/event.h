@@ -45,6 +45,7 @@ struct ev_loop {
 	int		 stop;		/* set by a callback to leave ev_run() */
 	int64_t		 now_ms;	/* monotonic, read once per turn */
 	time_t		 now_sec;	/* wall clock, read once per turn */
+	uint64_t	 turn;		/* epoll_waits so far: which turn this is */
 	struct epoll_event *events;
 	int		 maxevents;
 	struct ev_timer	**heap;

@@ -210,6 +210,7 @@ struct up_sock {
 	struct ev_io	 io;
 	struct ev_timer	 timer;		/* the idle timeout */
 	int64_t		 idle_since;	/* loop ms it was parked at */
+	uint64_t	 idle_turn;	/* ... and the loop's turn */
 	uint16_t	 port;		/* the pool key (pool_key()) */
 	char		 host[256];
 };

@@ -47,6 +47,7 @@
 #include "util.h"
 
 static void	sock_close(struct up_sock *);
+static bool	peer_gone(int fd);
 static void	serial_kick(struct conn_table *);
 static ev_timer_cb serial_cb;
 
@@ -512,6 +513,18 @@ upstream_pool_get(struct conn *c)
 		u->serial_gaveup = true;
 		return VD_DECLINED;
 	}
+	/* a request that cannot be sent twice (RFC 9110 §9.2.2) does not go
+	 * on a connection the origin may be closing unseen: one released in
+	 * this very turn of the loop (a FIN right behind the last response has
+	 * had no epoll_wait to show), or one whose end has arrived (one peek,
+	 * for these requests only) */
+	if (!upstream_retryable(c) &&
+	    (k->idle_turn == c->t->loop->turn || peer_gone(k->fd))) {
+		log_debug("%s: pooled connection to %s already closed by the origin", c->peer, host);
+		sq_remove(c);
+		u->serial_gaveup = true;
+		return VD_DECLINED;
+	}
 	sq_remove(c);
 	idle_unlink(k);
 	k->owner = c;
@@ -548,6 +561,7 @@ pool_put(struct conn *c)
 	k->owner = NULL;
 	ev_timer_start(t->loop, &k->timer, t->conf->server_idle_timeout);
 	k->idle_since = t->loop->now_ms;
+	k->idle_turn = t->loop->turn;
 	k->prev = NULL;
 	k->next = t->idle_lru;
 	if (t->idle_lru != NULL)
@@ -570,14 +584,18 @@ pool_put(struct conn *c)
  * response (RFC 9112 §6.3: never).  One peek, only then.
  */
 static bool
-unread(const struct side *s)
+peer_gone(int fd)
 {
 	char b;
 
-	if (!s->rd)
-		return false;
-	return !(recv(s->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == -1 &&
+	return !(recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == -1 &&
 	    (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+static bool
+unread(const struct side *s)
+{
+	return s->rd && peer_gone(s->fd);
 }
 
 void

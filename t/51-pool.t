@@ -39,6 +39,10 @@ my $origin = Viaduct::Origin->new(handler => sub {
 		return sub { syswrite($_[0], $all); sleep 1 };
 	
 	}
+	if ($path =~ m{^/fin}) {	# no Connection: close, but the FIN right after
+		return sub { my ($c) = @_; print $c "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nfin";
+		    shutdown($c, 1); sleep 0.2 };
+	}
 	if ($path =~ m{^/bye}) {
 		return "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye";
 	}
@@ -90,6 +94,21 @@ unlike(join('', $origin->requests), qr/^Connection:/mi, 'no Connection: close se
 	like($rv, qr{\r\n\r\npath=/victim\n\z}, '... the next request gets its own answer, not the surplus');
 	my @pf = peers();
 	ok(@pf == 2 && $pf[0] ne $pf[1], '... on another origin connection');
+	undef $vf;
+}
+
+# --- a POST pipelined behind a response the origin follows with a FIN (no
+# Connection: close): it cannot be sent twice, so it must not go on that
+# connection, whose end the loop may not have seen yet (RFC 9110 §9.2.2)
+{
+	my $vf = start_viaduct(conf => conf(''));
+	my $ok = 0;
+	for my $i (1 .. 20) {
+		my $rf = http_raw($vf->port, "GET http://$o/fin$i HTTP/1.1\r\nHost: $o\r\n\r\n" .
+		    "POST http://$o/post$i HTTP/1.1\r\nHost: $o\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello") // '';
+		$ok++ if $rf =~ m{\r\n\r\nfinHTTP/1\.1 200 OK\r\n.*\r\n\r\npath=/post$i\n\z}s;
+	}
+	is($ok, 20, 'a POST pipelined behind a response and the origin\'s FIN: answered every time (20)');
 	undef $vf;
 }
 
