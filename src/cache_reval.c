@@ -193,15 +193,6 @@ refresh_meta(struct conn *c, struct cache_conn *cc, size_t hlen, int64_t now)
 		o->flags |= CACHE_OBJ_HTTP10;
 }
 
-/* An entity-tag without its weakness mark (RFC 9110 §8.8.3.2). */
-static struct vd_str
-opaque_tag(struct vd_str t)
-{
-	if (t.len >= 2 && t.p[0] == 'W' && t.p[1] == '/')
-		return (struct vd_str){ t.p + 2, t.len - 2 };
-	return t;
-}
-
 static bool
 str_eq(struct vd_str a, struct vd_str b)
 {
@@ -238,7 +229,8 @@ identifies_stored(const struct conn *c, const struct cache_conn *cc)
 				return true;
 		} else if (http_str_ieq(f, "etag")) {
 			weak = true;
-			weak_match = weak_match || str_eq(opaque_tag(e), opaque_tag(etag));
+			weak_match = weak_match ||
+			    cache_etag_weak_eq(e.p, e.len, etag.p, etag.len);
 		} else if (http_str_ieq(f, "last-modified")) {
 			weak = true;
 			weak_match = weak_match || str_eq(e, lm);

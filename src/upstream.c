@@ -503,24 +503,20 @@ upstream_pool_get(struct conn *c)
 			break;
 	if (k == NULL || (c->t->sq_head != NULL && serial_ahead(c, port, host)))
 		return VD_DECLINED;
-	/* the LRU's first match is the youngest: if it is too old, all are */
-	if (c->t->loop->now_ms - k->idle_since >= UPSTREAM_UNSAFE_IDLE_MS && !upstream_retryable(c)) {
+	/*
+	 * A request that cannot be sent twice (RFC 9110 §9.2.2) takes only a
+	 * connection the origin cannot be closing unseen: not one idle too
+	 * long (the LRU's first match is the youngest: if it is too old, all
+	 * are), not one released in this very turn of the loop (a FIN right
+	 * behind the last response has had no epoll_wait to show), not one
+	 * whose end has arrived (one peek, for these requests only).
+	 */
+	if (!upstream_retryable(c) && (c->t->loop->now_ms - k->idle_since >= UPSTREAM_UNSAFE_IDLE_MS ||
+	    k->idle_turn == c->t->loop->turn || peer_gone(k->fd))) {
 		log_debug("%s: pooled connection to %s idle for %lld ms: a new one for %.*s",
 		    c->peer, host, (long long)(c->t->loop->now_ms - k->idle_since),
 		    (int)c->req.method.len, c->req.method.p);
 		/* serialize-connections would wait for a connection it declines */
-		sq_remove(c);
-		u->serial_gaveup = true;
-		return VD_DECLINED;
-	}
-	/* a request that cannot be sent twice (RFC 9110 §9.2.2) does not go
-	 * on a connection the origin may be closing unseen: one released in
-	 * this very turn of the loop (a FIN right behind the last response has
-	 * had no epoll_wait to show), or one whose end has arrived (one peek,
-	 * for these requests only) */
-	if (!upstream_retryable(c) &&
-	    (k->idle_turn == c->t->loop->turn || peer_gone(k->fd))) {
-		log_debug("%s: pooled connection to %s already closed by the origin", c->peer, host);
 		sq_remove(c);
 		u->serial_gaveup = true;
 		return VD_DECLINED;
