@@ -71,6 +71,22 @@ hit_416(struct conn *c, const struct cache_obj *o, int64_t now)
 	return cache_hit_head_end(c);
 }
 
+/* The stored fields; a part (206) or no content (304) goes without those
+ * that describe the whole stored body (RFC 9110 §14.4, RFC 9530 §2). */
+static void
+put_stored(struct http_out *out, const struct vd_str *head, int status)
+{
+	size_t pos = 0, l0, llen, nlen;
+
+	if (status != 206 && status != 304) {
+		http_out_add(out, head->p, head->len);
+		return;
+	}
+	while (cache_head_next(head->p, head->len, &pos, &l0, &llen, &nlen))
+		if (!cache_field_of_body(head->p + l0, nlen))
+			http_out_add(out, head->p + l0, llen);
+}
+
 void
 cache_hit_fields(struct conn *c, const struct cache_obj *o, int status, int64_t now)
 {
@@ -78,7 +94,7 @@ cache_hit_fields(struct conn *c, const struct cache_obj *o, int status, int64_t 
 	int64_t age = cache_current_age(&o->resp, now);
 
 	status_line(out, status);
-	http_out_add(out, o->head.p, o->head.len);
+	put_stored(out, &o->head, status);
 	if (o->resp.date == CACHE_TIME_UNSET) {
 		/* RFC 9110 §6.6.1: stored without one (before stored_head() in
 		 * cache_fill.c added it): the time it was received */
@@ -139,15 +155,17 @@ hit_range(const struct conn *c, const struct cache_obj *o, int64_t now, uint64_t
 {
 	const struct http_req *r = &c->req;
 	int i = http_field_find(r->fields, r->nfields, "range", 0);
-	struct vd_str ir = cp_req_field(r, "if-range");
+	int ir = http_field_find(r->fields, r->nfields, "if-range", 0);
 
 	*first = 0;
 	*count = o->body_size;
 	if (i < 0 || !http_method_is(r->method, "GET") ||
 	    http_field_find(r->fields, r->nfields, "range", i + 1) >= 0)
 		return 200;
-	if (ir.p != NULL && !cache_if_range_ok(ir.p, ir.len, &o->etag, o->resp.last_modified,
-	    o->resp.date, now))
+	/* §13.1.5: one validator; two If-Range lines are no valid one */
+	if (ir >= 0 && (http_field_find(r->fields, r->nfields, "if-range", ir + 1) >= 0 ||
+	    !cache_if_range_ok(r->fields[ir].value.p, r->fields[ir].value.len, &o->etag,
+	    o->resp.last_modified, o->resp.date, now)))
 		return 200;		/* the object changed: all of it */
 	switch (cache_range_eval(r->fields[i].value.p, r->fields[i].value.len, o->body_size,
 	    first, count)) {
@@ -162,22 +180,41 @@ hit_range(const struct conn *c, const struct cache_obj *o, int64_t now, uint64_t
 	}
 }
 
+bool
+cache_hit_not_modified(const struct conn *c, const struct cache_obj *o, int64_t now)
+{
+	const struct http_req *r = &c->req;
+	int i = http_field_find(r->fields, r->nfields, "if-none-match", 0);
+
+	if (i >= 0) {
+		/* §13.1.3: If-Modified-Since is then ignored.  A list too long
+		 * for lbuf, or an empty one, matches nothing. */
+		char lbuf[1024];
+		struct vd_str inm = cp_req_list(r, "if-none-match", lbuf, sizeof(lbuf));
+
+		return inm.len > 0 &&
+		    cache_client_conditional(&inm, NULL, &o->etag, &o->resp, now) == 304;
+	}
+	i = http_field_find(r->fields, r->nfields, "if-modified-since", 0);
+	/* §13.1.3: a field value of more than one member is ignored */
+	if (i < 0 || http_field_find(r->fields, r->nfields, "if-modified-since", i + 1) >= 0)
+		return false;
+	return cache_client_conditional(NULL, &r->fields[i].value, &o->etag, &o->resp,
+	    now) == 304;
+}
+
 /* The status a request gets from object o: 304 to its conditionals
  * (RFC 9110 §13.1), else what its Range selects (hit_range). */
 int
 cache_hit_status(const struct conn *c, const struct cache_obj *o, int64_t now,
     uint64_t *first, uint64_t *count)
 {
-	char lbuf[1024];
-	struct vd_str inm = cp_req_list(&c->req, "if-none-match", lbuf, sizeof(lbuf));
-	struct vd_str ims = cp_req_field(&c->req, "if-modified-since");
 	int status = o->resp.status;
 
 	*first = 0;
 	*count = o->body_size;
 	/* RFC 9110 §13.2.1: preconditions apply where the answer would be 2xx */
-	if (status >= 200 && status < 300 && (inm.len > 0 || ims.len > 0) &&
-	    cache_client_conditional(&inm, &ims, &o->etag, &o->resp, now) == 304)
+	if (status >= 200 && status < 300 && cache_hit_not_modified(c, o, now))
 		status = 304;
 	if (status == 200)
 		status = hit_range(c, o, now, first, count);

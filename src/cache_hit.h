@@ -49,11 +49,15 @@ int	cache_hit_copy(struct conn *, struct cache_conn *, const struct cache_obj *o
 /* PX_CACHE, a hit: as cache_proxy_send(). */
 int	cache_hit_send(struct conn *, struct cache_conn *);
 
-/* A head from the cache into c->out: the status line, o's stored fields,
+/* A head from the cache into c->out: the status line, o's stored fields
+ * (for a 206 or a 304 not those of the whole body: cache_field_of_body()),
  * Age and Via (cache_hit_fields), then the framing is the caller's, then
  * our connection fields and the blank line (cache_hit_head_end: VD_OK,
  * VD_ERR it overflowed). */
 void	cache_hit_fields(struct conn *, const struct cache_obj *o, int status, int64_t now);
+/* RFC 9110 §13.1.2, §13.1.3, §13.2.2: does the request's If-None-Match
+ * (or, without one, its If-Modified-Since) make o, a stored 2xx, a 304? */
+bool	cache_hit_not_modified(const struct conn *, const struct cache_obj *o, int64_t now);
 /* What the request gets of o, a 200 of o->body_size bytes: 304 to its
  * conditionals, else 206 for bytes [*first, *first + *count), 416, or 200
  * (RFC 9110 §13.1, §14.2). */

@@ -549,13 +549,18 @@ cache_field_updatable(const char *n, size_t len)
 	/* §3.2: Content-Length is never updated, and the fields that describe
 	 * the body we hold (its coding, range, digest) stay with it */
 	return cache_field_storable(n, len) && !tok_eq(n, len, "content-length") &&
-	    !tok_eq(n, len, "content-encoding") && !tok_eq(n, len, "content-range") &&
-	    !tok_eq(n, len, "content-md5");
+	    !tok_eq(n, len, "content-encoding") && !cache_field_of_body(n, len);
 }
 
-/* Next "Name: value\r\n" line of a block: returns false at the end. */
-static bool
-next_line(const char *b, size_t blen, size_t *pos, size_t *l0, size_t *llen, size_t *nlen)
+bool
+cache_field_of_body(const char *n, size_t len)
+{
+	return tok_eq(n, len, "content-range") || tok_eq(n, len, "content-md5") ||
+	    tok_eq(n, len, "content-digest");
+}
+
+bool
+cache_head_next(const char *b, size_t blen, size_t *pos, size_t *l0, size_t *llen, size_t *nlen)
 {
 	size_t i = *pos, e;
 
@@ -578,7 +583,7 @@ block_has(const char *b, size_t blen, const char *n, size_t nlen)
 {
 	size_t pos = 0, l0, llen, ln;
 
-	while (next_line(b, blen, &pos, &l0, &llen, &ln))
+	while (cache_head_next(b, blen, &pos, &l0, &llen, &ln))
 		if (ln == nlen && strncasecmp(b + l0, n, nlen) == 0)
 			return true;
 	return false;
@@ -590,14 +595,14 @@ cache_merge_304(const char *st, size_t slen, const char *up, size_t ulen, char *
 {
 	size_t pos = 0, off = 0, l0, llen, nlen;
 
-	while (next_line(st, slen, &pos, &l0, &llen, &nlen)) {
+	while (cache_head_next(st, slen, &pos, &l0, &llen, &nlen)) {
 		if (cache_field_updatable(st + l0, nlen) && block_has(up, ulen, st + l0, nlen))
 			continue;	/* replaced by the 304's lines below */
 		if (!put(out, size, &off, st + l0, llen))
 			return -1;
 	}
 	pos = 0;
-	while (next_line(up, ulen, &pos, &l0, &llen, &nlen)) {
+	while (cache_head_next(up, ulen, &pos, &l0, &llen, &nlen)) {
 		if (nlen == llen || !cache_field_updatable(up + l0, nlen))
 			continue;
 		if (!put(out, size, &off, up + l0, llen))

@@ -205,6 +205,21 @@ bool	cache_field_storable(const char *name, size_t len);
 bool	cache_field_updatable(const char *name, size_t len);
 
 /*
+ * Does this stored field describe the stored content octets themselves
+ * (Content-Range, Content-MD5, Content-Digest: RFC 9110 §14.4, RFC 9530
+ * §2)?  Such a field is not true of a part (206) or of no content (304).
+ */
+bool	cache_field_of_body(const char *name, size_t len);
+
+/*
+ * The next "Name: value\r\n" line of a header block b (blen bytes) from
+ * *pos: the line at [*l0, *l0 + *llen), its name *nlen bytes long.  false at
+ * the end.
+ */
+bool	cache_head_next(const char *b, size_t blen, size_t *pos, size_t *l0, size_t *llen,
+	    size_t *nlen);
+
+/*
  * §3.2 / §4.3.4: merge the fields of a 304 (block "Name: v\r\n..." as
  * received, hop-by-hop already removed) into a stored header block of the
  * same format.  Stored fields that the 304 carries and that are updatable

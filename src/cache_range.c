@@ -11,6 +11,7 @@
 
 struct scan {
 	const char	*p, *end;
+	bool		 empty_whole;	/* a suffix-range of an empty object */
 };
 
 static bool
@@ -55,6 +56,10 @@ range_spec(struct scan *s, uint64_t size, uint64_t *first, uint64_t *count, bool
 		s->p++;
 		if (!digits(s, &b))
 			return false;
+		/* §14.1.2: of an empty object a non-zero suffix is satisfiable, yet
+		 * no 206 can carry it (Content-Range needs a first byte) */
+		if (size == 0 && b > 0)
+			s->empty_whole = true;
 		*ok = b > 0 && size > 0;
 		if (*ok) {
 			*first = b >= size ? 0 : size - b;
@@ -103,7 +108,7 @@ cache_range_eval(const char *p, size_t len, uint64_t size, uint64_t *first, uint
 
 	if (p == NULL)
 		return CACHE_RANGE_NONE;
-	s = (struct scan){ p, p + len };	/* not before: NULL + 0 is undefined */
+	s = (struct scan){ p, p + len, false };	/* not before: NULL + 0 is undefined */
 	if (!bytes_unit(&s))
 		return CACHE_RANGE_NONE;
 	/* range-set = 1#range-spec: empty list elements and OWS are allowed */
@@ -128,8 +133,8 @@ cache_range_eval(const char *p, size_t len, uint64_t size, uint64_t *first, uint
 		if (s.p < s.end && *s.p != ',')
 			return CACHE_RANGE_NONE;
 	}
-	if (specs == 0)
-		return CACHE_RANGE_NONE;
+	if (specs == 0 || s.empty_whole)
+		return CACHE_RANGE_NONE;	/* §14.2: the whole (empty) object */
 	if (good == 0)
 		return CACHE_RANGE_UNSATISFIABLE;
 	return specs == 1 ? CACHE_RANGE_ONE : CACHE_RANGE_MULTI;

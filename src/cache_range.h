@@ -10,7 +10,9 @@
  * whole object (200: RFC 9110 §14.2 lets a server ignore Range, and this
  * spares us multipart/byteranges), no satisfiable range with 416, and a
  * Range it does not understand (another unit, bad syntax) as if it were
- * absent (§14.2: such a field is ignored).
+ * absent (§14.2: such a field is ignored).  A suffix-range of an empty
+ * object is satisfiable (§14.1.2) but cannot be a 206: the whole (empty)
+ * object is sent.
  */
 #ifndef VD_CACHE_RANGE_H
 #define VD_CACHE_RANGE_H

@@ -197,9 +197,6 @@ rww_fits(struct conn *c, struct cache_conn *cc, const struct cache_rww_head *h, 
 static int
 rww_head(struct conn *c, struct cache_obj *o, int64_t now, uint64_t length, struct cache_rww *r)
 {
-	char lbuf[1024];
-	struct vd_str inm = cp_req_list(&c->req, "if-none-match", lbuf, sizeof(lbuf));
-	struct vd_str ims = cp_req_field(&c->req, "if-modified-since");
 	struct http_out *out = &c->out;
 	uint64_t first, count;
 	int status = o->resp.status;
@@ -214,8 +211,8 @@ rww_head(struct conn *c, struct cache_obj *o, int64_t now, uint64_t length, stru
 		r->stop = first + count;
 		return status;
 	}
-	if (status == 200 && (inm.len > 0 || ims.len > 0))
-		status = cache_client_conditional(&inm, &ims, &o->etag, &o->resp, now);
+	if (status == 200 && cache_hit_not_modified(c, o, now))
+		status = 304;
 	cache_hit_fields(c, o, status, now);
 	if (status != 304 && !c->head_method) {
 		if (c->req.version == 11) {
