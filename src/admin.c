@@ -30,6 +30,7 @@
 #include "http_parse.h"
 #include "log.h"
 #include "prom.h"
+#include "proxy.h"
 #include "stats.h"
 #include "util.h"
 
@@ -206,31 +207,35 @@ metrics(struct admin_conn *c, bool head_only)
 	return rc;
 }
 
-/* PURGE URL: the primary key of the normalised URL, as viaductctl does. */
+/* PURGE URL: every key of the normalised URL (cache_key_all()), as
+ * viaductctl does. */
 static int
 purge(struct admin_conn *c, const struct http_req *r)
 {
 	struct cache_store *cs = cache_proxy_store(c->a->t);
 	char nurl[ADMIN_URL_MAX];
-	struct cache_key k;
+	struct cache_key k[2];
 	size_t nlen;
-	int rc;
+	int n, rc = VD_DECLINED, gone = 0;
 
 	if (cache_key_url_norm(r->target.p, r->target.len, nurl, sizeof(nurl), &nlen) != VD_OK)
 		return respond(c, 400, NULL, "PURGE wants an absolute http URL\n", NULL, 0, false);
 	if (cs == NULL)
 		return respond(c, 404, NULL, "no cache (max-cache-size=none)\n", NULL, 0, false);
-	cache_key_primary(nurl, nlen, &k);
-	rc = cache_store_invalidate(cs, &k, (int64_t)time(NULL));	/* every variant */
-	if (rc == VD_OK) {
-		log_info("admin: %s purged %.*s", c->peer, (int)nlen, nurl);
-		return respond(c, 200, NULL, "purged\n", NULL, 0, false);
+	n = cache_key_all(c->a->t->router, nurl, nlen, k);
+	for (int i = 0; i < n && (rc == VD_OK || rc == VD_DECLINED); i++)
+		if ((rc = cache_store_invalidate(cs, &k[i], (int64_t)time(NULL))) == VD_OK)
+			gone++;		/* every variant */
+	if (rc != VD_OK && rc != VD_DECLINED) {
+		log_warnx("admin: purge of %.*s failed", (int)nlen, nurl);
+		c->closing = true;
+		return respond(c, 503, NULL, "the cache index could not be written\n", NULL, 0,
+		    false);
 	}
-	if (rc == VD_DECLINED)
+	if (gone == 0)
 		return respond(c, 404, NULL, "not in the cache\n", NULL, 0, false);
-	log_warnx("admin: purge of %.*s failed", (int)nlen, nurl);
-	c->closing = true;
-	return respond(c, 503, NULL, "the cache index could not be written\n", NULL, 0, false);
+	log_info("admin: %s purged %.*s", c->peer, (int)nlen, nurl);
+	return respond(c, 200, NULL, "purged\n", NULL, 0, false);
 }
 
 static bool

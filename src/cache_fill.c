@@ -10,6 +10,7 @@
 #include "viaduct.h"
 #include "cache_conn.h"
 #include "cache_fill.h"
+#include "cache_hit.h"
 #include "cache_wait.h"
 #include "conf.h"
 #include "log.h"
@@ -38,7 +39,8 @@ invalidate(struct conn *c, struct cache_conn *cc)
 		if (f < 0 || cache_key_same_origin(cc->url, cc->ulen, rs->fields[f].value.p,
 		    rs->fields[f].value.len, u, sizeof(u), &ul) != VD_OK)
 			continue;
-		cache_key_primary(u, ul, &k);
+		/* §4.4: as this connection would fetch it, the same origin's */
+		cache_hit_key(c, u, ul, &k);
 		(void)cache_store_invalidate(cp_store(c), &k, cp_now(c));
 	}
 }

@@ -372,18 +372,23 @@ cache_skips(const struct http_req *r)
  * Host names.  Its object is the URL's own only when Host is that very
  * address and port; otherwise it is keyed by URL and destination, and a
  * client that names another site in Host poisons no one's cache but its
- * own connection's (cache_key_primary_at()).
+ * own connection's (cache_key_primary_at()).  A reverse port's object is
+ * its configured origin's (cache_key_reverse()).
  */
-static void
-request_key(struct conn *c, struct cache_conn *cc)
+void
+cache_hit_key(const struct conn *c, const char *nurl, size_t len, struct cache_key *k)
 {
 	const struct http_req *r = &c->req;
 	struct vd_str h;
 	uint16_t port;
 	char dst[sizeof(c->up.host) + 8];
 
+	if (c->mode == ROUTER_REVERSE) {
+		cache_key_reverse(nurl, len, c->up.host, c->up.port, k);
+		return;
+	}
 	if (c->mode != ROUTER_TRANSPARENT || !c->has_odst || r->form != HTTP_FORM_ORIGIN) {
-		cache_key_primary(cc->url, cc->ulen, &cc->key);
+		cache_key_primary(nurl, len, k);
 		return;
 	}
 	if (r->host_field >= 0 && http_parse_authority(r->fields[r->host_field].value.p,
@@ -392,12 +397,12 @@ request_key(struct conn *c, struct cache_conn *cc)
 			h = (struct vd_str){ h.p + 1, h.len - 2 };
 		if (port == c->up.port && h.len == strlen(c->up.host) &&
 		    strncasecmp(h.p, c->up.host, h.len) == 0) {
-			cache_key_primary(cc->url, cc->ulen, &cc->key);
+			cache_key_primary(nurl, len, k);
 			return;
 		}
 	}
 	(void)snprintf(dst, sizeof(dst), "%s:%u", c->up.host, (unsigned)c->up.port);
-	cache_key_primary_at(cc->url, cc->ulen, dst, &cc->key);
+	cache_key_primary_at(nurl, len, dst, k);
 }
 
 /* What the cache needs of the request: its URL, key and directives.
@@ -413,7 +418,7 @@ request_prepare(struct conn *c, struct cache_conn *cc, int64_t now)
 	cc->vary_void = INT64_MIN;
 	request_url(c, cc);
 	if (cc->ulen > 0)
-		request_key(c, cc);
+		cache_hit_key(c, cc->url, cc->ulen, &cc->key);
 	cc->cacheable = cc->ulen > 0 && (http_method_is(r->method, "GET") || c->head_method) &&
 	    c->req_fr.kind == HTTP_BODY_NONE && !c->upgrade && !cache_skips(r);
 	if (!cc->cacheable)

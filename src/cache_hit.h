@@ -10,12 +10,14 @@
 #define VD_CACHE_HIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct conn;
 struct cache_conn;
 struct cache_obj;
 struct cache_resp;
+struct cache_key;
 
 /* A routed request (c->cache set): as cache_proxy_request().  Its URL,
  * key and directives are read into c->cache; a fresh object answers (the
@@ -23,6 +25,12 @@ struct cache_resp;
  * asked for conditionally (cache_reval.h); a miss may wait for another
  * request's fetch (cache_wait.h). */
 int	cache_hit_request(struct conn *);
+
+/* The key of normalised URL nurl as this connection fetches it: the
+ * URL's own, or on a transparent port its destination's
+ * (cache_key_primary_at()), on a reverse port its configured origin's
+ * (cache_key_reverse()).  route() has set c->up. */
+void	cache_hit_key(const struct conn *, const char *nurl, size_t len, struct cache_key *);
 
 /* Look cc->key up, following a Vary marker into cc->hkey.  As
  * cache_store_lookup(); VD_AGAIN no read txn.  o points into the map

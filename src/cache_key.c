@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -11,6 +12,7 @@
 #include <xxhash.h>
 
 #include "cache_key.h"
+#include "router.h"
 
 #define IS_OWS(c)	((c) == ' ' || (c) == '\t')
 
@@ -186,6 +188,40 @@ cache_key_primary_at(const char *nurl, size_t len, const char *dst, struct cache
 	/* the destination seeds the URL's hash; | 1: never seed 0, the
 	 * URL's own key */
 	key_from_hash(XXH3_128bits_withSeed(nurl, len, XXH3_64bits(dst, strlen(dst)) | 1), k);
+}
+
+void
+cache_key_reverse(const char *nurl, size_t len, const char *origin, uint16_t port,
+    struct cache_key *k)
+{
+	char dst[300];
+
+	/* "reverse " keeps it apart from any "addr:port" of _at() */
+	(void)snprintf(dst, sizeof(dst), "reverse %.255s:%u", origin, (unsigned)port);
+	cache_key_primary_at(nurl, len, dst, k);
+}
+
+int
+cache_key_all(const struct router *r, const char *nurl, size_t len, struct cache_key k[2])
+{
+	const char *h = memmem(nurl, len, "://", 3), *e, *oh;
+	uint16_t op;
+
+	cache_key_primary(nurl, len, &k[0]);
+	if (r == NULL || h == NULL)
+		return 1;
+	/* the host of a normalised URL; an IPv6 literal keeps its brackets,
+	 * as route() gives it to router_reverse() */
+	e = h += 3;
+	if (*h == '[')
+		while (e < nurl + len && *e++ != ']')
+			;
+	while (e < nurl + len && *e != ':' && *e != '/' && *e != '?')
+		e++;
+	if (router_reverse(r, (struct vd_str){ h, (size_t)(e - h) }, &oh, &op) != VD_OK)
+		return 1;
+	cache_key_reverse(nurl, len, oh, op, &k[1]);
+	return 2;
 }
 
 static bool

@@ -59,6 +59,30 @@ void	cache_key_primary_at(const char *nurl, size_t len, const char *dst,
 	    struct cache_key *);
 
 /*
+ * The key of a URL as a reverse port fetches it: from the origin that
+ * reverse-origins configures for its Host (origin:port), not from the
+ * host the URL names.  An explicit proxy client asking for the same URL
+ * gets the URL's own object and a reverse client the configured origin's,
+ * and neither is ever the other's (nor is a Surrogate-Control lifetime,
+ * honoured on reverse ports only).  Never equal to the URL's own key nor
+ * to a cache_key_primary_at() key.
+ */
+void	cache_key_reverse(const char *nurl, size_t len, const char *origin, uint16_t port,
+	    struct cache_key *);
+
+/*
+ * Every key a normalised URL's objects may be stored under that can be
+ * known from the URL: its own, and the cache_key_reverse() key when its
+ * host is one of the reverse origins' (r may be NULL).  For a purge by
+ * URL.  Returns how many keys were written (1 or 2).  Transparent objects
+ * keyed by a destination other than their Host (cache_key_primary_at())
+ * cannot be named this way.
+ */
+struct router;
+int	cache_key_all(const struct router *r, const char *nurl, size_t len,
+	    struct cache_key k[2]);
+
+/*
  * Normalise a Vary field value into the canonical name list stored with
  * the marker: names lowercased, duplicates dropped, sorted, joined by ",".
  * VD_OK, VD_DECLINED for "*" (never reusable), VD_ERR too long / too many

@@ -449,8 +449,13 @@ http_req_head(struct http_out *o, const struct http_req *r,
 		http_out_add(o, "/", 1);
 	http_out_vstr(o, absolute ? r->path : r->target);
 	http_out_str(o, " HTTP/1.1\r\n");
-	if (absolute && r->host_field < 0)
+	if (absolute && r->host_field < 0) {
 		out_host(o, r);
+	} else if (r->host_field < 0 && fw->host.len > 0) {
+		http_out_str(o, "Host: ");
+		http_out_vstr(o, fw->host);
+		http_out_add(o, "\r\n", 2);
+	}
 	http_hops_init(&hops, r->fields, r->nfields);
 	for (int i = 0; i < r->nfields; i++) {
 		if (i == r->host_field) {

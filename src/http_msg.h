@@ -90,6 +90,8 @@ struct http_fwd {
 	bool		 upgrade;	/* keep Upgrade, send Connection: upgrade */
 	bool		 set_max_forwards;	/* rewrite Max-Forwards (TRACE, OPTIONS) */
 	uint64_t	 max_forwards;	/* to this value, in place */
+	struct vd_str	 host;		/* Host for an origin-form request without
+					 * one (RFC 9112 §3.2); empty: none */
 };
 
 /*

@@ -1,6 +1,8 @@
 /* http_parse.c — strict HTTP/1.1 heads into slices; no I/O, no allocation. */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "viaduct.h"
@@ -111,11 +113,17 @@ http_parse_authority(const char *p, size_t len, uint16_t default_port,
 	if (len == 0)
 		return VD_ERR;
 	if (p[0] == '[') {
+		/* RFC 3986 §3.2.2: an IPv6 address (IPvFuture we do not speak) */
+		char a[INET6_ADDRSTRLEN];
+		struct in6_addr in6;
+
 		for (i = 1; i < len && p[i] != ']'; i++)
-			if (!(p[i] == ':' || p[i] == '.' || (p[i] >= '0' && p[i] <= '9') ||
-			    (lc((unsigned char)p[i]) >= 'a' && lc((unsigned char)p[i]) <= 'f')))
-				return VD_ERR;
-		if (i == len || i < 3)
+			;
+		if (i == len || i - 1 >= sizeof(a))
+			return VD_ERR;
+		memcpy(a, p + 1, i - 1);
+		a[i - 1] = '\0';
+		if (inet_pton(AF_INET6, a, &in6) != 1)
 			return VD_ERR;
 		i++;
 	} else {

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -259,11 +260,48 @@ start_upstream(struct conn *c)
  * request again as it came, without the cache's validators.  The caller
  * has released the connection the 304 came on.
  */
+/*
+ * What every forwarded head gets: our Via and the client's address, and
+ * for a Host-less request on a redirected transparent connection (HTTP/1.0
+ * allows that) the Host a 1.1 request must have (RFC 9112 §3.2): the
+ * original destination it is fetched from (route()), as upstream.c's
+ * origin_authority() writes it.  hbuf (cap bytes) holds it.
+ */
+static void
+fwd_init(const struct conn *c, struct http_fwd *fw, char *hbuf, size_t cap)
+{
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&c->odst;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&c->odst;
+	char a[INET6_ADDRSTRLEN];
+	uint16_t port;
+	int n;
+
+	*fw = (struct http_fwd){ .via = c->t->via, .client_ip = c->peer,
+	    .anonymous = c->t->conf->anonymous };
+	if (c->req.host_field >= 0 || c->req.form != HTTP_FORM_ORIGIN ||
+	    c->mode != ROUTER_TRANSPARENT || !c->has_odst)
+		return;
+	if (c->odst.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		port = ntohs(s6->sin6_port);
+	} else {
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		port = ntohs(s4->sin_port);
+	}
+	n = snprintf(hbuf, cap, port == 80 ? "%s%s%s" : "%s%s%s:%u",
+	    c->odst.ss_family == AF_INET6 ? "[" : "", a,
+	    c->odst.ss_family == AF_INET6 ? "]" : "", (unsigned)port);
+	if (n > 0 && (size_t)n < cap)
+		fw->host = (struct vd_str){ hbuf, (size_t)n };
+}
+
 void
 proxy_refetch(struct conn *c)
 {
-	struct http_fwd fw = { .via = c->t->via, .client_ip = c->peer,
-	    .anonymous = c->t->conf->anonymous };
+	struct http_fwd fw;
+	char host[INET6_ADDRSTRLEN + 8];
+
+	fwd_init(c, &fw, host, sizeof(host));
 
 	c->out.len = 0;
 	c->out.overflow = false;
@@ -537,9 +575,10 @@ static void
 on_request(struct conn *c)
 {
 	struct http_req *r = &c->req;
-	struct http_fwd fw = { .via = c->t->via, .client_ip = c->peer,
-	    .anonymous = c->t->conf->anonymous };
+	struct http_fwd fw;
+	char host[INET6_ADDRSTRLEN + 8];
 
+	fwd_init(c, &fw, host, sizeof(host));
 	if (!c->internal)	/* a background revalidation is no client's request */
 		STATS_INC(requests, 1);
 	accesslog_req_start(c);

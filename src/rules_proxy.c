@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -18,35 +19,80 @@
 #include "proxy.h"
 #include "rules.h"
 
-/* The request as the rules see it.  src and local are the caller's storage. */
-static void
-request_of(struct conn *c, enum rules_list l, struct rules_req *q,
-    struct sockaddr_storage *src, const struct sockaddr *dst)
-{
-	const struct rules *rs = c->t->conf->rules;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)src;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)src;
-	struct sockaddr_storage ls;
-	socklen_t sl = sizeof(ls);
+/* The request as the rules see it (request_of()); view_done() frees. */
+struct view {
+	struct rules_req	 q;
+	struct sockaddr_storage	 src;
+	char			 path[512];	/* "/" + a query, when short */
+	char			*heap;		/* when not */
+};
 
-	memset(q, 0, sizeof(*q));
-	q->method = c->req.method;
-	q->host = c->req.host;
+/*
+ * The target URI's authority and path as RFC 9112 §3.3 rebuilds it: an
+ * origin-form target's authority is Host, and an empty path before a query
+ * is "/" (RFC 9110 §4.2.3: "http://h?q" asks for "/?q", which is what the
+ * origin gets).  false: out of memory for a long query.
+ */
+static bool
+target_of(struct conn *c, struct view *v)
+{
+	const struct http_req *r = &c->req;
+	struct rules_req *q = &v->q;
+	char *b = v->path;
+
+	q->host = r->host;
+	q->dst_port = r->port;
+	if (r->form != HTTP_FORM_ABSOLUTE && r->form != HTTP_FORM_AUTHORITY &&
+	    (r->host_field < 0 || http_parse_authority(r->fields[r->host_field].value.p,
+	    r->fields[r->host_field].value.len, 80, &q->host, &q->dst_port) != VD_OK))
+		q->host = (struct vd_str){ NULL, 0 };
 	if (q->host.len > 1 && q->host.p[0] == '[') {
 		q->host.p++;
 		q->host.len -= 2;
 	}
-	q->path = c->req.path.len > 0 ? c->req.path : VD_STR("/");
-	q->dst_port = c->req.port;
+	if (r->path.len == 0 || r->path.p[0] != '?') {
+		q->path = r->path.len > 0 ? r->path : VD_STR("/");
+		return true;
+	}
+	if (r->path.len + 1 > sizeof(v->path) && (b = v->heap = malloc(r->path.len + 1)) == NULL)
+		return false;
+	b[0] = '/';
+	memcpy(b + 1, r->path.p, r->path.len);
+	q->path = (struct vd_str){ b, r->path.len + 1 };
+	return true;
+}
+
+static void
+view_done(struct view *v)
+{
+	free(v->heap);
+	v->heap = NULL;
+}
+
+static bool
+request_of(struct conn *c, enum rules_list l, struct view *v, const struct sockaddr *dst)
+{
+	const struct rules *rs = c->t->conf->rules;
+	struct rules_req *q = &v->q;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&v->src;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&v->src;
+	struct sockaddr_storage ls;
+	socklen_t sl = sizeof(ls);
+
+	memset(q, 0, sizeof(*q));
+	v->heap = NULL;
+	q->method = c->req.method;
+	if (!target_of(c, v))
+		return false;
 	q->dst = dst;
 	/* the peer was formatted at accept; parsing it back costs no syscall */
-	memset(src, 0, sizeof(*src));
+	memset(&v->src, 0, sizeof(v->src));
 	if (inet_pton(AF_INET, c->peer, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
-		q->src = (struct sockaddr *)src;
+		q->src = (struct sockaddr *)&v->src;
 	} else if (inet_pton(AF_INET6, c->peer, &s6->sin6_addr) == 1) {
 		s6->sin6_family = AF_INET6;
-		q->src = (struct sockaddr *)src;
+		q->src = (struct sockaddr *)&v->src;
 	}
 	if (rules_uses_local_port(rs, l) &&
 	    getsockname(c->cl.fd, (struct sockaddr *)&ls, &sl) == 0) {
@@ -55,6 +101,7 @@ request_of(struct conn *c, enum rules_list l, struct rules_req *q,
 		else if (ls.ss_family == AF_INET6)
 			q->local_port = ntohs(((struct sockaddr_in6 *)&ls)->sin6_port);
 	}
+	return true;
 }
 
 /* Only what may appear inside an HTML attribute. */
@@ -154,62 +201,79 @@ int
 rules_access(struct conn *c)
 {
 	const struct rules *rs = c->t->conf->rules;
-	struct sockaddr_storage src, dst;
-	struct rules_req q;
+	struct sockaddr_storage dst;
+	struct view v;
 	struct rules_result res;
+	int rc = VD_OK;
 
 	if (rules_count(rs, RULES_ACCESS) == 0)
 		return VD_OK;
-	request_of(c, RULES_ACCESS, &q, &src, NULL);
-	if (rules_match(rs, RULES_ACCESS, &q, &res) == RULES_NEED_ADDR) {
-		if ((q.dst = literal(&q, &dst)) == NULL)
-			return VD_OK;	/* rules_access_resolved() decides */
-		rules_match(rs, RULES_ACCESS, &q, &res);
+	if (!request_of(c, RULES_ACCESS, &v, NULL)) {
+		proxy_error(c, 503, "out of memory");
+		return VD_DECLINED;
 	}
-	return decide(c, &res);
+	if (rules_match(rs, RULES_ACCESS, &v.q, &res) == RULES_NEED_ADDR) {
+		if ((v.q.dst = literal(&v.q, &dst)) == NULL)
+			goto out;	/* rules_access_resolved() decides */
+		rules_match(rs, RULES_ACCESS, &v.q, &res);
+	}
+	rc = decide(c, &res);
+out:
+	view_done(&v);
+	return rc;
 }
 
 int
 rules_access_resolved(struct conn *c, const struct sockaddr *dst)
 {
 	const struct rules *rs = c->t->conf->rules;
-	struct sockaddr_storage src;
-	struct rules_req q;
-	struct rules_result res;
-
 	struct sockaddr_storage lit;
+	struct view v;
+	struct rules_result res;
+	int rc = VD_OK;
 
 	if (rules_count(rs, RULES_ACCESS) == 0)
 		return VD_OK;
-	request_of(c, RULES_ACCESS, &q, &src, NULL);
+	if (!request_of(c, RULES_ACCESS, &v, NULL)) {
+		proxy_error(c, 503, "out of memory");
+		return VD_DECLINED;
+	}
 	/* decided (and counted) by rules_access() already? */
-	if (rules_peek(rs, RULES_ACCESS, &q, &res) != RULES_NEED_ADDR ||
-	    literal(&q, &lit) != NULL)
-		return VD_OK;
-	q.dst = dst;
-	rules_match(rs, RULES_ACCESS, &q, &res);
-	return decide(c, &res);
+	if (rules_peek(rs, RULES_ACCESS, &v.q, &res) == RULES_NEED_ADDR &&
+	    literal(&v.q, &lit) == NULL) {
+		v.q.dst = dst;
+		rules_match(rs, RULES_ACCESS, &v.q, &res);
+		rc = decide(c, &res);
+	}
+	view_done(&v);
+	return rc;
 }
 
 bool
 rules_conn_cache_allowed(struct conn *c)
 {
-	struct sockaddr_storage src;
-	struct rules_req q;
+	struct view v;
+	bool ok;
 
-	request_of(c, RULES_CACHE, &q, &src, NULL);
-	return rules_cache_allowed(c->t->conf->rules, &q);
+	if (!request_of(c, RULES_CACHE, &v, NULL))
+		return false;		/* not stored: nothing lost */
+	ok = rules_cache_allowed(c->t->conf->rules, &v.q);
+	view_done(&v);
+	return ok;
 }
 
 enum rules_direct
 rules_conn_direct(struct conn *c, const struct sockaddr *dst)
 {
-	struct sockaddr_storage src;
-	struct rules_req q;
+	struct view v;
 	struct rules_result res;
+	enum rules_verdict verdict;
 
-	request_of(c, RULES_DIRECT, &q, &src, dst);
-	switch (rules_match(c->t->conf->rules, RULES_DIRECT, &q, &res)) {
+	if (!request_of(c, RULES_DIRECT, &v, dst))
+		return RULES_DIRECT_NONE;	/* the parent, as with no rule */
+	verdict = rules_match(c->t->conf->rules, RULES_DIRECT, &v.q, &res);
+	view_done(&v);
+	switch (verdict) {
 	case RULES_ALLOW:
 		return RULES_DIRECT_ALLOW;
 	case RULES_NEED_ADDR:

@@ -849,6 +849,29 @@ parent_url(const struct conn *c, char *buf, size_t len)
 	return (struct vd_str){ buf, n };
 }
 
+/*
+ * "http://" and the authority that the head's Host names (RFC 9112 §3.2:
+ * target and Host identical): the absolute-form target's, else the Host
+ * field the client sent (a transparent request: the site it asked for),
+ * else the origin's (fwd_init() in proxy.c sent that as Host).  0: it does
+ * not fit.
+ */
+static size_t
+target_authority(const struct conn *c, char *buf, size_t len)
+{
+	const struct http_req *r = &c->req;
+	struct vd_str a = r->form == HTTP_FORM_ABSOLUTE ? r->authority :
+	    r->host_field >= 0 ? r->fields[r->host_field].value : (struct vd_str){ NULL, 0 };
+
+	if (a.len == 0)
+		return origin_authority(c, buf, len);
+	if (a.len + 7 >= len)
+		return 0;
+	memcpy(buf, "http://", 7);
+	memcpy(buf + 7, a.p, a.len);
+	return a.len + 7;
+}
+
 /* The head in c->out to absolute-form (RFC 9112 §3.2.2): the authority
  * goes in front of the origin-form target; "*" (OPTIONS with an empty
  * path) becomes the authority alone (§3.2.4).  Done once per request: a
@@ -857,11 +880,11 @@ static int
 head_absolute(struct conn *c)
 {
 	struct http_out *o = &c->out;
-	char auth[300];
-	size_t alen = origin_authority(c, auth, sizeof(auth)), at, cut = 0;
+	char auth[512];
+	size_t alen = target_authority(c, auth, sizeof(auth)), at, cut = 0;
 	char *sp = memchr(o->p, ' ', o->len);
 
-	if (sp == NULL)
+	if (sp == NULL || alen == 0)
 		return VD_ERR;
 	at = (size_t)(sp + 1 - o->p);
 	if (at < o->len && o->p[at] != '/' && o->p[at] != '*')

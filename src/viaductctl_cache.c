@@ -22,6 +22,7 @@
 #include "cache_key.h"
 #include "cache_store.h"
 #include "conf.h"
+#include "router.h"
 #include "viaductctl.h"
 
 struct centry {
@@ -286,9 +287,10 @@ ctl_purge_cmd(const char *file, int argc, char **argv)
 	struct contents ct;
 	struct cache_store cs;
 	struct cache_reader rd;
-	struct cache_key k;
+	struct cache_key k[2];
 	struct vd_conf *conf;
-	char nurl[8192];
+	struct router *rt;
+	char nurl[8192], err_rt[256];
 	size_t nlen, gone = 0;
 	int err, rc;
 	PCRE2_SIZE off;
@@ -306,9 +308,12 @@ ctl_purge_cmd(const char *file, int argc, char **argv)
 	if (ct.re == NULL) {
 		if (cache_key_url_norm(argv[1], strlen(argv[1]), nurl, sizeof(nurl), &nlen) != VD_OK)
 			ctl_die("not an absolute http URL: %s", argv[1]);
-		cache_key_primary(nurl, nlen, &k);
-		ct.keys = &k;
-		ct.nkeys = 1;
+		/* a reverse port's object of the URL too (cache_key_all()) */
+		if ((rt = router_create(conf, err_rt, sizeof(err_rt))) == NULL)
+			ctl_die("%s", err_rt);
+		ct.keys = k;
+		ct.nkeys = (size_t)cache_key_all(rt, nurl, nlen, k);
+		router_free(rt);
 	} else {
 		if (cache_reader_init(&cs, &rd) != VD_OK)
 			ctl_die("cannot read the cache index");

@@ -139,6 +139,18 @@ test_request_slices(void)
 	is_int(r.port, 80, "http default port 80");
 	is_int(req("GET http://[::1]:8080/x HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", &r), VD_OK, "IPv6 literal authority");
 	ok(vis(r.host, "[::1]"), "IPv6 host slice keeps brackets");
+	/* RFC 3986 §3.2.2: between brackets an IPv6 address, nothing else */
+	is_int(req("GET http://[::ffff:127.0.0.1]/ HTTP/1.1\r\nHost: x\r\n\r\n", &r), VD_OK,
+	    "IPv6 literal with an embedded IPv4 address");
+	is_int(req("GET http://[127.0.0.1]:80/ HTTP/1.1\r\nHost: x\r\n\r\n", &r), VD_ERR,
+	    "an IPv4 address in brackets is no IP-literal");
+	is_int(r.status, 400, "... 400");
+	is_int(req("GET http://[dead.beef]/ HTTP/1.1\r\nHost: x\r\n\r\n", &r), VD_ERR,
+	    "hex digits and dots in brackets are no IP-literal");
+	is_int(req("GET http://[1:2]/ HTTP/1.1\r\nHost: x\r\n\r\n", &r), VD_ERR,
+	    "two groups are no IPv6 address");
+	is_int(req("GET / HTTP/1.1\r\nHost: [...]\r\n\r\n", &r), VD_ERR,
+	    "Host: [...] is no IP-literal");
 }
 
 static int
