@@ -610,8 +610,9 @@ on_request(struct conn *c)
 		proxy_error(c, 413, "request body larger than max-request-body");
 		return;
 	}
+	/* a client whose body came with its head is not waiting for a 100 */
 	c->expect = r->version == 11 && c->req_fr.kind != HTTP_BODY_NONE &&
-	    expects_continue(r);
+	    expects_continue(r) && c->in.start == c->in.end;
 	if (local_answer(c, &fw) == VD_OK)
 		return;
 	c->upgrade = fw.upgrade = wants_upgrade(r, &c->req_fr);
@@ -903,8 +904,16 @@ on_response(struct conn *c)
 				c->iout.len = 0;
 			}
 			c->iout_off = 0;
-			c->expect = false;
+			if (rs->status == 100)
+				c->expect = false;	/* what the client waits for */
 		}
+		/* the origin is alive: its answer's clock starts again; once a
+		 * 100 is relayed, a body that is slow to come has idle-timeout
+		 * (not the 1 s we wait for an origin's 100) */
+		if (c->state == PX_RESP_HEAD)
+			conn_timer(c, c->t->conf->response_timeout);
+		else if (c->state == PX_SEND && !c->expect)
+			conn_timer(c, c->t->conf->idle_timeout);
 		memmove(b->p, b->p + rs->head_len, b->end - rs->head_len);
 		b->end -= rs->head_len;
 		memset(rs, 0, sizeof(*rs));

@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # 1xx responses and Expect: 100-continue (RFC 9110 §10.1.1, §15.2), and
-# max-request-body (413).  The origin is raw: it answers 1xx before it has
+# max-request-body (413).  Only a 100 meets the expectation; any 1xx
+# restarts response-timeout.  The origin is raw: it answers 1xx before it has
 # read the body, or answers early, or ignores the expectation.
 use strict;
 use warnings;
@@ -42,6 +43,17 @@ my $origin = Viaduct::Origin->new(raw => sub {
 			print $c "HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\n\r\nnope";
 			sleep 2;	# then close, the body never read
 			return;
+		} elsif ($path eq '/processing') {
+			# 102 is no 100: the client still waits for one
+			print $c "HTTP/1.1 102 Processing\r\n\r\n";
+			my $body = read_n($c, $cl);
+			$record->($head . $body);
+			print $c "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+		} elsif ($path eq '/alive') {
+			# 102 every 0.5 s for 3 s, longer than response-timeout
+			$record->($head);
+			for (1 .. 6) { print $c "HTTP/1.1 102 Processing\r\n\r\n"; select(undef, undef, undef, 0.5) }
+			print $c "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone";
 		} elsif ($path eq '/hints') {
 			$record->($head);
 			print $c "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n" .
@@ -56,7 +68,7 @@ my $origin = Viaduct::Origin->new(raw => sub {
 my $o = "127.0.0.1:" . $origin->port;
 
 my $v = start_viaduct(conf => Viaduct::Test::default_conf() .
-    "set via-pseudonym=exp.via max-request-body=10\n");
+    "set via-pseudonym=exp.via max-request-body=10 response-timeout=2s\n");
 my $port = $v->port;
 
 sub client {
@@ -92,6 +104,35 @@ my @r = $origin->requests;
 is($r[-1], "PUT /continue HTTP/1.1\r\nHost: $o\r\nExpect: 100-continue\r\nContent-Length: 5\r\n" .
     "X-Forwarded-For: 127.0.0.1\r\nVia: 1.1 exp.via\r\n\r\nhello", 'origin got Expect and the body');
 close $s;
+
+# --- a client slow to send its body after the origin's 100 is not timed
+# out by the 1 s viaduct waits for an origin's 100 (idle-timeout holds)
+$s = client();
+print $s "PUT http://$o/continue HTTP/1.1\r\nHost: $o\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n";
+$got = read_until($s, qr/\r\n\r\n/);
+like($got, qr{\AHTTP/1\.1 100 Continue\r\n}, 'the origin\'s 100');
+select(undef, undef, undef, 1.6);
+print $s "late";
+$got = read_until($s, qr/\r\n\r\n(late|.*<\/html>\n)/s);
+like($got, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nlate\z}s, 'the body 1.6 s after the 100: 200, not 408');
+close $s;
+
+# --- 102 is not the 100 the client waits for: viaduct's own 100 still comes
+$s = client();
+print $s "PUT http://$o/processing HTTP/1.1\r\nHost: $o\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+$got = read_until($s, qr/100 Continue\r\n\r\n/);
+is($got, "HTTP/1.1 102 Processing\r\nVia: 1.1 exp.via\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n",
+    'the origin\'s 102 relayed, then viaduct\'s own 100');
+print $s "abc";
+like(read_until($s, qr/\r\n\r\nabc/), qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nabc\z}s, '... and the body went through');
+close $s;
+
+# --- interim responses show the origin is alive: response-timeout (2 s
+# here) starts again with each
+$got = http_raw($port, "GET http://$o/alive HTTP/1.1\r\nHost: $o\r\nConnection: close\r\n\r\n",
+    timeout => 10);
+like($got, qr{\A(?:HTTP/1\.1 102 Processing\r\nVia: 1\.1 exp\.via\r\n\r\n){6}HTTP/1\.1 200 OK\r\n.*\r\n\r\ndone\z}s,
+    'six 102 over 3 s, then the 200: no 504 after response-timeout');
 
 # --- RFC 9110 §10.1.1: a 100-continue expectation in a 1.0 request is
 # ignored, not turned into one of the 1.1 request sent on
