@@ -10,9 +10,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -93,7 +95,23 @@ linger(struct conn *c)
 	upstream_close(c);
 	shutdown(c->cl.fd, SHUT_WR);
 	c->state = PX_LINGER;
+	c->linger_q = UINT32_MAX;
 	conn_timer(c, LINGER_MS);
+}
+
+/* Lingering, the client is still taking what we sent: less of it is unsent
+ * than at the last look.  Then closing now would risk a reset that
+ * destroys the rest; only a client that takes nothing for LINGER_MS is
+ * closed on. */
+static bool
+still_taking(struct conn *c)
+{
+	int q;
+
+	if (ioctl(c->cl.fd, SIOCOUTQ, &q) == -1 || q <= 0 || (uint32_t)q >= c->linger_q)
+		return false;
+	c->linger_q = (uint32_t)q;
+	return true;
 }
 
 void
@@ -1188,11 +1206,11 @@ st_tunnel(struct conn *c)
 			conn_timer(c, c->t->conf->tunnel_idle_timeout);
 		return VD_AGAIN;
 	}
-	if (rc == VD_ERR)
-		log_info("%s: tunnel to %s:%u: %s", c->peer, c->up.host, c->up.port,
-		    strerror(errno));
 	count_status(c->status);
-	conn_close(c);
+	if (c->tun.d[0].dead && !c->cl.eof)
+		linger(c);	/* the origin went first: the client may still send */
+	else
+		conn_close(c);
 	return VD_OK;
 }
 
@@ -1335,6 +1353,13 @@ proxy_timeout(struct conn *c)
 		STATS_INC(upstream_errors, 1);
 		proxy_error(c, 504, "the origin did not answer in time");
 		break;
+	case PX_LINGER:
+		if (still_taking(c)) {
+			conn_timer(c, LINGER_MS);
+			return;
+		}
+		conn_close(c);
+		return;
 	default:
 		conn_close(c);
 		accesslog_req_end(c);

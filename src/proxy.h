@@ -193,6 +193,7 @@ struct conn {
 	struct http_resp_out ro;
 	int		 status;	/* of the response, for counters */
 	uint64_t	 sent;		/* bytes to the client for this response */
+	uint32_t	 linger_q;	/* PX_LINGER: unsent bytes at the last look */
 	struct cache_conn *cache;	/* cache_conn.h's state; NULL: no cache */
 	struct cache_dscp dscp;		/* cache-hit-dscp on the client socket */
 };

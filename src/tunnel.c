@@ -76,7 +76,43 @@ send_pre(struct buf *b, struct side *to, uint64_t *count)
 	return VD_OK;
 }
 
-/* One step of one direction: VD_OK (moved something), VD_AGAIN, VD_ERR. */
+/* The destination failed (EPIPE, a reset): it closed.  What was bound for
+ * it can never arrive; from now on its source is only drained. */
+static int
+die(struct tunnel_dir *d, struct buf *pre)
+{
+	for (int k = 0; k < 2; k++)
+		if (d->pipe[k] >= 0) {
+			close(d->pipe[k]);
+			d->pipe[k] = -1;
+		}
+	d->inpipe = 0;
+	pre->start = pre->end;
+	d->dead = d->shut = true;
+	return VD_OK;
+}
+
+/* A dead direction: read what the source sends and drop it, until EOF. */
+static int
+drain(struct tunnel_dir *d, struct side *from)
+{
+	char junk[16384];
+	ssize_t n;
+
+	if (d->eof || !from->rd)
+		return VD_AGAIN;
+	n = recv(from->fd, junk, sizeof(junk), MSG_DONTWAIT);
+	if (n > 0 || (n < 0 && errno == EINTR))
+		return VD_OK;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		from->rd = false;
+		return VD_AGAIN;
+	}
+	d->eof = from->eof = true;	/* EOF or an error: it is over */
+	return VD_OK;
+}
+
+/* One step of one direction: VD_OK (moved something), VD_AGAIN. */
 static int
 step(struct tunnel_dir *d, struct buf *pre, struct side *from, struct side *to,
     uint64_t *count)
@@ -84,7 +120,11 @@ step(struct tunnel_dir *d, struct buf *pre, struct side *from, struct side *to,
 	ssize_t n;
 	int rc;
 
-	if ((rc = send_pre(pre, to, count)) != VD_OK)
+	if (d->dead)
+		return drain(d, from);
+	if ((rc = send_pre(pre, to, count)) == VD_ERR)
+		return die(d, pre);
+	if (rc != VD_OK)
 		return rc;
 	if (d->inpipe > 0 && to->wr) {
 		n = splice(d->pipe[0], NULL, to->fd, NULL, d->inpipe, SPLICE_FLAGS);
@@ -94,7 +134,7 @@ step(struct tunnel_dir *d, struct buf *pre, struct side *from, struct side *to,
 			return VD_OK;
 		}
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return VD_ERR;
+			return die(d, pre);
 		to->wr = false;		/* EAGAIN: the socket is full */
 	}
 	if (!d->eof && from->rd && d->inpipe < d->cap) {
@@ -103,18 +143,20 @@ step(struct tunnel_dir *d, struct buf *pre, struct side *from, struct side *to,
 			d->inpipe += (size_t)n;
 			return VD_OK;
 		}
-		if (n == 0) {
+		if (n < 0 && errno == EINTR)
+			return VD_OK;
+		if (n < 0 && errno == EAGAIN) {
+			/* EAGAIN from an empty pipe means the socket is empty;
+			 * from a partly full one it may be the pipe, which
+			 * drains above */
+			if (d->inpipe == 0)
+				from->rd = false;
+		} else {
+			/* EOF, or a reset: what it sent is in the pipe, and
+			 * goes on before the half-close */
 			d->eof = from->eof = true;
 			return VD_OK;
 		}
-		if (errno == EINTR)
-			return VD_OK;
-		if (errno != EAGAIN)
-			return VD_ERR;
-		/* EAGAIN from an empty pipe means the socket is empty; from a
-		 * partly full one it may be the pipe, which drains above */
-		if (d->inpipe == 0)
-			from->rd = false;
 	}
 	if (d->eof && d->inpipe == 0 && !d->shut) {
 		shutdown(to->fd, SHUT_WR);	/* half-close passed on */
@@ -136,13 +178,12 @@ tunnel_run(struct conn *c, bool *moved)
 	do {
 		r0 = step(&tu->d[0], &c->in, &c->cl, &c->up.s, &up);
 		r1 = step(&tu->d[1], &c->up.in, &c->up.s, &c->cl, &down);
-		if (r0 == VD_ERR || r1 == VD_ERR)
-			return VD_ERR;
 		progress = r0 == VD_OK || r1 == VD_OK;
 		*moved = *moved || progress;
 	} while (progress);
 	STATS_INC(sent_to_clients, down);
 	c->sent += down;
+	/* done when both are shut; a dead one drains until then */
 	if (tu->d[0].shut && tu->d[1].shut)
 		return VD_DONE;
 	return VD_AGAIN;

@@ -4,7 +4,11 @@
  * ways through a pipe per direction, so the payload never enters user
  * space.  Each direction ends on its own: EOF from one side becomes a
  * shutdown(SHUT_WR) on the other once the pipe is drained (half-close);
- * the tunnel is done when both directions are.
+ * the tunnel is done when both directions are.  A side that resets is a
+ * side that closed (RFC 9110 §9.3.6): what it sent before is still
+ * delivered to the other side, and what is bound for it is dropped (the
+ * direction is "dead": its source is read and the bytes discarded, so that
+ * nothing it sends is left unread to turn a close into a reset).
  *
  * Runs in a worker, never blocks.  The pipes are created by tunnel_start()
  * and closed by tunnel_close() (conn_close calls it).  Bytes read before
@@ -25,6 +29,7 @@ struct tunnel_dir {
 	size_t		 cap;		/* the pipe's size */
 	bool		 eof;		/* the source said EOF */
 	bool		 shut;		/* EOF passed on to the destination */
+	bool		 dead;		/* the destination is gone: drop */
 };
 
 struct tunnel {
@@ -36,7 +41,7 @@ struct tunnel {
 int	tunnel_start(struct conn *);
 /* Move bytes until every side is blocked.  VD_AGAIN (waiting; *moved tells
  * whether anything moved, for the idle timer), VD_DONE (both directions
- * ended), VD_ERR (a side failed or reset). */
+ * ended; d[0].dead: the client may still be sending). */
 int	tunnel_run(struct conn *, bool *moved);
 void	tunnel_close(struct conn *);
 

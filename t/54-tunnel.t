@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # CONNECT tunnels (allowed ports only, spliced both ways, half-close passed
-# on, idle timeout) and Upgrade: websocket becoming a tunnel on 101.
+# on, a side that resets is a side that closed, idle timeout) and Upgrade:
+# websocket becoming a tunnel on 101.
 use strict;
 use warnings;
 use FindBin;
@@ -48,10 +49,28 @@ my $ws = Viaduct::Origin->new(raw => sub {
 	    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nSERVER-FIRST";
 	while (sysread($c, my $b, 65536)) { print $c uc $b }
 });
-my ($ep, $hp, $wp) = ($echo->port, $halfer->port, $ws->port);
+# sends 8 MiB (more than the client's socket takes: most of it waits in
+# viaduct's), waits until viaduct's kernel has it all, takes what the
+# client sent so far and closes: what the client sends after that is
+# answered with a reset by this side's kernel
+my $mib = join('', map { chr(($_ * 7) % 251) } 0 .. 1024 * 1024 - 1) x 8;
+my $closer = Viaduct::Origin->new(raw => sub {
+	my ($c, $record) = @_;
+	my $acked = 0;
+	print $c $mib;
+	for (1 .. 1000) {		# TIOCOUTQ: nothing left unacknowledged
+		ioctl($c, 0x5411, my $q = pack('i', 0)) or last;
+		last if ($acked = unpack('i', $q) == 0);
+		select(undef, undef, undef, 0.01);
+	}
+	$c->blocking(0);
+	sysread($c, my $junk, 65536);
+	$record->($acked ? 'closed' : 'closed, not all acknowledged');
+});
+my ($ep, $hp, $wp, $cp) = ($echo->port, $halfer->port, $ws->port, $closer->port);
 
 my $v = start_viaduct(conf => Viaduct::Test::default_conf() .
-    "set via-pseudonym=tun.via connect-ports=$ep,$hp tunnel-idle-timeout=1s\n");
+    "set via-pseudonym=tun.via connect-ports=$ep,$hp,$cp tunnel-idle-timeout=1s\n");
 my $port = $v->port;
 
 sub client {
@@ -142,6 +161,42 @@ print $s "still talking";
 shutdown($s, 1);
 ok(Viaduct::Test::wait_until(sub { scalar($halfer->requests) }, 10), 'origin finished reading');
 is(($halfer->requests)[-1], 'still talking', 'client->origin still open after origin->client ended');
+close $s;
+
+# --- RFC 9110 §9.3.6: the origin closes while the client still talks; the
+# client's next bytes meet a reset there, and everything the origin sent
+# before it closed still reaches the client, then EOF
+$s = client();
+setsockopt($s, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 65536);	# the rest waits in viaduct
+print $s "CONNECT 127.0.0.1:$cp HTTP/1.1\r\nHost: x\r\n\r\n";
+read_until($s, qr/\r\n\r\n/, \($buf = ''));
+$buf =~ s/\A.*?\r\n\r\n//s;
+{
+	# a slow reader (the tunnel is never idle), until the origin has closed
+	my ($sent, $t0) = (0, time);
+	while (time - $t0 < 20) {
+		if (!$sent && scalar($closer->requests)) {
+			print $s "more";
+			select(undef, undef, undef, 0.3);
+			print $s "more";		# this one finds the origin's reset
+			$sent = 1;
+			last;
+		}
+		select(undef, undef, undef, 0.02);
+		sysread($s, $buf, 65536, length $buf);
+	}
+	ok($sent, 'the origin sent 8 MiB and closed while the client was still reading');
+	is(($closer->requests)[-1], 'closed', '... after viaduct had all of it');
+}
+{	# the rest, to EOF (no regex over 8 MiB per read: the reader stays quick)
+	my $rin = '';
+	vec($rin, fileno($s), 1) = 1;
+	while (select(my $r = $rin, undef, undef, 10)) {
+		last unless sysread($s, $buf, 65536, length $buf);
+	}
+}
+is(length($buf), length($mib), 'the client got every byte the origin sent');
+is(md5_hex($buf), md5_hex($mib), '... in order');
 close $s;
 
 # --- idle timeout
