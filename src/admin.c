@@ -31,6 +31,7 @@
 #include "log.h"
 #include "prom.h"
 #include "proxy.h"
+#include "router.h"
 #include "stats.h"
 #include "util.h"
 
@@ -216,13 +217,17 @@ purge(struct admin_conn *c, const struct http_req *r)
 	char nurl[ADMIN_URL_MAX];
 	struct cache_key k[2];
 	size_t nlen;
+	const char *oh;
+	uint16_t op = 0;
 	int n, rc = VD_DECLINED, gone = 0;
 
 	if (cache_key_url_norm(r->target.p, r->target.len, nurl, sizeof(nurl), &nlen) != VD_OK)
 		return respond(c, 400, NULL, "PURGE wants an absolute http URL\n", NULL, 0, false);
 	if (cs == NULL)
 		return respond(c, 404, NULL, "no cache (max-cache-size=none)\n", NULL, 0, false);
-	n = cache_key_all(c->a->t->router, nurl, nlen, k);
+	if (router_reverse_url(c->a->t->router, nurl, nlen, &oh, &op) != VD_OK)
+		oh = NULL;
+	n = cache_key_all(nurl, nlen, oh, op, k);
 	for (int i = 0; i < n && (rc == VD_OK || rc == VD_DECLINED); i++)
 		if ((rc = cache_store_invalidate(cs, &k[i], (int64_t)time(NULL))) == VD_OK)
 			gone++;		/* every variant */

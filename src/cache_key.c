@@ -12,7 +12,6 @@
 #include <xxhash.h>
 
 #include "cache_key.h"
-#include "router.h"
 
 #define IS_OWS(c)	((c) == ' ' || (c) == '\t')
 
@@ -202,25 +201,13 @@ cache_key_reverse(const char *nurl, size_t len, const char *origin, uint16_t por
 }
 
 int
-cache_key_all(const struct router *r, const char *nurl, size_t len, struct cache_key k[2])
+cache_key_all(const char *nurl, size_t len, const char *origin, uint16_t port,
+    struct cache_key k[2])
 {
-	const char *h = memmem(nurl, len, "://", 3), *e, *oh;
-	uint16_t op;
-
 	cache_key_primary(nurl, len, &k[0]);
-	if (r == NULL || h == NULL)
+	if (origin == NULL)
 		return 1;
-	/* the host of a normalised URL; an IPv6 literal keeps its brackets,
-	 * as route() gives it to router_reverse() */
-	e = h += 3;
-	if (*h == '[')
-		while (e < nurl + len && *e++ != ']')
-			;
-	while (e < nurl + len && *e != ':' && *e != '/' && *e != '?')
-		e++;
-	if (router_reverse(r, (struct vd_str){ h, (size_t)(e - h) }, &oh, &op) != VD_OK)
-		return 1;
-	cache_key_reverse(nurl, len, oh, op, &k[1]);
+	cache_key_reverse(nurl, len, origin, port, &k[1]);
 	return 2;
 }
 

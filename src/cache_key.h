@@ -72,14 +72,13 @@ void	cache_key_reverse(const char *nurl, size_t len, const char *origin, uint16_
 
 /*
  * Every key a normalised URL's objects may be stored under that can be
- * known from the URL: its own, and the cache_key_reverse() key when its
- * host is one of the reverse origins' (r may be NULL).  For a purge by
- * URL.  Returns how many keys were written (1 or 2).  Transparent objects
- * keyed by a destination other than their Host (cache_key_primary_at())
- * cannot be named this way.
+ * known from the URL: its own, and when a reverse port serves its host
+ * (origin, port: router_reverse_url(); origin NULL: none) the
+ * cache_key_reverse() key.  For a purge by URL.  Returns how many keys were
+ * written (1 or 2).  Transparent objects keyed by a destination other than
+ * their Host (cache_key_primary_at()) cannot be named this way.
  */
-struct router;
-int	cache_key_all(const struct router *r, const char *nurl, size_t len,
+int	cache_key_all(const char *nurl, size_t len, const char *origin, uint16_t port,
 	    struct cache_key k[2]);
 
 /*

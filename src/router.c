@@ -192,3 +192,21 @@ router_reverse(const struct router *r, struct vd_str host, const char **oh,
 	}
 	return VD_DECLINED;
 }
+
+int
+router_reverse_url(const struct router *r, const char *url, size_t len, const char **oh,
+    uint16_t *op)
+{
+	const char *h = memmem(url, len, "://", 3), *e;
+
+	if (h == NULL)
+		return VD_DECLINED;
+	/* an IPv6 literal keeps its brackets, as route() gives it */
+	e = h += 3;
+	if (*h == '[')
+		while (e < url + len && *e++ != ']')
+			;
+	while (e < url + len && *e != ':' && *e != '/' && *e != '?')
+		e++;
+	return router_reverse(r, (struct vd_str){ h, (size_t)(e - h) }, oh, op);
+}

@@ -36,5 +36,9 @@ enum router_mode router_mode(const struct router *, uint16_t local_port);
 /* The origin for a Host (its host part, no port): VD_OK or VD_DECLINED. */
 int		 router_reverse(const struct router *, struct vd_str host,
 		    const char **origin_host, uint16_t *origin_port);
+/* The same for the host of an absolute URL as the cache key normalises it
+ * ("http://host[:port]/..."). */
+int		 router_reverse_url(const struct router *, const char *url, size_t len,
+		    const char **origin_host, uint16_t *origin_port);
 
 #endif

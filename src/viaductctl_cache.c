@@ -291,6 +291,8 @@ ctl_purge_cmd(const char *file, int argc, char **argv)
 	struct vd_conf *conf;
 	struct router *rt;
 	char nurl[8192], err_rt[256];
+	const char *oh;
+	uint16_t op = 0;
 	size_t nlen, gone = 0;
 	int err, rc;
 	PCRE2_SIZE off;
@@ -311,8 +313,10 @@ ctl_purge_cmd(const char *file, int argc, char **argv)
 		/* a reverse port's object of the URL too (cache_key_all()) */
 		if ((rt = router_create(conf, err_rt, sizeof(err_rt))) == NULL)
 			ctl_die("%s", err_rt);
+		if (router_reverse_url(rt, nurl, nlen, &oh, &op) != VD_OK)
+			oh = NULL;
 		ct.keys = k;
-		ct.nkeys = (size_t)cache_key_all(rt, nurl, nlen, k);
+		ct.nkeys = (size_t)cache_key_all(nurl, nlen, oh, op, k);
 		router_free(rt);
 	} else {
 		if (cache_reader_init(&cs, &rd) != VD_OK)
