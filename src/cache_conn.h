@@ -97,6 +97,8 @@ struct cache_conn {
 	int64_t		 co_delay;	/* ms, backing off */
 	bool		 co_asleep;	/* on cp->sleepers: a wake-up looks again ... */
 	struct collapse_ask co_ask;	/* ... unless this entry has not moved */
+	bool		 co_grace;	/* asleep on the writer, its idle-timeout ran out
+					 * once (cache_wait_timeout) */
 	struct cache_conn *co_prev, *co_next;
 	/* read-while-writer (cache_rww.h): the fetcher publishes its body file ... */
 	bool		 rww_tried;	/* ... or tried to */

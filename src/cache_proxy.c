@@ -163,6 +163,7 @@ cache_proxy_end(struct conn *c, bool complete)
 	cc->fd = -1;
 	cc->inline_body = false;
 	cc->body_copy = false;
+	cc->co_grace = false;
 	cc->revalidating = false;
 	cc->stale = false;
 	cc->hit = false;
@@ -176,6 +177,14 @@ cache_proxy_finish_alone(const struct conn *c)
 	const struct cache_conn *cc = c->cache;
 
 	return cc != NULL && cc->storing && cc->rww_pub;
+}
+
+int
+cache_proxy_timeout(struct conn *c)
+{
+	struct cache_conn *cc = c->cache;
+
+	return cc == NULL ? VD_DECLINED : cache_wait_timeout(c, cc);
 }
 
 int

@@ -60,6 +60,10 @@ void	cache_proxy_response(struct conn *);
  * cutting the fetch would cut them too. */
 bool	cache_proxy_finish_alone(const struct conn *);
 
+/* PX_CACHE's idle-timeout ran out: VD_AGAIN the request waits on
+ * (cache_wait_timeout), VD_DECLINED close it. */
+int	cache_proxy_timeout(struct conn *);
+
 /* The response ended: complete (the body relay finished) or not. */
 void	cache_proxy_end(struct conn *, bool complete);
 

@@ -327,6 +327,16 @@ rww_sleep(struct conn *c, struct cache_conn *cc)
 }
 
 int
+cache_wait_timeout(struct conn *c, struct cache_conn *cc)
+{
+	if (!cc->co_asleep || cc->co_grace)
+		return VD_DECLINED;
+	cc->co_grace = true;
+	conn_timer(c, c->t->conf->idle_timeout);
+	return VD_AGAIN;
+}
+
+int
 cache_wait_send(struct conn *c, struct cache_conn *cc)
 {
 	uint64_t out = 0;
@@ -336,6 +346,7 @@ cache_wait_send(struct conn *c, struct cache_conn *cc)
 	c->sent += out;
 	if (out > 0) {
 		c->resp_started = true;
+		cc->co_grace = false;
 		conn_timer(c, c->t->conf->idle_timeout);
 	}
 	if (rc == VD_AGAIN && c->cl.wr)

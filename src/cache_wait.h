@@ -28,6 +28,13 @@ int	cache_wait_start(struct conn *, struct cache_conn *);
 /* PX_CACHE while streaming another request's fetch: as cache_proxy_send(). */
 int	cache_wait_send(struct conn *, struct cache_conn *);
 
+/* The connection's idle-timeout ran out in PX_CACHE.  A waiter asleep on
+ * the writer waits for it, not for its own client: its clock started with
+ * the writer's last bytes, and the writer's own timeouts end or move the
+ * fetch (its stalled client is left behind: proxy.c), so it gets once
+ * more as long.  VD_AGAIN keep waiting, VD_DECLINED close. */
+int	cache_wait_timeout(struct conn *, struct cache_conn *);
+
 /* The fetcher's response is not stored after all (not storable, or the
  * store failed): waiters go to the origin now; a response that says
  * something of the object keeps waiters away from the key for a while. */

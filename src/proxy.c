@@ -1353,6 +1353,25 @@ proxy_timeout(struct conn *c)
 		STATS_INC(upstream_errors, 1);
 		proxy_error(c, 504, "the origin did not answer in time");
 		break;
+	case PX_RESP_BODY:
+		/* the client stopped reading (its output waits) while the body
+		 * is stored for the requests that share the fetch: they must
+		 * not be cut short with it; the fetch goes on without it */
+		if ((c->body.niov > 0 || c->out_off < c->out.len) &&
+		    cache_proxy_finish_alone(c)) {
+			finish_alone(c);
+			conn_timer(c, c->t->conf->idle_timeout);
+			break;
+		}
+		conn_close(c);
+		accesslog_req_end(c);
+		return;
+	case PX_CACHE:
+		if (cache_proxy_timeout(c) == VD_AGAIN)
+			return;		/* waits for another request's fetch */
+		conn_close(c);
+		accesslog_req_end(c);
+		return;
 	case PX_LINGER:
 		if (still_taking(c)) {
 			conn_timer(c, LINGER_MS);
