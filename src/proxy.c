@@ -607,6 +607,10 @@ on_request(struct conn *c)
 	    !http_conn_has(r->fields, r->nfields, "close") :
 	    c->mode == ROUTER_REVERSE && http_conn_has(r->fields, r->nfields, "keep-alive");
 	c->client_close = !c->keep_alive;
+	/* keepalive-timeout=0s: no persistent connections, and every response
+	 * says so (RFC 9112 §9.6) */
+	if (c->t->conf->keepalive_timeout == 0)
+		c->keep_alive = false;
 	c->head_method = http_method_is(r->method, "HEAD");
 	/* the head stays in front of the buffer while the body streams behind it */
 	c->in.base = c->in.start = r->head_len;
@@ -1266,11 +1270,44 @@ st_linger(struct conn *c)
 	}
 }
 
+/*
+ * The client closed or reset its connection while its request waits for
+ * the origin (resolving, connecting or queued for a connection, waiting for
+ * the answer's head): nobody will read the answer, so the request ends
+ * here and a queued one never reaches the origin (as nginx's "client
+ * prematurely closed connection" and Squid's half_closed_clients off).  A
+ * client that sent more requests before its FIN is not gone: they are
+ * answered.
+ */
+static bool
+client_gone(struct conn *c)
+{
+	char b;
+	ssize_t n;
+
+	if (!c->cl.hup || c->cl.fd < 0 || c->internal ||
+	    (c->state != PX_RESOLVE && c->state != PX_CONNECT && c->state != PX_RESP_HEAD))
+		return false;
+	/* more requests came before its FIN: bytes past this one's body (of
+	 * a chunked body, any byte may be the start of the next request) */
+	if ((uint64_t)(c->in.end - c->in.start) >
+	    (c->req_fr.kind == HTTP_BODY_LENGTH ? c->body.left : 0))
+		return false;
+	n = recv(c->cl.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 void
 proxy_run(struct conn *c)
 {
 	int rc = VD_OK;
 
+	if (client_gone(c)) {
+		log_info("%s: client closed before the answer: %.*s", c->peer,
+		    (int)(c->req.target.len > 200 ? 200 : c->req.target.len), c->req.target.p);
+		conn_close(c);
+		return;
+	}
 	c->running = true;
 	while (rc == VD_OK) {
 		switch (c->state) {

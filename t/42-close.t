@@ -133,4 +133,20 @@ unlike($all, qr{Transfer-Encoding}, '... and it was de-chunked (close-delimited)
 close $s;
 
 is($v->stop, 0, 'stops cleanly');
+
+# --- keepalive-timeout=0s: no persistent connection, and every response
+# says so (RFC 9112 §9.6), so a client never sends a second request into a
+# connection about to close
+{
+	my $v0 = start_viaduct(conf => Viaduct::Test::default_conf() . "set keepalive-timeout=0s\n");
+	my $s0 = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $v0->port) or die;
+	$s0->autoflush(1);
+	print $s0 "GET http://$origin/x HTTP/1.1\r\nHost: $origin\r\n\r\n";
+	my $r0 = '';
+	while (sysread($s0, $r0, 65536, length $r0)) { }
+	like($r0, qr{\AHTTP/1\.1 200 .*\r\nConnection: close\r\n}s,
+	    'keepalive-timeout=0s: the response says Connection: close');
+	close $s0;
+	is($v0->stop, 0, 'stops cleanly');
+}
 done_testing();

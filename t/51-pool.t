@@ -164,6 +164,33 @@ for my $i (1 .. 3) {
 }
 is(scalar(peers()), 3, 'origin saw the three requests');
 is(npeers(), 1, 'all three on one origin connection, one after the other');
+
+# --- a client that closes while its request is queued (or waits for the
+# answer) is gone: its request ends there, and a queued one never reaches
+# the origin (nginx's "client prematurely closed connection")
+$origin->clear;
+{
+	my $first = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $v->port) or die;
+	$first->autoflush(1);
+	print $first "POST http://$o/slow/first HTTP/1.1\r\nHost: $o\r\nContent-Length: 1\r\n\r\nx";
+	sleep 0.2;		# it has the only origin connection
+	for my $k (1 .. 2) {
+		my $q = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $v->port) or die;
+		$q->autoflush(1);
+		print $q "POST http://$o/slow/gone$k HTTP/1.1\r\nHost: $o\r\nContent-Length: 1\r\n\r\ny";
+		sleep 0.1;
+		close $q;	# queued behind /slow/first, then gone
+	}
+	my $r0 = '';
+	sysread($first, $r0, 65536, length $r0) until $r0 =~ m{path=/slow/first\n};
+	like($r0, qr{\AHTTP/1\.1 200 OK\r\n}, 'the request that held the connection is answered');
+	close $first;
+	like(http_get($v->port, "http://$o/after") // '', qr{path=/after\n\z}, 'the next one is served');
+	is_deeply([ map { $_->[1] =~ m{^(?:POST|GET) (\S+)} ? $1 : '?' } $origin->log ],
+	    [ '/slow/first', '/after' ], 'the requests of the clients that left never reached the origin');
+	like(slurp($v->errlog) // '', qr{client closed before the answer: http://\Q$o\E/slow/gone1},
+	    'the error log says why');
+}
 undef $v;
 
 # --- per-origin bound on idle connections
