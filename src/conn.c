@@ -265,7 +265,13 @@ conn_accept(struct conn_table *t, int lfd, int max)
 				return VD_DONE;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
-				log_warn("accept");
+				/* tried again every 50 ms (worker.c), said once a
+				 * minute while it lasts */
+				if (t->accept_warned == 0 ||
+				    t->loop->now_ms - t->accept_warned >= 60000) {
+					log_warn("accept (said once a minute while it lasts)");
+					t->accept_warned = t->loop->now_ms;
+				}
 				return VD_AGAIN;
 			}
 			log_warn("accept");

@@ -533,6 +533,36 @@ reap(struct master *m)
 
 /* ---------------------------------------------------------------- reload */
 
+/*
+ * A worker holds a descriptor for each of its share of
+ * max-client-connections and of max-server-connections (and a tunnel two
+ * pipes more): the soft open-files limit is raised to the hard one, and
+ * when even that is short the operator is told, rather than finding
+ * "Too many open files" on requests under load.
+ */
+static void
+raise_nofile(const struct vd_conf *conf)
+{
+	struct rlimit rl;
+	int w = conf_nworkers(conf);
+	unsigned long long need = 64 +
+	    (unsigned long long)((conf->max_client_connections + w - 1) / w) +
+	    (unsigned long long)((conf->max_server_connections + w - 1) / w);
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 && getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			return;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && (unsigned long long)rl.rlim_cur < need)
+		log_warnx("the open files limit (%llu) is below what a worker may need (%llu: "
+		    "its share of max-client-connections and max-server-connections, and 64): "
+		    "raise it (ulimit -n, systemd LimitNOFILE=) or lower those",
+		    (unsigned long long)rl.rlim_cur, need);
+}
+
 static void
 reload_diag(void *arg, bool is_error, const char *msg)
 {
@@ -590,6 +620,7 @@ reload(struct master *m)
 		return;
 	}
 	warn_restart_only(m->conf, nc);
+	raise_nofile(nc);
 	if (str_differs(m->conf->error_log, nc->error_log) ||
 	    str_differs(m->conf->access_log, nc->access_log)) {
 		if (open_logs(m, nc, err, sizeof(err)) == -1)
@@ -895,6 +926,7 @@ startup(struct master *m, int ready_fd)
 	if (open_logs(m, m->conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	vd.log_level = m->conf->log_level;
+	raise_nofile(m->conf);
 	if (open_stats(m, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if (m->conf->cache_path != NULL &&

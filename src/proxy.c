@@ -248,6 +248,7 @@ start_upstream(struct conn *c)
 
 	u->naddrs = u->cur = 0;
 	u->error = NULL;
+	u->local = false;
 	u->got = false;
 	c->up.in.base = c->up.in.start = c->up.in.end = 0;
 	memset(&c->resp, 0, sizeof(c->resp));
@@ -735,7 +736,8 @@ st_connect(struct conn *c)
 		if (upstream_parent_next(c, true))	/* nothing was sent */
 			return VD_OK;
 		STATS_INC(upstream_errors, 1);
-		proxy_error(c, 502, c->up.error ? c->up.error : "cannot connect to origin");
+		proxy_error(c, c->up.local ? 503 : 502,
+		    c->up.error ? c->up.error : "cannot connect to origin");
 		return VD_OK;
 	}
 	if (c->connect && c->up.via_parent) {

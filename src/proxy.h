@@ -141,6 +141,7 @@ struct upstream {
 	socklen_t	 lens[DNS_MAX_ADDRS];
 	int		 naddrs, cur;
 	const char	*error;		/* why the last connect failed */
+	bool		 local;		/* ... on our side (no descriptor): 503 */
 	bool		 got;		/* response bytes arrived on this connection */
 	bool		 timed_out;
 	/* through a parent (parent.h): addrs[] are the parents to try, in
@@ -248,6 +249,7 @@ struct conn_table {
 	char		 via[256];
 	char		 date[32];	/* conn_date(): IMF-fixdate of date_sec */
 	time_t		 date_sec;
+	int64_t		 accept_warned;	/* loop ms of the last accept() warning */
 	const char	*admin;
 	void		*mem;
 	struct cache_proxy *cache;	/* cache_proxy.c; NULL: max-cache-size=none */

@@ -728,6 +728,7 @@ upstream_connect(struct conn *c)
 		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd == -1) {
 			u->error = strerror(errno);
+			u->local = true;	/* out of descriptors or memory */
 			log_warn("socket");
 			return VD_ERR;
 		}
