@@ -84,10 +84,13 @@ produce(struct relay *r, struct buf *b)
 			return RELAY_ESRC;
 		}
 		tap(r, p + off, dl);
-		if (r->out == RELAY_DECODE) {
+		if (r->out == RELAY_DECODE && dl == 0) {
+			/* framing only: done with at once (a flush of the pending
+			 * head must not take these bytes off a second time) */
+			queue(r, p, 0, 0);
+			b->start += cons;
+		} else if (r->out == RELAY_DECODE) {
 			queue(r, p + off, dl, cons);
-			if (dl == 0)
-				b->start += cons;
 		} else {
 			queue(r, p, cons, cons);
 		}

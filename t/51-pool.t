@@ -43,6 +43,9 @@ my $origin = Viaduct::Origin->new(handler => sub {
 		return sub { my ($c) = @_; print $c "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nfin";
 		    shutdown($c, 1); sleep 0.2 };
 	}
+	if ($path =~ m{^/emptychunked}) {	# a chunked body of no data
+		return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+	}
 	if ($path =~ m{^/bye}) {
 		return "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye";
 	}
@@ -299,6 +302,17 @@ $v = start_viaduct(conf => conf('', "/ip proxy\nset src-address=127.0.0.2\n"));
 $r = http_get($v->port, "http://$o/src");
 like($r, qr{path=/src\n\z}, 'src-address: answered');
 like((peers())[0], qr{^127\.0\.0\.2:\d+\z}, 'src-address: the origin saw 127.0.0.2');
+undef $v;
+
+# --- an empty chunked body de-chunked for 1.0 clients leaves the origin
+# connection poolable (its framing bytes were once taken twice)
+$origin->clear;
+$v = start_viaduct(conf => conf(''));
+for my $k (1 .. 3) {
+	$r = http_raw($v->port, "GET http://$o/emptychunked/$k HTTP/1.0\r\n\r\n");
+	like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\n\z}s, "empty chunked body to a 1.0 client ($k)");
+}
+is(npeers(), 1, 'the three on one origin connection');
 undef $v;
 
 done_testing();
