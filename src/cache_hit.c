@@ -334,9 +334,11 @@ static void
 request_directives(struct conn *c, struct cache_conn *cc)
 {
 	struct http_req *r = &c->req;
-	bool have_cc = false, pragma = false;
+	bool have_cc = false;
+	struct cache_cc pragma;
 
 	cache_cc_init(&cc->rq);
+	cache_cc_init(&pragma);
 	cc->auth = false;
 	for (int i = 0; i < r->nfields; i++) {
 		struct http_field *f = &r->fields[i];
@@ -345,12 +347,14 @@ request_directives(struct conn *c, struct cache_conn *cc)
 			cache_cc_parse(&cc->rq, f->value.p, f->value.len);
 			have_cc = true;
 		} else if (http_str_ieq(f->name, "pragma")) {
-			pragma = pragma || memmem(f->value.p, f->value.len, "no-cache", 8) != NULL;
+			/* RFC 7234 §5.4: a list; no-cache is a directive of it,
+			 * case-insensitive, not a substring */
+			cache_cc_parse(&pragma, f->value.p, f->value.len);
 		} else if (http_str_ieq(f->name, "authorization")) {
 			cc->auth = true;
 		}
 	}
-	if (!have_cc && pragma)
+	if (!have_cc && (pragma.flags & CACHE_CC_NO_CACHE))
 		cc->rq.flags |= CACHE_CC_NO_CACHE;
 }
 
@@ -481,18 +485,38 @@ decide(struct conn *c, struct cache_conn *cc, int64_t now)
 	return rc;
 }
 
+/* RFC 9111 §5.2.1.7: also for a request the cache does not take on
+ * (conditional on If-Match, with a body, denied by the cache list...): the
+ * client wants a stored response or a 504, never the origin. */
+static bool
+only_if_cached(const struct http_req *r)
+{
+	struct cache_cc rq;
+
+	cache_cc_init(&rq);
+	for (int i = 0; (i = http_field_find(r->fields, r->nfields, "cache-control", i)) >= 0; i++)
+		cache_cc_parse(&rq, r->fields[i].value.p, r->fields[i].value.len);
+	return (rq.flags & CACHE_CC_ONLY_IF_CACHED) != 0;
+}
+
 int
 cache_hit_request(struct conn *c)
 {
 	struct cache_conn *cc = c->cache;
+	bool oic;
 	int rc;
 
-	if (request_prepare(c, cc, cp_now(c)) != VD_OK)
-		return VD_DECLINED;
-	rc = decide(c, cc, cc->req_time);
-	if (rc == VD_DONE)
+	if (request_prepare(c, cc, cp_now(c)) != VD_OK) {
+		if (!only_if_cached(&c->req))
+			return VD_DECLINED;
+		rc = VD_DECLINED;	/* no stored response can answer it */
+		oic = true;
+	} else if ((rc = decide(c, cc, cc->req_time)) == VD_DONE) {
 		return VD_OK;		/* a hit */
-	if ((cc->rq.flags & CACHE_CC_ONLY_IF_CACHED) && cc->result == AL_NONE) {
+	} else {
+		oic = (cc->rq.flags & CACHE_CC_ONLY_IF_CACHED) != 0;
+	}
+	if (oic && cc->result == AL_NONE) {
 		/* RFC 9111 §5.2.1.7 */
 		cc->result = AL_TCP_MISS;
 		cc->cacheable = false;

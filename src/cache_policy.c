@@ -119,6 +119,18 @@ cc_apply(struct cache_cc *cc, const char *n, size_t nlen, const char *a, size_t 
  * A quoted argument may contain commas; quoted-pair escapes make a numeric
  * argument malformed (parse_delta sees the backslash).
  */
+static bool
+restrictive(const char *n, size_t len)
+{
+	static const char *const r[] = { "no-store", "private", "no-cache", "must-revalidate",
+	    "proxy-revalidate" };
+
+	for (size_t k = 0; k < VD_ARRLEN(r); k++)
+		if (tok_eq(n, len, r[k]))
+			return true;
+	return false;
+}
+
 void
 cache_cc_parse(struct cache_cc *cc, const char *p, size_t len)
 {
@@ -151,12 +163,16 @@ cache_cc_parse(struct cache_cc *cc, const char *p, size_t len)
 				alen = i - a0;
 			}
 		}
-		/* anything else up to the next comma makes the element malformed */
+		/* anything else up to the next comma makes the element malformed;
+		 * of such an element only a directive that can make the cache
+		 * serve less is kept, without its argument ("private; x") */
 		while (i < len && IS_OWS(p[i]))
 			i++;
 		if (i < len && p[i] != ',') {
 			while (i < len && p[i] != ',')
 				i++;
+			if (restrictive(p + n0, nlen))
+				cc_apply(cc, p + n0, nlen, NULL, 0, false);
 			continue;
 		}
 		if (nlen > 0)

@@ -239,6 +239,55 @@ identifies_stored(const struct conn *c, const struct cache_conn *cc)
 	return strong ? false : weak ? weak_match : true;
 }
 
+/* §4.1: the merged response's Vary (hlen bytes of cc->head), canonical,
+ * is the stored one's: a 304 that says Vary: * or other names answers for
+ * no variant we keep. */
+static bool
+same_vary(const struct cache_conn *cc, size_t hlen)
+{
+	char raw[CP_VARY_MAX], names[CP_VARY_MAX];
+	size_t rl = 0, nl = 0, pos = 0;
+	struct vd_str name, v;
+
+	while (next_line(cc->head, hlen, &pos, &name, &v)) {
+		if (!http_str_ieq(name, "vary"))
+			continue;
+		if (rl + 2 + v.len > sizeof(raw))
+			return false;
+		if (rl > 0) {
+			memcpy(raw + rl, ", ", 2);
+			rl += 2;
+		}
+		memcpy(raw + rl, v.p, v.len);
+		rl += v.len;
+	}
+	if (rl == 0)
+		return cc->vlen == 0;
+	if (cache_key_vary_names(raw, rl, names, sizeof(names), &nl) != VD_OK)
+		return false;
+	return nl == cc->vlen && memcmp(names, cc->vary, nl) == 0;
+}
+
+/*
+ * §4.3.4 then §3: the refreshed response is stored again only if it may be
+ * stored at all.  The 304's fields may now say private or no-store (or
+ * drop the public that let a response to Authorization be kept), and the
+ * request that revalidated may have said no-store: then the stored object
+ * goes, and only this client gets the response.
+ */
+static bool
+still_storable(const struct conn *c, const struct cache_conn *cc, size_t hlen)
+{
+	enum cache_storable st = cache_storable("GET", 3, &cc->rq, cc->auth, &cc->obj.resp);
+
+	if (st == CACHE_STORABLE && same_vary(cc, hlen))
+		return true;
+	log_debug("%s: refreshed %.*s is not stored again: %s", c->peer,
+	    (int)(cc->ulen > 200 ? 200 : cc->ulen), cc->url,
+	    st != CACHE_STORABLE ? cache_storable_str(st) : "Vary changed");
+	return false;
+}
+
 /*
  * RFC 9111 §4.3.3/§4.3.4: the origin says the stored object is still good.
  * Its fields update the stored ones, the times are the 304's, the object is
@@ -248,6 +297,7 @@ static void
 refreshed(struct conn *c, struct cache_conn *cc)
 {
 	int64_t now = cp_now(c);
+	size_t hlen;
 	int rc;
 
 	if (!identifies_stored(c, cc)) {
@@ -264,14 +314,18 @@ refreshed(struct conn *c, struct cache_conn *cc)
 		proxy_refetch(c);
 		return;
 	}
-	refresh_meta(c, cc, merge_head(c, cc), now);
-	rc = refresh_store(c, cc);
-	if (rc == VD_OK)
+	hlen = merge_head(c, cc);
+	refresh_meta(c, cc, hlen, now);
+	if (!still_storable(c, cc, hlen)) {
+		(void)cache_store_delete(cp_store(c), &cc->hkey);
+		STATS_INC(inserts_denied, 1);
+	} else if ((rc = refresh_store(c, cc)) == VD_OK) {
 		STATS_INC(inserts_successes, 1);	/* stored again, refreshed */
-	else if (rc == CACHE_STORE_FULL)
+	} else if (rc == CACHE_STORE_FULL) {
 		STATS_INC(inserts_no_memory, 1);
-	else
+	} else {
 		STATS_INC(inserts_errors, 1);
+	}
 	/* the client asked without conditionals: it gets the full response,
 	 * or the range it asked for */
 	if (cache_hit_copy(c, cc, &cc->obj, now) != VD_OK) {

@@ -580,17 +580,29 @@ http_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
-	/* statuses the cache answers with (stored objects, ranges, 304) */
+	/* statuses the cache answers with (stored objects, ranges, 304):
+	 * RFC 9110 §15's phrases */
+	case 201: return "Created";
+	case 202: return "Accepted";
 	case 203: return "Non-Authoritative Information";
 	case 204: return "No Content";
 	case 206: return "Partial Content";
 	case 300: return "Multiple Choices";
 	case 301: return "Moved Permanently";
 	case 302: return "Found";
+	case 303: return "See Other";
 	case 304: return "Not Modified";
 	case 307: return "Temporary Redirect";
 	case 308: return "Permanent Redirect";
+	case 409: return "Conflict";
 	case 410: return "Gone";
+	case 412: return "Precondition Failed";
+	case 415: return "Unsupported Media Type";
+	case 421: return "Misdirected Request";
+	case 422: return "Unprocessable Content";
+	case 426: return "Upgrade Required";
+	case 429: return "Too Many Requests";
+	case 451: return "Unavailable For Legal Reasons";
 	case 416: return "Range Not Satisfiable";
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
@@ -610,7 +622,9 @@ http_reason(int status)
 	case 505: return "HTTP Version Not Supported";
 	case 508: return "Loop Detected";
 	}
-	return "Error";
+	/* another code: its class (RFC 9112 §4: the phrase means nothing) */
+	return status < 200 ? "Informational" : status < 300 ? "Success" :
+	    status < 400 ? "Redirection" : status < 500 ? "Client Error" : "Server Error";
 }
 
 static void

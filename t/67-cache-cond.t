@@ -35,6 +35,8 @@ my $o = Viaduct::Origin->new(handler => sub {
 	    "Repr-Digest: md5=:$md5:\r\n", $body) if $path eq '/digest';
 	return resp("ETag: \"r1\"\r\nLast-Modified: $lm\r\n", $body) if $path eq '/lm';
 	return resp("ETag: \"e0\"\r\n", '') if $path eq '/empty';
+	return resp('', 'made') =~ s/^HTTP\/1\.1 200 OK/HTTP\/1.1 201 Created/r if $path eq '/created';
+	return resp('', 'odd') =~ s/^HTTP\/1\.1 200 OK/HTTP\/1.1 299 Whatever/r if $path eq '/c299';
 	return "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nno\n";
 });
 
@@ -117,6 +119,24 @@ is($b, '', 'empty object, bytes=-5: no body');
 like($h, qr{^HTTP/1\.1 416 }, 'empty object, bytes=0-: 416');
 is(field($h, 'Content-Range'), 'bytes */0', '416: Content-Range bytes */0');
 
-is(seen($_), 1, "$_: every answer from the cache") for qw(/cr /digest /lm /empty);
+# --- only-if-cached holds for requests the cache leaves alone too (§5.2.1.7)
+($h) = get('/oic', "Cache-Control: only-if-cached\r\nIf-Match: \"x\"\r\n");
+like($h, qr{\AHTTP/1\.1 504 }, 'only-if-cached with If-Match (not for the cache): 504');
+is(seen('/oic'), 0, '... and the origin was not asked');
+
+# --- Pragma: no-cache is a directive of a list, any case (RFC 7234 §5.4) --------
+get('/lm', "Pragma: No-Cache\r\n");
+is(seen('/lm'), 2, 'Pragma: No-Cache revalidates (to the origin)');
+get('/lm', "Pragma: x-no-cache-ext\r\n");
+is(seen('/lm'), 2, 'Pragma: x-no-cache-ext is not no-cache: a hit');
+
+# --- a hit's status line: RFC 9110's phrase, or the class of an unknown code
+get($_) for qw(/created /c299);
+($h) = get('/created');
+like($h, qr{\AHTTP/1\.1 201 Created\r\n.*\r\nAge: }s, 'a stored 201 is "201 Created" on a hit');
+($h) = get('/c299');
+like($h, qr{\AHTTP/1\.1 299 Success\r\n.*\r\nAge: }s, 'a stored 299 is "299 Success", not "Error"');
+
+is(seen($_), 1, "$_: every answer from the cache") for qw(/cr /digest /empty /created /c299);
 is($v->stop, 0, 'viaduct stops cleanly');
 done_testing();
