@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "accesslog.h"
+#include "cache_atime.h"
 #include "cache_collapse.h"
 #include "cache_key.h"
 #include "cache_pass.h"
@@ -121,6 +122,8 @@ struct cache_proxy {
 	struct conn	*fetch[STATS_COLLAPSE_MAX];	/* who claimed entry h (if its co_h is h still) */
 	struct cache_conn *sleepers;	/* waiters that sleep until a wake-up (SIGWINCH) */
 	struct cache_pass pass;		/* keys that were not stored: no collapsing */
+	struct cache_atime_tx atx;	/* hits' access times to the manager */
+	struct ev_timer	 atimer;	/* ... sent once a second */
 };
 
 static inline struct cache_proxy *

@@ -17,6 +17,7 @@
 #include "cache_bg.h"
 #include "cache_conn.h"
 #include "cache_dscp.h"
+#include "cache_atime.h"
 #include "cache_hit.h"
 #include "cache_range.h"
 #include "cache_reval.h"
@@ -297,6 +298,10 @@ cache_hit_start(struct conn *c, struct cache_conn *cc, const struct cache_obj *o
 	c->resp.nfields = 0;
 	CP_CLIENT_INC(c, lookups_successes);
 	CP_CLIENT_INC(c, hits);
+	/* its access time, and its Vary record's, for eviction (cache_atime.h) */
+	cache_atime_note(&cp_of(c)->atx, &cc->hkey, now);
+	if (memcmp(cc->hkey.b, cc->key.b, sizeof(cc->key.b)) != 0)
+		cache_atime_note(&cp_of(c)->atx, &cc->key, now);
 	cache_dscp_hit(c);
 	c->state = PX_CACHE;
 	conn_timer(c, c->t->conf->idle_timeout);

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -429,6 +430,47 @@ cache_store_iter_from(struct cache_reader *r, const struct cache_key *from, size
 		st = VD_DONE;
 	}
 	return cursor_end(r, cur, rc, st);
+}
+
+int
+cache_store_touch(struct cache_store *cs, const struct cache_touch *t, size_t n)
+{
+	MDB_txn *txn;
+	MDB_val kv, dv;
+	struct cache_obj o;
+	uint8_t *buf = NULL, *nb;
+	size_t cap = 0, len;
+	int rc;
+
+	if ((rc = cache_store_write_begin(cs, &txn)) != VD_OK)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		key_val(&t[i].key, &kv);
+		if (mdb_get(txn, cs->dbi, &kv, &dv) != 0 ||
+		    cache_rec_decode(dv.mv_data, dv.mv_size, &o) != VD_OK ||
+		    o.last_access >= t[i].atime)
+			continue;
+		o.last_access = t[i].atime;
+		if ((len = cache_rec_size(&o)) != dv.mv_size)
+			continue;	/* not the record it decoded from: leave it */
+		if (len > cap) {
+			if ((nb = realloc(buf, len)) == NULL) {
+				rc = ENOMEM;
+				break;
+			}
+			buf = nb;
+			cap = len;
+		}
+		cache_rec_encode(&o, buf);	/* reads the map: before the put */
+		dv = (MDB_val){ len, buf };
+		rc = mdb_put(txn, cs->dbi, &kv, &dv, 0);
+	}
+	if (rc == 0 && (rc = mdb_txn_commit(txn)) != 0)
+		txn = NULL;		/* a failed commit has freed it */
+	if (rc != 0 && txn != NULL)
+		mdb_txn_abort(txn);
+	free(buf);
+	return rc == 0 ? VD_OK : cache_store_mdb_status(rc, "touch");
 }
 
 /* Does the record at kv still hold the victim's object?  Its bytes if so. */

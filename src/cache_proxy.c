@@ -47,8 +47,17 @@ slots_init(struct conn_table *t, struct cache_proxy *cp, size_t per)
 	}
 }
 
+static void
+atime_cb(struct ev_loop *l, struct ev_timer *tm)
+{
+	struct cache_proxy *cp = tm->data;
+
+	cache_atime_send(&cp->atx);
+	ev_timer_start(l, tm, CACHE_ATIME_MS);
+}
+
 int
-cache_proxy_init(struct conn_table *t)
+cache_proxy_init(struct conn_table *t, int atime_fd)
 {
 	struct cache_store_conf scf;
 	struct cache_proxy *cp;
@@ -84,6 +93,10 @@ cache_proxy_init(struct conn_table *t)
 	}
 	slots_init(t, cp, per);
 	t->cache = cp;
+	cache_atime_tx_init(&cp->atx, atime_fd);
+	ev_timer_init(&cp->atimer, atime_cb, cp);
+	if (atime_fd >= 0)
+		ev_timer_start(t->loop, &cp->atimer, CACHE_ATIME_MS);
 	if ((cp->bg = cache_bg_create(t)) == NULL)
 		log_warnx("cache: no background revalidation (out of memory)");
 	/* off (every miss fetches) when the segment cannot be found */
@@ -105,6 +118,7 @@ cache_proxy_free(struct conn_table *t)
 		cache_rww_close(&cp->cc[i].rw);
 		t->conns[i].cache = NULL;
 	}
+	ev_timer_stop(t->loop, &cp->atimer);
 	cache_bg_free(cp->bg);
 	cache_store_close(&cp->cs);
 	free(cp->cc);

@@ -39,9 +39,10 @@ struct conn;
 struct conn_table;
 
 /* Open the worker's store when max-cache-size is not none and give every
- * connection slot its cache state.  VD_OK, VD_DECLINED (no cache), VD_ERR
- * (logged; the worker serves without a cache). */
-int	cache_proxy_init(struct conn_table *);
+ * connection slot its cache state; hits' access times go to atime_fd (-1:
+ * nowhere; cache_atime.h).  VD_OK, VD_DECLINED (no cache), VD_ERR (logged;
+ * the worker serves without a cache). */
+int	cache_proxy_init(struct conn_table *, int atime_fd);
 void	cache_proxy_free(struct conn_table *);
 
 /* A routed request, before connecting: VD_DECLINED go upstream; VD_OK the

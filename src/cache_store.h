@@ -281,6 +281,19 @@ int	cache_store_iter_from(struct cache_reader *, const struct cache_key *from, s
  * files are unlinked after the commit.  n <= CACHE_EVICT_MAX.
  * VD_OK, CACHE_STORE_FULL, VD_AGAIN, VD_ERR (nothing removed then).
  */
+/*
+ * Access times from the workers' hits (cache_atime.h), applied by the
+ * cache manager: each record of t[i].key whose last_access is older gets
+ * t[i].atime, in one write transaction (records gone or replaced meanwhile
+ * are left as they are; sizes and the byte count do not change).
+ * VD_OK, CACHE_STORE_FULL, VD_AGAIN, VD_ERR (nothing written then).
+ */
+struct cache_touch {
+	struct cache_key key;
+	int64_t		 atime;
+};
+int	cache_store_touch(struct cache_store *, const struct cache_touch *t, size_t n);
+
 #define CACHE_EVICT_MAX		512
 struct cache_victim {
 	struct cache_key key;

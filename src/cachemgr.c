@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache_atime.h"
 #include "cachemgr.h"
 #include "conf.h"
 #include "event.h"
@@ -572,6 +573,9 @@ struct cmproc {
 	struct ev_timer		 rcheck;
 	struct ev_timer		 gauge;
 	struct ev_timer		 totals_t;
+	struct ev_io		 atime;		/* the workers' access times */
+	struct ev_timer		 atime_t;	/* ... written once a second */
+	struct cache_atime_rx	 rx;
 	struct cachemgr_totals	 totals;
 	const struct stats_hdr	*hdr;		/* NULL: no segment (tests) */
 	struct cache_store	 cs;
@@ -802,6 +806,36 @@ cm_open(struct cmproc *p, const struct vd_conf *conf)
 		    path, (long long)conf->max_cache_size, sc.map_size >> 20, sc.max_readers);
 }
 
+/* The access times held so far into the store (cache_atime.h). */
+static void
+atime_apply(struct cmproc *p)
+{
+	int rc;
+
+	if (p->cs.env == NULL)
+		return;
+	if ((rc = cache_atime_apply(&p->rx, &p->cs)) != VD_OK)
+		log_debug("cache: access times not written (%d): approximate", rc);
+}
+
+static void
+atime_cb(struct ev_loop *l, struct ev_io *io, uint32_t ev)
+{
+	struct cmproc *p = io->data;
+
+	(void)l;
+	(void)ev;
+	while (cache_atime_read(&p->rx, io->fd))
+		atime_apply(p);		/* full: write, then read on */
+}
+
+static void
+atime_timer_cb(struct ev_loop *l, struct ev_timer *t)
+{
+	atime_apply(t->data);
+	ev_timer_start(l, t, CACHE_ATIME_MS);
+}
+
 static void
 cm_init(struct cmproc *p, const struct cachemgr_spec *spec)
 {
@@ -825,6 +859,14 @@ cm_init(struct cmproc *p, const struct cachemgr_spec *spec)
 		ev_io_init(&p->master, spec->master_fd, master_cb, p);
 		if (ev_io_add(&p->loop, &p->master, EPOLLIN | EPOLLRDHUP) == -1)
 			fatal("cache manager: epoll add master fd");
+	}
+	cache_atime_rx_init(&p->rx);
+	if (spec->atime_fd >= 0) {
+		ev_io_init(&p->atime, spec->atime_fd, atime_cb, p);
+		if (ev_io_add(&p->loop, &p->atime, EPOLLIN) == -1)
+			fatal("cache manager: epoll add access-time socket");
+		ev_timer_init(&p->atime_t, atime_timer_cb, p);
+		ev_timer_start(&p->loop, &p->atime_t, CACHE_ATIME_MS);
 	}
 	/* at start: stale readers of whoever died before us, then a pass */
 	cachemgr_reader_check(&p->m);

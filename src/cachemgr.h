@@ -56,16 +56,12 @@
  * restarted manager does not count twice; what workers count after the
  * manager's last write (it stops after the workers) is all that is lost.
  *
- * Later (the seam for batched access-time updates, issue 6): workers would
- * send the manager datagrams on a SOCK_SEQPACKET socketpair that the master
- * hands to both sides, each up to 4096 bytes of records
- *     16 bytes  cache key (cache_key.b, as stored)
- *      8 bytes  access time, seconds since the epoch, little-endian
- * sent when a worker's small fixed buffer fills or once a second (never
- * blocking: on EAGAIN the batch is dropped; access times are approximate).
- * The manager coalesces them per key and rewrites last_access of those
- * records in one short write transaction per batch; cachemgr_access_time()
- * already prefers last_access when it is set.
+ * Access times (issue 6): workers send the keys of their hits, with the
+ * second, on a SOCK_SEQPACKET socket the master made (cache_atime.h); the
+ * manager keeps the latest time of each key and rewrites last_access of
+ * those records in one short write transaction a second
+ * (cache_store_touch), so that a hit never takes the write lock.
+ * cachemgr_access_time() prefers last_access when it is set.
  */
 #ifndef VD_CACHEMGR_H
 #define VD_CACHEMGR_H
@@ -106,6 +102,7 @@ struct vd_conf;
 struct cachemgr_spec {
 	const struct vd_conf	*conf;
 	int			 master_fd;	/* our end of the socketpair; EOF = master gone */
+	int			 atime_fd;	/* the workers' access times (cache_atime.h); -1 */
 	struct stats_slot	*slot;		/* stats->cachemgr, already zeroed and filled */
 };
 

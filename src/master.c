@@ -75,6 +75,7 @@ struct master {
 	struct mworker		 w[MASTER_SLOTS];
 	struct mworker		 cm;		/* the cache manager (stats->cachemgr) */
 	bool			 cm_restart;	/* reloaded: respawn it at once with the new conf */
+	int			 atime[2];	/* [0] workers', [1] the manager's (cache_atime.h) */
 };
 
 /* spawn()'s index of the cache manager */
@@ -230,6 +231,8 @@ child_main(struct master *m, int i, int fd)
 			close(m->w[j].mfd);
 	if (m->cm.mfd != -1)
 		close(m->cm.mfd);
+	if (m->atime[1] != -1)
+		close(m->atime[1]);	/* the manager's end */
 	vd.role = VD_ROLE_WORKER;
 	vd.worker_id = w->id;
 	vd.generation = w->gen;
@@ -257,6 +260,7 @@ child_main(struct master *m, int i, int fd)
 	spec.lfds = lfds;
 	spec.nlfds = m->ls->n;
 	spec.master_fd = fd;
+	spec.atime_fd = m->atime[0];
 	spec.slot = slot;
 	spec.stats = m->stats;
 	worker_main(&spec);
@@ -277,12 +281,15 @@ cm_child_main(struct master *m, int fd)
 	/* our copies of the listeners would keep clients queued after a stop */
 	for (int j = 0; j < m->ls->n; j++)
 		close(m->ls->socks[j].ls_fd);
+	if (m->atime[0] != -1)
+		close(m->atime[0]);	/* the workers' end */
 	slot->pid = getpid();
 	slot->generation = m->generation;
 	slot->started = time(NULL);
 	memset(&spec, 0, sizeof(spec));
 	spec.conf = m->conf;
 	spec.master_fd = fd;
+	spec.atime_fd = m->atime[1];
 	spec.slot = slot;
 	cachemgr_main(&spec);
 }
@@ -932,6 +939,13 @@ startup(struct master *m, int ready_fd)
 	if (m->conf->cache_path != NULL &&
 	    make_dir(m, m->conf->cache_path, 0750, "cache path", err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	/* kept for the life of the master: every worker and manager it starts,
+	 * also after a reload, gets its end (cache_atime.h) */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    m->atime) == -1) {
+		log_warn("socketpair for access times (eviction falls back to store times)");
+		m->atime[0] = m->atime[1] = -1;
+	}
 	m->ls = vd_xcalloc(1, sizeof(*m->ls));
 	if (listen_open(m->ls, m->conf, NULL, err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -970,6 +984,7 @@ master_run(struct vd_conf *conf, int ready_fd)
 	for (int i = 0; i < MASTER_SLOTS; i++)
 		m->w[i].mfd = -1;
 	m->cm.mfd = -1;
+	m->atime[0] = m->atime[1] = -1;
 	m->conf = conf;
 	m->pidfd = -1;
 	vd.role = VD_ROLE_MASTER;

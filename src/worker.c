@@ -392,7 +392,7 @@ worker_init(struct worker *w, const struct worker_spec *spec)
 		exit(VD_EXIT_FATAL);
 	}
 	/* this worker's own LMDB environment, after fork (cache_proxy.h) */
-	(void)cache_proxy_init(w->t);
+	(void)cache_proxy_init(w->t, spec->atime_fd);
 	w->al = accesslog_create(spec->conf, conn_capacity(w->t));
 	ev_timer_init(&w->alflush, alflush_cb, w);
 	ev_timer_start(&w->loop, &w->alflush, ACCESSLOG_FLUSH_MS);

@@ -30,6 +30,7 @@ struct worker_spec {
 	const int		*lfds;		/* listening sockets, non-blocking */
 	int			 nlfds;
 	int			 master_fd;	/* our end of a socketpair; EOF = master gone */
+	int			 atime_fd;	/* hits' access times to the manager; -1 */
 	struct stats_slot	*slot;		/* this worker's stats slot (already zeroed) */
 	const struct stats_hdr	*stats;		/* the whole segment: the siblings' loads */
 };
