@@ -45,6 +45,8 @@ struct cache_conn {
 	struct cache_reader rd;
 	bool		 cacheable;	/* GET/HEAD the cache may answer and store */
 	bool		 hit;		/* the cache answers this request */
+	bool		 hit_counted;	/* ... counted in hits: its bytes in hits-sent */
+	bool		 looked_up;	/* its lookup is counted (RouterOS lookups) */
 	enum accesslog_result result;
 	struct cache_cc	 rq;		/* request directives */
 	bool		 auth;		/* the request had Authorization */

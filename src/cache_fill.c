@@ -294,9 +294,10 @@ admit(struct conn *c, struct cache_conn *cc)
 	describe(c, cc, cp_now(c));	/* decide first: build nothing for a pass-through */
 	st = cache_storable(c->req.method.p, c->req.method.len, &cc->rq, cc->auth, &cc->obj.resp);
 	if (st != CACHE_STORABLE) {
+		/* HTTP forbids it: no insert was denied (RouterOS's inserts
+		 * denied are the cache list's, request_prepare()) */
 		log_debug("cache: not storing %.*s: %s", (int)cc->ulen, cc->url,
 		    cache_storable_str(st));
-		STATS_INC(inserts_denied, 1);
 		return false;
 	}
 	if (c->body.fr.kind == HTTP_BODY_LENGTH && max > 0 && c->body.fr.length > (uint64_t)max) {
@@ -304,12 +305,10 @@ admit(struct conn *c, struct cache_conn *cc)
 		return false;
 	}
 	if (cc->varies) {
-		if (cc->vlen == 0) {
-			STATS_INC(inserts_denied, 1);
-			return false;
-		}
-		cache_key_variant(cc->url, cc->ulen, cc->vary, cc->vlen, c->req.fields,
-		    c->req.nfields, &cc->vkey);
+		if (cc->vlen == 0)
+			return false;	/* a Vary we cannot key (too many names) */
+		cache_key_variant(&cc->key, cc->url, cc->ulen, cc->vary, cc->vlen,
+		    c->req.fields, c->req.nfields, &cc->vkey);
 		cc->obj.vary = (struct vd_str){ cc->vary, cc->vlen };
 	}
 	if (stored_head(c, cc) != VD_OK) {

@@ -204,6 +204,19 @@ cache_hit_not_modified(const struct conn *c, const struct cache_obj *o, int64_t 
 	    now) == 304;
 }
 
+/* RouterOS's lookups no-expiration-info: a conditional request for a
+ * stored object that has nothing to compare it with (no ETag, no
+ * Last-Modified). */
+static bool
+conditional_unanswerable(const struct conn *c, const struct cache_obj *o)
+{
+	const struct http_req *r = &c->req;
+
+	return o->etag.len == 0 && o->last_modified.len == 0 &&
+	    (http_field_find(r->fields, r->nfields, "if-none-match", 0) >= 0 ||
+	    http_field_find(r->fields, r->nfields, "if-modified-since", 0) >= 0);
+}
+
 /* The status a request gets from object o: 304 to its conditionals
  * (RFC 9110 §13.1), else what its Range selects (hit_range). */
 int
@@ -238,8 +251,8 @@ cache_hit_lookup(struct conn *c, struct cache_conn *cc, struct cache_obj *o)
 		return VD_DECLINED;
 	if (o->flags & CACHE_OBJ_VARY_VOID)
 		cc->vary_void = o->resp.request_time;
-	cache_key_variant(cc->url, cc->ulen, o->vary.p, o->vary.len, r->fields, r->nfields,
-	    &cc->hkey);
+	cache_key_variant(&cc->key, cc->url, cc->ulen, o->vary.p, o->vary.len, r->fields,
+	    r->nfields, &cc->hkey);
 	rc = cache_store_lookup(&cc->rd, &cc->hkey, cc->url, cc->ulen, o);
 	/* a variant of before the URL's invalidation (RFC 9111 §4.4); in the
 	 * same second too, since it may have come just before */
@@ -296,7 +309,12 @@ cache_hit_start(struct conn *c, struct cache_conn *cc, const struct cache_obj *o
 	c->status = status;
 	c->resp.status = 0;		/* nothing came from an origin */
 	c->resp.nfields = 0;
-	CP_CLIENT_INC(c, lookups_successes);
+	/* a waiter's lookup was counted when it found nothing (cache_wait.h) */
+	if (!cc->looked_up && conditional_unanswerable(c, o))
+		CP_CLIENT_INC(c, lookups_no_expiration_info);
+	else if (!cc->looked_up)
+		CP_CLIENT_INC(c, lookups_successes);
+	cc->looked_up = cc->hit_counted = true;
 	CP_CLIENT_INC(c, hits);
 	/* its access time, and its Vary record's, for eviction (cache_atime.h) */
 	cache_atime_note(&cp_of(c)->atx, &cc->hkey, now);
@@ -422,7 +440,7 @@ request_prepare(struct conn *c, struct cache_conn *cc, int64_t now)
 	struct http_req *r = &c->req;
 
 	cc->req_time = now;
-	cc->hit = cc->storing = false;
+	cc->hit = cc->storing = cc->hit_counted = cc->looked_up = false;
 	cc->result = AL_NONE;
 	cc->vary_void = INT64_MIN;
 	request_url(c, cc);
@@ -434,6 +452,7 @@ request_prepare(struct conn *c, struct cache_conn *cc, int64_t now)
 		return VD_DECLINED;
 	if (!rules_conn_cache_allowed(c)) {	/* /ip proxy cache */
 		CP_CLIENT_INC(c, lookups_non_cacheable);
+		CP_CLIENT_INC(c, inserts_denied);	/* RouterOS: by the cache list */
 		cc->cacheable = false;
 		return VD_DECLINED;
 	}
@@ -454,6 +473,7 @@ decide(struct conn *c, struct cache_conn *cc, int64_t now)
 
 	if (rc != VD_OK) {
 		CP_CLIENT_INC(c, lookups_not_found);
+		cc->looked_up = true;
 		cache_reader_reset(&cc->rd);
 		return rc;
 	}
@@ -478,11 +498,14 @@ decide(struct conn *c, struct cache_conn *cc, int64_t now)
 		/* a conditional request when it has validators, else a
 		 * plain refetch; either way a 200 replaces the object */
 		CP_CLIENT_INC(c, lookups_expired);
+		cc->looked_up = true;
 		cc->result = (cc->rq.flags & CACHE_CC_NO_CACHE) ?
 		    AL_TCP_CLIENT_REFRESH_MISS : AL_TCP_REFRESH_MODIFIED;
 		(void)cache_reval_prepare(c, cc, &o);
 		break;
 	case CACHE_SERVE_GATEWAY_TIMEOUT:
+		CP_CLIENT_INC(c, lookups_expired);	/* found, stale: only-if-cached 504 */
+		cc->looked_up = true;
 		rc = VD_DECLINED;
 		break;
 	}
@@ -646,8 +669,9 @@ cache_hit_send(struct conn *c, struct cache_conn *cc)
 		rc = send_file(c, cc, &out);
 	/* never hold the read txn across a callback (STYLE pitfall 5) */
 	cache_reader_reset(&cc->rd);
-	STATS_INC(sent_to_clients, out);
-	STATS_INC(hits_sent_to_clients, out);
+	CLIENT_STATS_INC(c, sent_to_clients, out);
+	if (cc->hit_counted)	/* not a refresh's (TCP_REFRESH_UNMODIFIED is no hit) */
+		CLIENT_STATS_INC(c, hits_sent_to_clients, out);
 	c->sent += out;
 	if (out > 0) {
 		c->resp_started = true;

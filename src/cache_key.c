@@ -340,13 +340,16 @@ hash_field(XXH3_state_t *st, const char *name, size_t nlen, const struct http_fi
 }
 
 void
-cache_key_variant(const char *nurl, size_t len, const char *names, size_t nlen,
-    const struct http_field *fields, int n, struct cache_key *k)
+cache_key_variant(const struct cache_key *primary, const char *nurl, size_t len,
+    const char *names, size_t nlen, const struct http_field *fields, int n, struct cache_key *k)
 {
 	XXH3_state_t st;
 	size_t i = 0, n0;
 
 	XXH3_128bits_reset(&st);
+	/* the primary key first: a variant is its marker's, in the marker's
+	 * namespace (a transparent destination's, a reverse origin's) */
+	XXH3_128bits_update(&st, primary->b, sizeof(primary->b));
 	XXH3_128bits_update(&st, nurl, len);
 	XXH3_128bits_update(&st, "\0", 1);
 	while (i < nlen) {

@@ -92,7 +92,9 @@ int	cache_key_vary_names(const char *vary, size_t len, char *out, size_t size,
 	    size_t *outlen);
 
 /*
- * The variant key: the URL, then for each name of a canonical list
+ * The variant key: the primary key it hangs off (its Vary marker's: so a
+ * variant is in the marker's namespace, cache_key_primary_at() and
+ * cache_key_reverse() included), the URL, then for each name of a canonical list
  * (cache_key_vary_names) the request's value of that field normalised —
  * every field line of that name combined in order, each list member
  * OWS-trimmed, joined with "," (and lowercased for Accept-Language,
@@ -100,8 +102,9 @@ int	cache_key_vary_names(const char *vary, size_t len, char *out, size_t size,
  * or an "absent" marker distinct from an empty value (RFC 9111 §4.1).
  * fields/n: the request's parsed fields.
  */
-void	cache_key_variant(const char *nurl, size_t len, const char *names, size_t nlen,
-	    const struct http_field *fields, int n, struct cache_key *);
+void	cache_key_variant(const struct cache_key *primary, const char *nurl, size_t len,
+	    const char *names, size_t nlen, const struct http_field *fields, int n,
+	    struct cache_key *);
 
 /*
  * RFC 9111 §4.4: resolve a Location / Content-Location value against the

@@ -318,7 +318,6 @@ refreshed(struct conn *c, struct cache_conn *cc)
 	refresh_meta(c, cc, hlen, now);
 	if (!still_storable(c, cc, hlen)) {
 		(void)cache_store_delete(cp_store(c), &cc->hkey);
-		STATS_INC(inserts_denied, 1);
 	} else if ((rc = refresh_store(c, cc)) == VD_OK) {
 		STATS_INC(inserts_successes, 1);	/* stored again, refreshed */
 	} else if (rc == CACHE_STORE_FULL) {
@@ -388,7 +387,8 @@ cache_reval_error(struct conn *c, struct cache_conn *cc)
 	log_info("%s: origin failed, stale-if-error serves the stored %.*s", c->peer,
 	    (int)(cc->ulen > 200 ? 200 : cc->ulen), cc->url);
 	cc->result = AL_TCP_REFRESH_FAIL_OLD;
-	STATS_INC(hits, 1);
+	CP_CLIENT_INC(c, hits);
+	cc->hit_counted = true;
 	conn_timer(c, c->t->conf->idle_timeout);
 	return VD_OK;
 }

@@ -183,8 +183,8 @@ rww_fits(struct conn *c, struct cache_conn *cc, const struct cache_rww_head *h, 
 	    o->resp.vary_star || o->head.len + strlen(c->t->via) + 250 > c->out.cap)
 		return false;
 	if (o->vary.len > 0)
-		cache_key_variant(cc->url, cc->ulen, o->vary.p, o->vary.len, c->req.fields,
-		    c->req.nfields, &k);
+		cache_key_variant(&cc->key, cc->url, cc->ulen, o->vary.p, o->vary.len,
+		    c->req.fields, c->req.nfields, &k);
 	if (memcmp(k.b, h->key.b, sizeof(k.b)) != 0)
 		return false;
 	return cache_hit_usable(c, cc, &o->resp, now);
@@ -342,7 +342,7 @@ cache_wait_send(struct conn *c, struct cache_conn *cc)
 	uint64_t out = 0;
 	int rc = cache_rww_send(c, &cc->rw, co_of(c), &out);
 
-	STATS_INC(sent_to_clients, out);
+	CLIENT_STATS_INC(c, sent_to_clients, out);
 	c->sent += out;
 	if (out > 0) {
 		c->resp_started = true;

@@ -203,7 +203,7 @@ start(struct conn_table *t, int fd, const struct sockaddr_storage *ss)
 
 	t->free = c->next_free;
 	t->active++;
-	STATS_INC(client_connections, 1);
+	CLIENT_STATS_INC(c, client_connections, 1);
 	c->serial = ++t->serials;
 	c->cl = (struct side){ .fd = fd, .rd = true, .wr = true };
 	ev_io_init(&c->cl.io, fd, cl_io_cb, c);
@@ -307,12 +307,13 @@ conn_close(struct conn *c)
 		c->cl.fd = -1;
 		c->cl.io.fd = -1;
 	}
+	if (!c->internal)
+		STATS_DEC(client_connections, 1);
 	c->state = PX_FREE;
 	c->internal = false;
 	c->next_free = t->free;
 	t->free = c;
 	t->active--;
-	STATS_DEC(client_connections, 1);
 }
 
 void

@@ -334,7 +334,8 @@ connstat_update(struct connstat *cs, const struct conn_table *t, int64_t now)
 	for (size_t i = 0; i < t->n && i < cs->nsh; i++) {
 		const struct conn *c = &t->conns[i];
 
-		if (c->state == PX_FREE || c->cl.fd < 0) {
+		/* a background revalidation (cache_bg.h) is no client's */
+		if (c->state == PX_FREE || c->cl.fd < 0 || c->internal) {
 			cs->sh[i].fd = -1;
 			continue;
 		}

@@ -72,7 +72,7 @@ flush_interim(struct conn *c)
 	uint64_t out = 0;
 	int rc = write_buf(&c->iout, &c->iout_off, &c->cl, &out);
 
-	STATS_INC(sent_to_clients, out);
+	CLIENT_STATS_INC(c, sent_to_clients, out);
 	c->sent += out;
 	if (rc == VD_OK)
 		c->iout.len = c->iout_off = 0;
@@ -80,12 +80,12 @@ flush_interim(struct conn *c)
 }
 
 static void
-count_status(int status)
+count_status(const struct conn *c, int status)
 {
 	if (status >= 500)
-		STATS_INC(responses_5xx, 1);
+		CLIENT_STATS_INC(c, responses_5xx, 1);
 	else if (status >= 400)
-		STATS_INC(responses_4xx, 1);
+		CLIENT_STATS_INC(c, responses_4xx, 1);
 }
 
 static void
@@ -125,7 +125,7 @@ proxy_error(struct conn *c, int status, const char *why)
 	upstream_close(c);
 	if (status >= 500 && cache_proxy_error(c) == VD_OK)
 		return;		/* RFC 5861 stale-if-error: the stored object answers */
-	count_status(status);
+	count_status(c, status);
 	if (c->resp_started) {
 		conn_close(c);
 		return;
@@ -1072,7 +1072,7 @@ close_at_once(const struct conn *c)
 static void
 finish_response(struct conn *c)
 {
-	count_status(c->status);
+	count_status(c, c->status);
 	accesslog_req_end(c);
 	cache_proxy_end(c, true);	/* a complete body: commit what was stored */
 	upstream_release(c);
@@ -1119,7 +1119,7 @@ st_resp_body(struct conn *c)
 	if (out > 0)
 		c->resp_started = true;
 	STATS_INC(received_from_servers, in);
-	STATS_INC(sent_to_clients, out);
+	CLIENT_STATS_INC(c, sent_to_clients, out);
 	c->sent += out;
 	switch (rc) {
 	case VD_AGAIN:
@@ -1179,7 +1179,7 @@ send_out(struct conn *c)
 	uint64_t out = 0;
 	int rc = write_out(c, &c->cl, &out);
 
-	STATS_INC(sent_to_clients, out);
+	CLIENT_STATS_INC(c, sent_to_clients, out);
 	c->sent += out;
 	return rc;
 }
@@ -1212,7 +1212,7 @@ st_tunnel(struct conn *c)
 			conn_timer(c, c->t->conf->tunnel_idle_timeout);
 		return VD_AGAIN;
 	}
-	count_status(c->status);
+	count_status(c, c->status);
 	if (c->tun.d[0].dead && !c->cl.eof)
 		linger(c);	/* the origin went first: the client may still send */
 	else

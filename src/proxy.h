@@ -32,6 +32,7 @@
 #include "http_msg.h"
 #include "tunnel.h"
 #include "router.h"
+#include "stats.h"
 
 struct conn_table;
 struct cache_conn;
@@ -254,6 +255,11 @@ struct conn_table {
 	void		*mem;
 	struct cache_proxy *cache;	/* cache_proxy.c; NULL: max-cache-size=none */
 };
+
+/* A counter of what clients get (stats.h): a background revalidation
+ * (cache_bg.h) is no client's, and counts in none of them. */
+#define CLIENT_STATS_INC(c, f, n) \
+	do { if (!(c)->internal) STATS_INC(f, n); } while (0)
 
 /* proxy.c */
 void	proxy_start(struct conn *);		/* a fresh connection */

@@ -182,6 +182,7 @@ tunnel_run(struct conn *c, bool *moved)
 		*moved = *moved || progress;
 	} while (progress);
 	STATS_INC(sent_to_clients, down);
+	STATS_INC(received_from_servers, down);	/* what came from the origin side */
 	c->sent += down;
 	/* done when both are shut; a dead one drains until then */
 	if (tu->d[0].shut && tu->d[1].shut)

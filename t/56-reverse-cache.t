@@ -24,6 +24,7 @@ sub mk {
 		my $body = "$tag $t\n";
 		my $cc = $t =~ m{^/sc/} ? "Cache-Control: max-age=0\r\nSurrogate-Control: max-age=3600\r\n" :
 		    "Cache-Control: max-age=300\r\n";
+		$cc .= "Vary: Accept-Encoding\r\n" if $t =~ m{^/v/};
 		return "HTTP/1.1 200 OK\r\n${cc}Content-Length: " . length($body) . "\r\n\r\n$body";
 	});
 }
@@ -68,17 +69,32 @@ is(req($fp, "http://localhost:$p1/sc/z", "localhost:$p1"), "O1 /sc/z\n",
     'proxy port, the same URL: max-age=0 is stale for it');
 is(hits($o1), 4, '... so it asked the origin');
 
+# --- with Vary: a variant is its marker's, so neither overwrites the other's ------------------
+my $gz = "Accept-Encoding: gzip\r\n";
+sub reqh {
+	my ($port, $line, $host, $h) = @_;
+	my $r = http_raw($port, "GET $line HTTP/1.1\r\nHost: $host\r\n${h}Connection: close\r\n\r\n") // '';
+	return $r =~ /\r\n\r\n(.*)\z/s ? $1 : $r;
+}
+is(reqh($fp, "http://localhost:$p2/v/1", "localhost:$p2", $gz), "O2 /v/1\n", 'proxy port: O2\'s gzip variant stored');
+is(reqh($rp, '/v/1', "localhost:$p2", $gz), "O1 /v/1\n", 'reverse port: O1\'s gzip variant stored');
+is(reqh($fp, "http://localhost:$p2/v/1", "localhost:$p2", $gz), "O2 /v/1\n",
+    'proxy port again: still O2\'s variant (the reverse port\'s did not replace it)');
+is(reqh($rp, '/v/1', "localhost:$p2", $gz), "O1 /v/1\n", 'reverse port again: O1\'s');
+is(hits($o2), 3, 'O2 asked once for /v/1');
+is(hits($o1), 5, 'O1 asked once for /v/1');
+
 # --- purge by URL reaches the reverse port's object -------------------------------------------
 is(req($ap, "http://localhost:$p2/x", "127.0.0.1", 'PURGE'), "purged\n", 'PURGE of the URL');
 is(req($rp, '/x', "localhost:$p2"), "O1 /x\n", 'reverse port: /x fetched again');
-is(hits($o1), 5, '... its object was purged');
+is(hits($o1), 6, '... its object was purged');
 is(req($fp, "http://localhost:$p2/x", "localhost:$p2"), "O2 /x\n", 'proxy port: /x fetched again');
-is(hits($o2), 3, '... its object was purged too');
+is(hits($o2), 4, '... its object was purged too');
 my ($rc, $out) = run_cmd([viaductctl_bin(), '-f', $v->{conf}, 'purge', "http://localhost:$p2/y"]);
 is($rc, 0, 'viaductctl purge of /y');
 like($out, qr/^2 objects purged$/m, 'viaductctl purge: both objects of the URL');
 is(req($rp, '/y', "localhost:$p2"), "O1 /y\n", 'reverse port: /y fetched again');
-is(hits($o1), 6, '... it was purged');
+is(hits($o1), 7, '... it was purged');
 
 is($v->stop, 0, 'viaduct stops cleanly');
 done_testing();

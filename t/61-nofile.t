@@ -26,8 +26,9 @@ my $origin = Viaduct::Origin->new(handler => sub {
 });
 my $o = '127.0.0.1:' . $origin->port;
 my $v = start_viaduct(conf => Viaduct::Test::default_conf() =~ s/workers=2/workers=1/r);
-my ($w) = grep { (slurp("/proc/$_/comm") // '') =~ /^viaduct\n/ } $v->children;
-ok($w, 'the worker');
+my $w;
+ok(wait_until(sub { ($w) = grep { (slurp("/proc/$_/comm") // '') =~ /^viaduct\n/ } $v->children; $w }),
+    'the worker');
 my ($soft, $hard) = (slurp("/proc/$w/limits") // '') =~ /^Max open files\s+(\d+)\s+(\d+)/m;
 is($soft, $hard, 'the worker runs with the soft open-files limit raised to the hard one');
 is(system('prlimit', "--pid=$w", "--nofile=40:$hard"), 0, 'prlimit cuts the worker to 40 descriptors');

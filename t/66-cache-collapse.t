@@ -146,6 +146,10 @@ ok(defined monitor(), 'viaductctl monitor --json --workers');
 	is($m2->{'collapsed-hits'} - $m0->{'collapsed-hits'}, $N - 1,
 	    'every waiter was answered from the cache (collapsed-hits)');
 	is($m2->{hits} - $m0->{hits}, $N - 1, 'hits count them');
+	is(($m2->{'lookups-not-found'} // 0) - ($m0->{'lookups-not-found'} // 0), $N,
+	    "$N lookups found nothing (the waiters too, when they asked)");
+	is(($m2->{'lookups-successes'} // 0) - ($m0->{'lookups-successes'} // 0), 0,
+	    '... and none counts a second lookup when it is answered');
 	is($m2->{'inserts-successes'} - $m0->{'inserts-successes'}, 1, 'one insert');
 	my $b = (keys %bodies)[0];
 	like(http_get($port, "http://127.0.0.1:$op/one"), qr{^HTTP/1\.1 200 .*\r\n\r\n\Q$b\E\z}s,

@@ -112,17 +112,20 @@ test_variant(void)
 	struct http_field f7[] = { F("Accept-Encoding", "gzip, br"), F("Accept-Language", "en"),
 	    F("User-Agent", "x") };
 	struct http_field f8[] = { F("Accept-Encoding", "gzip,  ,br"), F("Accept-Language", "en") };
-	struct cache_key k1, k2, k3, k4, k5, k6, k7, k8, kp;
+	struct cache_key k1, k2, k3, k4, k5, k6, k7, k8, kp, pk, pa, ka;
 	size_t ul = strlen(u), nl = strlen(names);
 
-	cache_key_variant(u, ul, names, nl, f1, 2, &k1);
-	cache_key_variant(u, ul, names, nl, f2, 2, &k2);
-	cache_key_variant(u, ul, names, nl, f3, 3, &k3);
-	cache_key_variant(u, ul, names, nl, f4, 2, &k4);
-	cache_key_variant(u, ul, names, nl, f5, 1, &k5);
-	cache_key_variant(u, ul, names, nl, f6, 2, &k6);
-	cache_key_variant(u, ul, names, nl, f7, 3, &k7);
-	cache_key_variant(u, ul, names, nl, f8, 2, &k8);
+	cache_key_primary(u, ul, &pk);
+	cache_key_primary_at(u, ul, "192.0.2.1:80", &pa);
+	cache_key_variant(&pa, u, ul, names, nl, f1, 2, &ka);
+	cache_key_variant(&pk, u, ul, names, nl, f1, 2, &k1);
+	cache_key_variant(&pk, u, ul, names, nl, f2, 2, &k2);
+	cache_key_variant(&pk, u, ul, names, nl, f3, 3, &k3);
+	cache_key_variant(&pk, u, ul, names, nl, f4, 2, &k4);
+	cache_key_variant(&pk, u, ul, names, nl, f5, 1, &k5);
+	cache_key_variant(&pk, u, ul, names, nl, f6, 2, &k6);
+	cache_key_variant(&pk, u, ul, names, nl, f7, 3, &k7);
+	cache_key_variant(&pk, u, ul, names, nl, f8, 2, &k8);
 	cache_key_primary(u, ul, &kp);
 	ok(memcmp(&k1, &k2, 16) == 0, "RFC 9111 §4.1: field names case-insensitive, OWS after comma normalised");
 	ok(memcmp(&k1, &k3, 16) == 0, "RFC 9111 §4.1: several field lines combine");
@@ -132,6 +135,8 @@ test_variant(void)
 	ok(memcmp(&k1, &k7, 16) == 0, "fields not named in Vary do not matter");
 	ok(memcmp(&k1, &k8, 16) == 0, "empty list members ignored");
 	ok(memcmp(&k1, &kp, 16) != 0, "variant key differs from the primary key");
+	ok(memcmp(&k1, &ka, 16) != 0,
+	    "the same variant under another primary key (a transparent destination's) is another key");
 }
 
 static void
