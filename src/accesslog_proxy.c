@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <strings.h>
 
 #include "viaduct.h"
 #include "accesslog.h"
@@ -87,7 +88,41 @@ field(const struct http_field *f, int n, const char *name)
 	return i >= 0 ? f[i].value : (struct vd_str){ NULL, 0 };
 }
 
-/* Squid's classification of what happened to the request. */
+/* A field of the head we sent (a hit's: the stored fields), for the log. */
+static struct vd_str
+sent_field(const struct http_out *o, const char *name)
+{
+	size_t nl = strlen(name), i = 0, e;
+
+	while (i < o->len) {
+		for (e = i; e < o->len && o->p[e] != '\r'; e++)
+			;
+		if (e - i > nl && o->p[i + nl] == ':' && strncasecmp(o->p + i, name, nl) == 0) {
+			i += nl + 1;
+			while (i < e && (o->p[i] == ' ' || o->p[i] == '\t'))
+				i++;
+			return (struct vd_str){ o->p + i, e - i };
+		}
+		if (e == i)
+			break;		/* the blank line */
+		i = e + 2;
+	}
+	return (struct vd_str){ NULL, 0 };
+}
+
+/* Where the response came from: the origin or a parent. */
+static void
+upstream_of(struct conn *c, struct accesslog_entry *e, char *peer, size_t peerlen)
+{
+	e->hier = AL_HIER_DIRECT;
+	if (c->up.via_parent)	/* a parent: hashed when there are several */
+		e->hier = c->t->conf->parent_set->n > 1 ? AL_HIER_CARP : AL_HIER_FIRSTUP_PARENT;
+	e->peer = peer_of(c, peer, peerlen);
+}
+
+/* Squid's classification of what happened to the request.  Squid writes
+ * the upstream for every answer that reached one, and calamaris counts a
+ * line that is neither a HIT nor went upstream as an error. */
 static void
 classify(struct conn *c, struct accesslog_entry *e, char *peer, size_t peerlen)
 {
@@ -97,15 +132,22 @@ classify(struct conn *c, struct accesslog_entry *e, char *peer, size_t peerlen)
 	e->result = cache_proxy_result(c, AL_TCP_MISS, &hit);
 	if (c->req.method.len == 0) {
 		e->result = AL_NONE;		/* not even a request line */
+	} else if (c->connect && c->status >= 200 && c->status < 300) {
+		e->result = AL_TCP_TUNNEL;	/* CONNECT: the tunnel was opened */
+		upstream_of(c, e, peer, peerlen);
+		return;
 	} else if (hit) {
-		return;				/* answered from the cache */
-	} else if (c->resp.status >= 200) {
-		/* the origin answered: a miss, or a refresh (cache_reval.c) */
-		e->hier = AL_HIER_DIRECT;
-		if (c->up.via_parent)	/* a parent: hashed when there are several */
-			e->hier = c->t->conf->parent_set->n > 1 ? AL_HIER_CARP :
-			    AL_HIER_FIRSTUP_PARENT;
-		e->peer = peer_of(c, peer, peerlen);
+		/* answered from the cache; a refresh asked the origin, and a
+		 * waiter streamed another request's fetch from it */
+		e->ctype = sent_field(&c->out, "content-type");
+		if (e->result == AL_TCP_REFRESH_UNMODIFIED || e->result == AL_TCP_REFRESH_FAIL_OLD ||
+		    e->result == AL_TCP_MISS)
+			upstream_of(c, e, peer, peerlen);
+		return;
+	} else if (c->resp.status >= 200 || c->resp.status == 101) {
+		/* the origin answered: a miss, a refresh (cache_reval.c), or
+		 * switched protocols */
+		upstream_of(c, e, peer, peerlen);
 		e->ctype = field(c->resp.fields, c->resp.nfields, "content-type");
 		return;
 	} else if (c->status == 403 || c->status == 302) {

@@ -311,7 +311,10 @@ like($hnx, qr{^HTTP/1\.1 (200|304) .*\r\nAge: }s, 'conditional, no validator sto
 ok(wait_until(sub { (slurp("$dir/access.log") // '') =~ /TCP_REFRESH_UNMODIFIED/ }),
     'access log: the 304 refresh is TCP_REFRESH_UNMODIFIED');
 my $al = slurp("$dir/access.log") // '';
-like($al, qr{ TCP_HIT/200 \d+ GET \Q$base\E/fresh1 }, 'access log: a hit is TCP_HIT/200');
+like($al, qr{ TCP_HIT/200 \d+ GET \Q$base\E/fresh1 - HIER_NONE/- text/plain$}m,
+    'access log: a hit is TCP_HIT/200, HIER_NONE, with the stored Content-Type');
+like($al, qr{ TCP_REFRESH_UNMODIFIED/200 \d+ GET \S+ - HIER_DIRECT/127\.0\.0\.1 }m,
+    'access log: a refresh went to the origin (HIER_DIRECT, as Squid writes it)');
 like($al, qr{ TCP_IMS_HIT/304 \d+ GET \Q$base\E/big }, 'access log: a 304 from the cache is TCP_IMS_HIT');
 like($al, qr{ TCP_MISS/200 \d+ GET \Q$base\E/fresh2 }, 'access log: a miss is TCP_MISS/200');
 

@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # The access log through the real binary: after a scripted sequence of
 # requests (forwarded, origin 404, refused origin, denied, redirected, not a
-# proxy request, unparsable, keep-alive pair), the log holds exactly one line
+# proxy request, unparsable, CONNECT, keep-alive pair), the log holds exactly one line
 # per request with the expected fields, in every format; `viaductctl monitor
 # --json` agrees with the counts; calamaris and GoAccess read the squid log
 # and count the same requests.
@@ -41,7 +41,7 @@ add path=*.mp3 action=deny redirect-to=http://intranet.example/blocked.html
 /viaduct
 set workers=2 listen-address=127.0.0.1 pid-file=\@DIR\@/viaduct.pid run-dir=\@DIR\@/run \\
     error-log=\@DIR\@/error.log access-log=\@DIR\@/access.log log-level=info \\
-    access-log-format=$fmt
+    access-log-format=$fmt connect-ports=$op
 CONF
 }
 
@@ -79,6 +79,11 @@ sub run_sequence {
 	$r = http_raw($port, "garbage\r\n\r\n") // '';
 	push @exp, { url => "error:invalid-request", method => 'NONE', status => 400,
 	    bytes => length $r, result => 'NONE', hier => 'HIER_NONE/-', ctype => 'text/html' };
+	# CONNECT: a tunnel to the origin, logged as Squid does
+	$r = http_raw($port, "CONNECT 127.0.0.1:$op HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n\r\n",
+	    until => qr/\r\n\r\n/, timeout => 2) // '';
+	push @exp, { url => "127.0.0.1:$op", method => 'CONNECT', status => 200,
+	    bytes => length $r, result => 'TCP_TUNNEL', hier => 'HIER_DIRECT/127.0.0.1', ctype => '-' };
 	# two requests on one connection: two lines, each with its own bytes
 	$r = http_raw($port, "GET http://127.0.0.1:$op/ka1 HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n\r\n" .
 	    "GET http://127.0.0.1:$op/ka2 HTTP/1.1\r\nHost: 127.0.0.1:$op\r\nConnection: close\r\n\r\n") // '';
@@ -158,7 +163,7 @@ for my $fmt (qw(squid common combined json)) {
 		if ($fmt eq 'squid' || $fmt eq 'json') {
 			is($p->{result}, $e->{result}, "$fmt $e->{url}: result code");
 			is($p->{hier}, $e->{hier}, "$fmt $e->{url}: hierarchy/peer");
-			is($p->{ctype}, $e->{ctype}, "$fmt $e->{url}: content type");
+			is($p->{ctype} // '-', $e->{ctype}, "$fmt $e->{url}: content type");
 			ok($p->{time} >= int($t0) && $p->{time} <= $t1 + 1,
 			    "$fmt $e->{url}: time is the wall clock in seconds.ms");
 			like($p->{elapsed} // $p->{elapsed_ms}, qr/^\s*\d+$/, "$fmt $e->{url}: elapsed ms");
@@ -194,7 +199,7 @@ for my $fmt (qw(squid common combined json)) {
 	like($rout, qr/^hit ratio \(requests\):\s+0\.0%$/m, 'log-report: hit ratio 0 without a cache');
 	like($rout, qr/^top denied:\n\s+1\s+127\.0\.0\.1\n\s+1\s+blocked\.test\n\n/m,
 	    'log-report: top denied, by host');
-	like($rout, qr/^status mix:\n  200\s+3 .*\n  302\s+1 .*\n  400\s+2 .*\n  403\s+1 .*\n  404\s+1 .*\n  502\s+1 /m,
+	like($rout, qr/^status mix:\n  200\s+4 .*\n  302\s+1 .*\n  400\s+2 .*\n  403\s+1 .*\n  404\s+1 .*\n  502\s+1 /m,
 	    'log-report: status mix');
 	unlike($rout, qr/unparsable/, 'log-report: every line understood');
 }
