@@ -193,6 +193,14 @@ cache_proxy_finish_alone(const struct conn *c)
 	return cc != NULL && cc->storing && cc->rww_pub;
 }
 
+bool
+cache_proxy_waiting(const struct conn *c)
+{
+	const struct cache_conn *cc = c->cache;
+
+	return cc != NULL && cc->co_wait != CP_CO_NONE;
+}
+
 int
 cache_proxy_timeout(struct conn *c)
 {

@@ -61,6 +61,10 @@ void	cache_proxy_response(struct conn *);
  * cutting the fetch would cut them too. */
 bool	cache_proxy_finish_alone(const struct conn *);
 
+/* PX_CACHE parked for another request's fetch (collapsed forwarding),
+ * not yet sending: RouterOS's connection state "waiting". */
+bool	cache_proxy_waiting(const struct conn *);
+
 /* PX_CACHE's idle-timeout ran out: VD_AGAIN the request waits on
  * (cache_wait_timeout), VD_DECLINED close it. */
 int	cache_proxy_timeout(struct conn *);

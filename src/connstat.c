@@ -17,6 +17,7 @@
 
 #include "viaduct.h"
 #include "conf.h"
+#include "cache_proxy.h"
 #include "connstat.h"
 #include "log.h"
 #include "proxy.h"
@@ -232,7 +233,9 @@ state_of(const struct conn *c)
 		return CONNSTAT_TX_HEADER;
 	case PX_TUNNEL:
 		return CONNSTAT_TUNNEL;
-	case PX_CACHE:		/* a hit being sent */
+	case PX_CACHE:		/* a hit being sent, or waiting for another's fetch */
+		if (cache_proxy_waiting(c))
+			return CONNSTAT_WAITING;
 		return c->out_off < c->out.len ? CONNSTAT_TX_HEADER : CONNSTAT_TX_BODY;
 	default:
 		return CONNSTAT_CLOSING;
