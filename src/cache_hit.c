@@ -31,6 +31,8 @@ cache_hit_head_end(struct conn *c)
 {
 	struct http_out *out = &c->out;
 
+	if (c->t->shutdown)
+		c->keep_alive = false;	/* draining: say so (proxy.c) */
 	if (!c->keep_alive)
 		http_out_str(out, "Connection: close\r\n");
 	else if (c->req.version == 10)

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -316,6 +317,15 @@ conn_close(struct conn *c)
 	t->active--;
 }
 
+/* Bytes waiting in a socket that we have not read. */
+static bool
+pending(int fd)
+{
+	int n = 0;
+
+	return fd >= 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 void
 conn_shutdown(struct conn_table *t)
 {
@@ -324,12 +334,15 @@ conn_shutdown(struct conn_table *t)
 	for (size_t i = 0; i < t->n; i++) {
 		struct conn *c = &t->conns[i];
 		/*
-		 * Idle between requests: nothing is lost by closing now.  A
+		 * Idle between requests: nothing is lost by closing now, unless
+		 * the next request is already in the socket (its event not seen
+		 * yet): that one is served, with Connection: close.  A
 		 * connection that has not sent its first request yet is kept:
 		 * its client is about to send one and could not tell our close
 		 * from a failure (it is served, then closed, or times out).
 		 */
-		if (c->state == PX_HEAD && c->in.end == c->in.start && c->nreq > 0)
+		if (c->state == PX_HEAD && c->in.end == c->in.start && c->nreq > 0 &&
+		    !pending(c->cl.fd))
 			conn_close(c);
 	}
 }

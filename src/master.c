@@ -71,6 +71,7 @@ struct master {
 	int			 stopping;	/* 0, SIGTERM or SIGQUIT */
 	int64_t			 stop_deadline;
 	int64_t			 handover_deadline;	/* 0: no old generation waiting */
+	bool			 handover_warned;	/* none of the new one came up in time */
 	bool			 killed;
 	struct mworker		 w[MASTER_SLOTS];
 	struct mworker		 cm;		/* the cache manager (stats->cachemgr) */
@@ -737,8 +738,11 @@ handle_signals(struct master *m)
 
 /*
  * After a reload: TERM the old generation once every new worker has been
- * through its loop once (its heartbeat moved) and at least one has, or
- * after HANDOVER_MAX_MS.  Returns ms until the next check, or -1.
+ * through its loop once (its heartbeat moved), or after HANDOVER_MAX_MS
+ * when at least one has.  While none has (the new configuration's workers
+ * die at start, or cannot start), the old generation keeps serving: a
+ * reload never leaves the node without a worker.  Returns ms until the
+ * next check, or -1.
  */
 static int
 handover(struct master *m, int64_t now)
@@ -750,12 +754,23 @@ handover(struct master *m, int64_t now)
 	for (int i = 0; i < MASTER_SLOTS; i++) {
 		if (m->w[i].state != MW_RUNNING || m->w[i].gen != m->generation)
 			continue;
-		if (m->stats->slots[i].heartbeat == 0 && now < m->handover_deadline)
+		if (m->stats->slots[i].heartbeat != 0)
+			ready++;
+		else if (now < m->handover_deadline)
 			return 10;
-		ready++;
 	}
-	if (ready == 0 && now < m->handover_deadline)
-		return 10;
+	if (ready == 0) {
+		if (now >= m->handover_deadline && !m->handover_warned) {
+			log_errx("reload: no worker of generation %u is serving after %d ms; "
+			    "the previous generation goes on serving until one does",
+			    m->generation, HANDOVER_MAX_MS);
+			m->handover_warned = true;
+		}
+		return now < m->handover_deadline ? 10 : 100;
+	}
+	if (m->handover_warned)
+		log_notice("reload: generation %u is serving now", m->generation);
+	m->handover_warned = false;
 	m->handover_deadline = 0;
 	for (int i = 0; i < MASTER_SLOTS; i++)
 		if (m->w[i].state == MW_DRAINING && !m->w[i].termed)

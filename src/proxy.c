@@ -694,8 +694,10 @@ st_head(struct conn *c)
 				return VD_OK;
 			}
 		}
-		/* draining: an idle kept-alive connection goes, a new one is served */
-		if (c->cl.eof || (c->t->shutdown && b->end == 0 && c->nreq > 0)) {
+		/* draining: an idle kept-alive connection goes once nothing
+		 * waits in its socket (a request already there is served); a
+		 * new one is served */
+		if (c->cl.eof || (c->t->shutdown && b->end == 0 && c->nreq > 0 && !c->cl.rd)) {
 			conn_close(c);
 			return VD_OK;
 		}
@@ -711,6 +713,8 @@ st_head(struct conn *c)
 			c->cl.eof = true;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			c->cl.rd = false;
+			if (c->t->shutdown && b->end == 0 && c->nreq > 0)
+				continue;	/* draining and idle: closed above */
 			return VD_AGAIN;
 		} else if (errno != EINTR) {
 			conn_close(c);
@@ -835,6 +839,8 @@ plan_response(struct conn *c)
 				r->out = RELAY_DECODE;
 		}
 	}
+	if (c->t->shutdown)
+		c->keep_alive = false;	/* draining: say so, or the next request is lost */
 	c->ro.close = !c->keep_alive;
 	c->ro.keep_alive_10 = !v11 && c->keep_alive;
 	c->ro.date = conn_date(c->t);
@@ -965,8 +971,8 @@ on_response(struct conn *c)
 		c->keep_alive = false;
 	}
 	if (c->upgrade)
-		c->keep_alive = false;	/* RFC 9931: what the client sent after an
-					 * Upgrade the origin declined is no request */
+		c->keep_alive = false;	/* RFC 9110 §7.8: what the client sent after
+					 * an Upgrade the origin declined is no request */
 	plan_response(c);
 	c->out.len = 0;
 	c->out.overflow = false;

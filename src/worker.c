@@ -341,9 +341,15 @@ master_cb(struct ev_loop *l, struct ev_io *io, uint32_t ev)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		/* EOF or error: the master is gone, nobody would reap or respawn us */
-		log_warnx("master went away, exiting");
-		worker_exit(w, VD_EXIT_OK);
+		/* EOF or error: the master is gone, and nobody would reap or
+		 * respawn us: finish what was accepted (as on TERM, within
+		 * shutdown-timeout), our copies of the listeners closed so that
+		 * a new master can bind them */
+		log_warnx("master went away: finishing the open connections, then exiting");
+		(void)ev_io_del(&w->loop, io);
+		graceful(w);
+		drain_check(w);
+		return;
 	}
 }
 
