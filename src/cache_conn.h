@@ -46,6 +46,8 @@ struct cache_conn {
 	bool		 cacheable;	/* GET/HEAD the cache may answer and store */
 	bool		 hit;		/* the cache answers this request */
 	bool		 hit_counted;	/* ... counted in hits: its bytes in hits-sent */
+	bool		 feed_only;	/* too large to store: its file goes on for
+					 * the waiters only (cache_fill.c) */
 	bool		 looked_up;	/* its lookup is counted (RouterOS lookups) */
 	enum accesslog_result result;
 	struct cache_cc	 rq;		/* request directives */

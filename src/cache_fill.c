@@ -240,11 +240,19 @@ tap(void *arg, const char *p, size_t n)
 
 	if (!cc->storing)
 		return;
-	if (max > 0 && cc->got + n > (uint64_t)max) {
+	if (max > 0 && cc->got + n > (uint64_t)max && !cc->feed_only) {
 		STATS_INC(inserts_too_large, 1);
-		goto drop;
+		if (!cc->rww_pub || !(cc->to_file || cc->shadow))
+			goto drop;
+		/* waiters are streaming the file: it goes on for them, and is
+		 * never stored (cache_fill_end) */
+		cc->feed_only = true;
+		cc->shadow = false;
+		cc->to_file = true;
 	}
 	cc->got += n;
+	if (cc->feed_only)
+		goto file;
 	if (!cc->to_file && cc->blen + n <= cs->inline_max) {
 		memcpy(cc->buf + cc->blen, p, n);
 		cc->blen += n;
@@ -278,7 +286,7 @@ fail:
 drop:
 	if (cc->to_file || cc->shadow)
 		cache_body_abort(cs, &cc->body);
-	cc->to_file = cc->shadow = false;
+	cc->to_file = cc->shadow = cc->feed_only = false;
 	cc->storing = false;
 	cache_wait_unpublish(c, cc);
 }
@@ -325,6 +333,7 @@ cache_fill_response(struct conn *c, struct cache_conn *cc)
 	if (!cc->cacheable || c->head_method || !admit(c, cc))
 		return;
 	cc->storing = true;
+	cc->feed_only = false;
 	cc->to_file = cc->shadow = false;
 	cc->got = 0;
 	cc->blen = 0;
@@ -379,10 +388,18 @@ cache_fill_end(struct conn *c, struct cache_conn *cc, bool complete)
 	if (!complete) {
 		if (cc->to_file || cc->shadow)
 			cache_body_abort(cp_store(c), &cc->body);
-		cc->to_file = cc->shadow = false;
+		cc->to_file = cc->shadow = cc->feed_only = false;
 		return;
 	}
 	cache_wait_complete(c, cc);
+	if (cc->feed_only) {
+		/* too large to store: the waiters have the whole body (their
+		 * open file, the head file's end word); nothing is committed */
+		cache_body_abort(cp_store(c), &cc->body);
+		cc->to_file = cc->feed_only = false;
+		cache_wait_unpublish(c, cc);
+		return;
+	}
 	rc = commit(c, cc);
 	if (cc->shadow)		/* the waiters hold it open; the object is inline */
 		cache_body_abort(cp_store(c), &cc->body);
