@@ -49,7 +49,10 @@ void	cache_proxy_free(struct conn_table *);
  * cache answers (state PX_CACHE) or an error page is set (504). */
 int	cache_proxy_request(struct conn *);
 
-/* PX_CACHE: VD_DONE the hit is out, VD_AGAIN blocked, VD_ERR close. */
+/* PX_CACHE: VD_DONE the hit is out, VD_AGAIN blocked, VD_ERR close,
+ * VD_DECLINED the body was cut short (a shared fetch ended early): end the
+ * connection without a reset, which would destroy the responses before it
+ * still in the client's buffers. */
 int	cache_proxy_send(struct conn *);
 
 /* The final response head from the origin was accepted (PX_RESP_BODY). */

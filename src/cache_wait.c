@@ -358,10 +358,12 @@ cache_wait_send(struct conn *c, struct cache_conn *cc)
 		    (int)(cc->ulen > 200 ? 200 : cc->ulen), cc->url);
 		/* RFC 9112 §8: a body read until the close (a 1.0 client) ends
 		 * in a reset, since a FIN would complete it (as proxy.c does) */
-		if (!cc->rw.chunked && cc->rw.length == CACHE_RWW_UNKNOWN)
+		if (!cc->rw.chunked && cc->rw.length == CACHE_RWW_UNKNOWN) {
 			conn_abort(c);
+			return VD_ERR;
+		}
 	}
-	return rc == VD_DECLINED ? VD_ERR : rc;
+	return rc;
 }
 
 /* The head file first, then the entry says so.  Nothing when the head

@@ -99,6 +99,22 @@ linger(struct conn *c)
 	conn_timer(c, LINGER_MS);
 }
 
+/*
+ * A response cut short (its origin, or the fetch it shared, ended early):
+ * it looks truncated to the client (short of its length or of its last
+ * chunk), and the connection ends with a FIN and a lingering read, never a
+ * reset: pipelined requests may be unread in the socket, and a reset would
+ * destroy the complete responses before this one in the client's buffers
+ * (RFC 9112 §9.6).
+ */
+static void
+cut_short(struct conn *c)
+{
+	cache_proxy_end(c, false);	/* nothing of it is stored */
+	c->keep_alive = false;
+	linger(c);
+}
+
 /* Lingering, the client is still taking what we sent: less of it is unsent
  * than at the last look.  Then closing now would risk a reset that
  * destroys the rest; only a client that takes nothing for LINGER_MS is
@@ -1151,7 +1167,7 @@ st_resp_body(struct conn *c)
 		if (c->body.out == RELAY_DECODE)
 			conn_abort(c);
 		else
-			conn_close(c);
+			cut_short(c);
 		return VD_OK;
 	default:
 		if (cache_proxy_finish_alone(c)) {
@@ -1173,6 +1189,8 @@ st_cache(struct conn *c)
 		return VD_AGAIN;
 	if (rc == VD_DONE)
 		finish_response(c);
+	else if (rc == VD_DECLINED)
+		cut_short(c);
 	else
 		conn_close(c);
 	return VD_OK;

@@ -25,6 +25,10 @@ my $o = Viaduct::Origin->new(handler => sub {
 	# chunked, then the origin closes before the last chunk
 	return sub { my ($c) = @_; print $c "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
 	    sleep 0.2 } if $req =~ m{^GET /cut };
+	return "HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n" . ('A' x 300000) if $req =~ m{^GET /big300k };
+	# Content-Length: 1000, then the origin closes after 10 bytes
+	return sub { print {$_[0]} "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" . ('B' x 10); sleep 0.3 }
+	    if $req =~ m{^GET /trunc };
 	return "HTTP/1.1 200 OK\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
 });
 my $origin = '127.0.0.1:' . $o->port;
@@ -131,6 +135,33 @@ while (1) {
 is($err, ECONNRESET, 'cut short, 1.0: the connection ends in a reset, not a FIN');
 unlike($all, qr{Transfer-Encoding}, '... and it was de-chunked (close-delimited) up to then');
 close $s;
+
+# --- a response the origin cuts short while more requests wait unread: the
+# earlier, complete response must still reach the client (a reset would
+# destroy it in the client's buffers; RFC 9112 §9.6), then EOF
+{
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $v->port) or die;
+	$s->autoflush(1);
+	setsockopt($s, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 16384);	# a slow reader
+	my $req = sub { "GET http://$origin/$_[0] HTTP/1.1\r\nHost: $origin\r\n\r\n" };
+	print $s $req->('big300k') . $req->('trunc');
+	sleep 0.1;
+	print $s $req->('after');	# arrives while /trunc is being cut
+	sleep 0.6;
+	my ($all, $err) = ('', 0);
+	while (1) {
+		my $n = sysread($s, my $b3, 65536);
+		if (!defined $n) { $err = $! + 0; last }
+		last if $n == 0;
+		$all .= $b3;
+	}
+	my ($h1, $rest) = split /\r\n\r\n/, $all, 2;
+	is(substr($rest // '', 0, 300000), 'A' x 300000, 'the complete response before the cut one is whole');
+	is($err, 0, '... and the connection ends with EOF, not a reset');
+	like(substr($rest // '', 300000), qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nBBBBBBBBBB\z}s,
+	    'the cut response is short of its length');
+	close $s;
+}
 
 is($v->stop, 0, 'stops cleanly');
 
