@@ -615,8 +615,9 @@ reload(struct master *m)
 		if (m->w[i].state == MW_FREE)
 			nfree++;
 	if (nfree < n) {
-		log_errx("reload: %d old workers are still draining; try again later",
-		    MASTER_SLOTS - nfree);
+		log_errx("reload: %d worker slots are taken (the running generation and "
+		    "those still draining) and %d more are needed; try again later",
+		    MASTER_SLOTS - nfree, n - nfree);
 		conf_free(nc);
 		return;
 	}
