@@ -291,6 +291,36 @@ drop:
 	cache_wait_unpublish(c, cc);
 }
 
+/*
+ * RFC 9111 §4.1: a variant is keyed by the request fields its Vary names,
+ * as the origin saw them.  The client's own values of a field we removed
+ * (hop-by-hop, named by its Connection; From and Referer when anonymous)
+ * or rewrote (X-Forwarded-For, Via) are not what selected the response, so
+ * a response that varies on one is not stored: a client could otherwise
+ * store the origin's default answer under a value the origin never saw,
+ * for every other client that sends it.
+ */
+static bool
+vary_keyable(const struct conn *c, const char *names, size_t len)
+{
+	const struct http_req *r = &c->req;
+	size_t i = 0, n0;
+
+	while (i < len) {
+		struct vd_str n;
+
+		for (n0 = i; i < len && names[i] != ','; i++)
+			;
+		n = (struct vd_str){ names + n0, i - n0 };
+		i++;
+		if (http_str_ieq(n, "x-forwarded-for") || http_str_ieq(n, "via") ||
+		    (c->t->conf->anonymous && (http_str_ieq(n, "from") ||
+		    http_str_ieq(n, "referer"))) || http_is_hop(r->fields, r->nfields, n))
+			return false;
+	}
+	return true;
+}
+
 /* May the response be stored?  Its metadata, variant key and stored head
  * are ready when it may (true); the refusal is counted when not. */
 static bool
@@ -313,8 +343,8 @@ admit(struct conn *c, struct cache_conn *cc)
 		return false;
 	}
 	if (cc->varies) {
-		if (cc->vlen == 0)
-			return false;	/* a Vary we cannot key (too many names) */
+		if (cc->vlen == 0 || !vary_keyable(c, cc->vary, cc->vlen))
+			return false;	/* a Vary we cannot key */
 		cache_key_variant(&cc->key, cc->url, cc->ulen, cc->vary, cc->vlen,
 		    c->req.fields, c->req.nfields, &cc->vkey);
 		cc->obj.vary = (struct vd_str){ cc->vary, cc->vlen };
