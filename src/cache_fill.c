@@ -169,7 +169,7 @@ stored_head(struct conn *c, struct cache_conn *cc)
 	struct http_resp *rs = &c->resp;
 	struct cache_obj *o = &cc->obj;
 	size_t cap = cp_of(c)->head_cap, at;
-	bool overflow = false;
+	bool overflow = false, dated = false;
 
 	for (int i = 0; i < rs->nfields; i++) {
 		const struct http_field *f = &rs->fields[i];
@@ -185,10 +185,12 @@ stored_head(struct conn *c, struct cache_conn *cc)
 			overflow = true;
 		else if (val != NULL)
 			*val = (struct vd_str){ cc->head + at, f->value.len };
+		dated = dated || http_str_ieq(f->name, "date");
 	}
-	/* RFC 9110 §6.6.1: a response cached without a Date gets the time it
-	 * was received (what its age is counted from anyway, §4.2.3) */
-	if (o->resp.date == CACHE_TIME_UNSET) {
+	/* RFC 9110 §6.6.1: a response cached without a Date (none came, or
+	 * the one that came was hop-by-hop, named by Connection) gets the
+	 * time it was received (what its age is counted from anyway, §4.2.3) */
+	if (!dated) {
 		char d[CACHE_HTTP_DATE_LEN + 1];
 		size_t dl = cache_http_date_fmt(o->resp.response_time, d);
 

@@ -80,6 +80,7 @@ enum conf_type {
 	CONF_T_LISTEN,		/* comma list of ADDR:PORT -> conf_listen[] + count */
 	CONF_T_PREFIXES,	/* comma list of ADDR[/BITS] -> conf_prefix[] + count */
 	CONF_T_LOGTARGET,	/* a file, none or syslog[:FACILITY] -> char * */
+	CONF_T_PSEUDONYM,	/* RFC 9110 token [":" port], or empty -> char * */
 };
 
 /* One `add` line of an /ip proxy access|cache|direct list, kept verbatim

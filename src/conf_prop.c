@@ -271,7 +271,7 @@ conf_free(struct vd_conf *c)
 		int t = conf_props[i].type;
 
 		if (t == CONF_T_STR || t == CONF_T_LOGFMT || t == CONF_T_PARENTS ||
-		    t == CONF_T_LOGTARGET || t == CONF_T_ROUTES)
+		    t == CONF_T_LOGTARGET || t == CONF_T_ROUTES || t == CONF_T_PSEUDONYM)
 			free(*(char **)((char *)c + conf_props[i].off));
 	}
 	rule_lists_free(&c->access);

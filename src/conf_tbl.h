@@ -94,7 +94,7 @@ CONF_PROP("listen-address", CONF_SEC_VIADUCT, CONF_T_ADDRLIST, 0, CONF_MAX_LISTE
     listen_address, nlisten_address, "addresses the ports are bound on") \
 CONF_PROP("listen", CONF_SEC_VIADUCT, CONF_T_LISTEN, 0, CONF_MAX_LISTEN, "", \
     listen, nlisten, "extra listeners ADDR:PORT, comma list") \
-CONF_PROP("via-pseudonym", CONF_SEC_VIADUCT, CONF_T_STR, 0, 255, "", \
+CONF_PROP("via-pseudonym", CONF_SEC_VIADUCT, CONF_T_PSEUDONYM, 0, 255, "", \
     via_pseudonym, via_pseudonym, "name in Via headers; empty = host name") \
 CONF_PROP("shutdown-timeout", CONF_SEC_VIADUCT, CONF_T_TIME_MS, 0, CONF_DAY * CONF_SEC, "30s", \
     shutdown_timeout, shutdown_timeout, "drain time of a graceful stop or reload") \

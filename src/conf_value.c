@@ -22,6 +22,7 @@
 #include "conf_parser.h"
 #include "conf_diag.h"
 #include "conf_value.h"
+#include "http_parse.h"
 #include "parent.h"
 #include "router.h"
 
@@ -375,6 +376,33 @@ parse_routes(struct parser *p, const struct prop *pr, const struct word *w,
 	return parse_str(p, pr, w, field, aux);
 }
 
+/*
+ * PSEUDONYM: Via's received-by (RFC 9110 §7.6.3: a token, optionally
+ * ":port"), empty for the host name.  Anything else would break the Via
+ * line it is written into, or the loop check that looks for it there.
+ */
+static int
+parse_pseudonym(struct parser *p, const struct prop *pr, const struct word *w,
+    void *field, void *aux)
+{
+	const char *v = w->value, *colon = strchr(v, ':');
+	size_t tl = colon != NULL ? (size_t)(colon - v) : strlen(v);
+
+	for (size_t i = 0; i < tl; i++)
+		if (!http_tchar[(unsigned char)v[i]]) {
+			conf_error(p, w->vat, "%s must be a token (letters, digits and "
+			    "!#$%%&'*+-.^_`|~), optionally :port", pr->name);
+			return VD_ERR;
+		}
+	if (colon != NULL && (tl == 0 || colon[1] == '\0' ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1))) {
+		conf_error(p, w->vat, "%s: the part after ':' must be a port number",
+		    pr->name);
+		return VD_ERR;
+	}
+	return parse_str(p, pr, w, field, aux);
+}
+
 /* LOGLEVEL -> VD_LOG_*; LOGFMT -> the name itself. */
 static int
 parse_enum(struct parser *p, const struct prop *pr, const struct word *w,
@@ -676,6 +704,7 @@ static parse_fn *const parsers[] = {
 	[CONF_T_LISTEN] = parse_list,
 	[CONF_T_PREFIXES] = parse_prefixes,
 	[CONF_T_LOGTARGET] = parse_logtarget,
+	[CONF_T_PSEUDONYM] = parse_pseudonym,
 };
 
 int

@@ -167,21 +167,32 @@ http_upgrade_websocket(const struct http_field *f, int n)
 bool
 http_via_has(const struct http_field *f, int n, const char *pseudonym)
 {
-	struct list_it it;
-	struct vd_str s;
+	for (int i = 0; (i = http_field_find(f, n, "via", i)) >= 0; i++) {
+		const char *p = f[i].value.p, *e = p + f[i].value.len, *b;
 
-	list_init(&it, f, n, "via");
-	while (list_next(&it, &s)) {
-		const char *p = s.p, *e = s.p + s.len, *b;
-
-		while (p < e && *p != ' ' && *p != '\t')
-			p++;
-		while (p < e && (*p == ' ' || *p == '\t'))
-			p++;
-		for (b = p; p < e && *p != ' ' && *p != '\t'; p++)
-			;
-		if (http_str_ieq((struct vd_str){ b, (size_t)(p - b) }, pseudonym))
-			return true;
+		while (p < e) {
+			/* a member: received-protocol RWS received-by [ RWS comment ] */
+			while (p < e && (*p == ' ' || *p == '\t' || *p == ','))
+				p++;
+			while (p < e && *p != ' ' && *p != '\t' && *p != ',' && *p != '(')
+				p++;
+			while (p < e && (*p == ' ' || *p == '\t'))
+				p++;
+			for (b = p; p < e && *p != ' ' && *p != '\t' && *p != ',' && *p != '('; p++)
+				;
+			if (http_str_ieq((struct vd_str){ b, (size_t)(p - b) }, pseudonym))
+				return true;
+			/* to the next comma outside a comment (RFC 9110 §5.6.5:
+			 * comments nest and may hold commas and quoted-pairs) */
+			for (int depth = 0; p < e && (*p != ',' || depth > 0); p++) {
+				if (*p == '\\' && depth > 0 && p + 1 < e)
+					p++;
+				else if (*p == '(')
+					depth++;
+				else if (*p == ')' && depth > 0)
+					depth--;
+			}
+		}
 	}
 	return false;
 }

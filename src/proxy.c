@@ -622,7 +622,8 @@ on_request(struct conn *c)
 	 * where viaduct is not its proxy (a reverse port) */
 	c->keep_alive = r->version == 11 ?
 	    !http_conn_has(r->fields, r->nfields, "close") :
-	    c->mode == ROUTER_REVERSE && http_conn_has(r->fields, r->nfields, "keep-alive");
+	    c->mode == ROUTER_REVERSE && http_conn_has(r->fields, r->nfields, "keep-alive") &&
+	    !http_conn_has(r->fields, r->nfields, "close");
 	c->client_close = !c->keep_alive;
 	/* keepalive-timeout=0s: no persistent connections, and every response
 	 * says so (RFC 9112 §9.6) */

@@ -105,6 +105,18 @@ is_deeply([ grep { !$covered{$_} } @names ], [], "this test sets every property 
 	is($rc, 0, "good listener-mode lists: exit 0") or diag($err);
 }
 
+# via-pseudonym is written into Via lines: a token, optionally :port
+{
+	my $f = conf_file("/viaduct\nset via-pseudonym=\"my proxy\"\n");
+	my ($rc, $out, $err) = vcheck($f);
+	is($rc, 1, 'a via-pseudonym with a blank: exit 1');
+	like($err, qr/^\Q$f\E:2:19: via-pseudonym must be a token/, '... named with FILE:LINE:COL');
+	($rc, $out, $err) = vcheck(conf_file("/viaduct\nset via-pseudonym=\"vd\\r\\nX-Injected: 1\"\n"));
+	is($rc, 1, 'a via-pseudonym with CR LF: exit 1');
+	($rc, $out, $err) = vcheck(conf_file("/viaduct\nset via-pseudonym=cache1.example:3128\n"));
+	is($rc, 0, 'token:port is a good via-pseudonym') or diag($err);
+}
+
 # each property at its default, written out: no warning at all
 {
 	my $text = "/ip proxy\nset enabled=no src-address=:: port=8080 anonymous=no parent-proxy=0.0.0.0 \\\n" .

@@ -71,6 +71,13 @@ like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\nConnection: keep-alive\r\n.*\r\n\r\nGET 
     'reverse port, 1.0 client with keep-alive: kept');
 like($r, qr{\nGET /k1 host=www\.example\.com\nHTTP/1\.1 200 OK\r\n.*\r\nConnection: close\r\n.*\r\n\r\nGET /k2 host=www\.example\.com\n\z}s,
     '... the second request answered, then closed');
+# RFC 9112 §9.3: "close" wins over "keep-alive", on one line or two
+for my $c ("Connection: keep-alive, close\r\n", "Connection: keep-alive\r\nConnection: close\r\n") {
+	$r = http_raw($rp, "GET /c1 HTTP/1.0\r\nHost: www.example.com\r\n$c\r\n" .
+	    "GET /c2 HTTP/1.0\r\nHost: www.example.com\r\n\r\n");
+	like($r, qr{\AHTTP/1\.1 200 OK\r\n.*\r\nConnection: close\r\n.*\r\n\r\nGET /c1 [^\n]*\n\z}s,
+	    'reverse port, 1.0 client with keep-alive and close: closed after one, the next not served');
+}
 
 # --- transparent, no redirect: Host decides
 $r = http_raw($tp, "GET /t HTTP/1.1\r\nHost: 127.0.0.1:$op\r\nConnection: close\r\n\r\n");

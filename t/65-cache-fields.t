@@ -39,6 +39,10 @@ my $o = Viaduct::Origin->new(handler => sub {
 		return "HTTP/1.1 200 OK\r\nDate: $d\r\nCache-Control: max-age=300\r\nETag: \"a\"\r\n" .
 		    "Content-Length: 4\r\n\r\naaaa";
 	}
+	if ($path eq '/hopdate') {	# a Date the origin names hop-by-hop
+		return "HTTP/1.1 200 OK\r\nDate: " . date(-30) . "\r\nConnection: Date\r\n" .
+		    "Cache-Control: max-age=300\r\nContent-Length: 2\r\n\r\nhd";
+	}
 	return "HTTP/1.1 404 Not Found\r\nDate: $d\r\nContent-Length: 0\r\n\r\n";
 });
 my $op = $o->port;
@@ -62,6 +66,14 @@ req('GET', '/exp-future-first');
 my $r = req('GET', '/exp-future-first');
 is(seen('GET', '/exp-future-first'), 1, 'Expires in the future, then in the past: fresh, a hit');
 like($r, qr{\r\n\r\nexp\z}, '... with its body');
+
+# --- RFC 9110 §6.6.1: a Date named by Connection is not the response's:
+# stored, it gets the time it was received, and hits carry it
+req('GET', '/hopdate');
+$r = req('GET', '/hopdate');
+is(seen('GET', '/hopdate'), 1, 'Date named by Connection: stored');
+like($r, qr{\r\nDate: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT\r\n}, '... its hits have a Date');
+like($r, qr{\r\nAge: [0-5]\r\n}, '... and an Age counted from when it came, not from the hop-by-hop Date');
 
 # --- RFC 9110 §5.3, §13.1.2: If-None-Match on two lines is one list
 req('GET', '/inm');

@@ -528,6 +528,13 @@ test_msg(void)
 	req("GET http://h/ HTTP/1.1\r\nHost: h\r\nVia: 1.0 a, 1.1 Proxy.Test (viaduct)\r\n\r\n", &r);
 	ok(http_via_has(r.fields, r.nfields, "proxy.test"), "RFC 9110 §7.6.3: our pseudonym in Via is a loop");
 	ok(!http_via_has(r.fields, r.nfields, "proxy"), "a prefix of our pseudonym is not a loop");
+	req("GET http://h/ HTTP/1.1\r\nHost: h\r\nVia: 1.1 other (note, 1.1 proxy.test here)\r\n\r\n", &r);
+	ok(!http_via_has(r.fields, r.nfields, "proxy.test"),
+	    "RFC 9110 §5.6.5: a comma inside a comment starts no Via member (no false loop)");
+	req("GET http://h/ HTTP/1.1\r\nHost: h\r\nVia: 1.0 x (a (b, 1.1 proxy.test) c), 1.1 proxy.test\r\n\r\n", &r);
+	ok(http_via_has(r.fields, r.nfields, "proxy.test"), "nested comments skipped, the member after them read");
+	req("GET http://h/ HTTP/1.1\r\nHost: h\r\nVia: 1.1 y (q\\), 1.1 proxy.test)\r\n\r\n", &r);
+	ok(!http_via_has(r.fields, r.nfields, "proxy.test"), "a quoted-pair in a comment does not end it");
 
 	struct http_out small = { buf, 0, 10, false };
 	ok(http_req_head(&small, &r, &fr, &fw) == VD_ERR && small.overflow, "output overflow reported, not grown");
