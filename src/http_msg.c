@@ -687,7 +687,7 @@ http_error_page(struct http_out *o, int status, struct vd_str url,
     const char *reason, const char *admin, const char *via, const char *date,
     bool keep_alive)
 {
-	char bodybuf[4096];
+	char bodybuf[8192];	/* the URL's 1024 bytes escaped (6 each at most), and the rest */
 	struct http_out b = { bodybuf, 0, sizeof(bodybuf), false };
 
 	error_body(&b, status, url, reason, admin);

@@ -548,6 +548,18 @@ test_msg(void)
 	ok(strstr(buf, "mailto:admin@example") != NULL, "error page names the cache administrator");
 	ok(strstr(buf, "Connection: close\r\n") != NULL, "error page closes");
 	ok(strstr(buf, "\r\nDate: Thu, 03 Dec 2026 13:00:00 GMT\r\n") != NULL, "RFC 9110 §6.6.1: error page dated");
+	{
+		/* the longest URL shown, every byte escaped to 6: the page is whole */
+		static char page[16384], quotes[1000];
+		struct http_out ob = { page, 0, sizeof(page) - 1, false };
+
+		memset(quotes, '"', sizeof(quotes));
+		http_error_page(&ob, 502, (struct vd_str){ quotes, sizeof(quotes) }, "refused",
+		    "admin@example", "p", "Thu, 03 Dec 2026 13:00:00 GMT", false);
+		page[ob.len] = '\0';
+		ok(!ob.overflow && strstr(page, "</html>\n") != NULL && strstr(page, "mailto:admin@example"),
+		    "an error page whose URL escapes to 6000 bytes is not cut");
+	}
 }
 
 /* Max-Forwards, OPTIONS *, Upgrade, TRACE and OPTIONS answers (RFC 9110 §7.6.2, §7.8, §9.3.7-8). */
