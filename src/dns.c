@@ -149,7 +149,13 @@ dns_create(struct ev_loop *loop, int max_queries, const char *servers)
 	memset(&o, 0, sizeof(o));
 	o.sock_state_cb = sock_state_cb;
 	o.sock_state_cb_data = d;
-	if ((rc = ares_init_options(&d->ch, &o, ARES_OPT_SOCK_STATE_CB)) != ARES_SUCCESS) {
+	/* a silent server is given up after 1 + 2 s, not c-ares's ~75 s: an
+	 * abandoned query keeps its slot until then, and a server that drops
+	 * AAAA questions would hold up the A answer past connect-timeout */
+	o.timeout = DNS_TIMEOUT_MS;
+	o.tries = DNS_TRIES;
+	if ((rc = ares_init_options(&d->ch, &o, ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
+	    ARES_OPT_TRIES)) != ARES_SUCCESS) {
 		log_warnx("dns: %s", ares_strerror(rc));
 		free(d->cache);
 		free(d->q);

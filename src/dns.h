@@ -7,7 +7,8 @@
  * (at most an hour; hosts-file answers, TTL 0, are not cached), so a
  * cached name answers at once.  Queries live in a pool sized at creation:
  * no allocation per lookup in our code.  A caller whose connection goes
- * away cancels its query; the answer is then dropped when it arrives.
+ * away cancels its query; the answer is then dropped when it arrives, at
+ * the latest after DNS_TIMEOUT_MS + 2 x DNS_TIMEOUT_MS per server.
  */
 #ifndef VD_DNS_H
 #define VD_DNS_H
@@ -16,6 +17,10 @@
 #include <sys/socket.h>
 
 #define DNS_MAX_ADDRS	8
+/* A server that does not answer: its first try waits this long, the second
+ * twice as long, then the lookup fails (c-ares's defaults add up to ~75 s) */
+#define DNS_TIMEOUT_MS	1000
+#define DNS_TRIES	2
 
 struct ev_loop;
 struct dns;

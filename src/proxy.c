@@ -222,9 +222,7 @@ dns_done(void *arg, const struct dns_result *r)
 		memcpy(u->lens, r->lens, sizeof(u->lens));
 		u->naddrs = r->naddrs;
 		u->cur = 0;
-		c->state = PX_CONNECT;
-		/* dst-address rules on a named host: decided now (403/302 queued) */
-		rules_access_resolved(c, (const struct sockaddr *)&u->addrs[0]);
+		c->state = PX_CONNECT;	/* dst-address rules: upstream_connect() */
 	}
 	if (!c->running)
 		proxy_run(c);
@@ -274,7 +272,8 @@ start_upstream(struct conn *c)
 	/* the direct list may send it through a parent (addrs[] = parents) */
 	if ((rc = upstream_parent_plan(c)) == VD_ERR)
 		return;
-	if (upstream_pool_get(c) == VD_OK) {
+	/* a pooled connection would skip the address the access list waits for */
+	if (!u->acl_addr && upstream_pool_get(c) == VD_OK) {
 		c->state = PX_SEND;
 		conn_timer(c, c->t->conf->idle_timeout);
 		return;
@@ -632,10 +631,12 @@ on_request(struct conn *c)
 	c->head_method = http_method_is(r->method, "HEAD");
 	/* the head stays in front of the buffer while the body streams behind it */
 	c->in.base = c->in.start = r->head_len;
+	c->up.acl_addr = false;
 	if (rules_access(c) != VD_OK)	/* /ip proxy access: 403 or 302 queued */
 		return;
 	c->connect = c->upgrade = false;
 	c->up.direct = 0;		/* the direct list is asked afresh */
+	c->up.direct_addr = false;
 	c->up.fallback = false;
 	if (check_request(c) != VD_OK)
 		return;
@@ -753,8 +754,12 @@ st_connect(struct conn *c)
 		rc = upstream_connected(c);
 	if (rc == VD_AGAIN)
 		return VD_AGAIN;
+	if (rc == VD_DONE)
+		return VD_OK;		/* an access rule answered (upstream_connect) */
 	if (rc == VD_ERR) {
-		if (upstream_parent_next(c, true))	/* nothing was sent */
+		/* nothing was sent; a failure of ours (no descriptor) is no
+		 * reason to try the other parents or the origin */
+		if (!c->up.local && upstream_parent_next(c, true))
 			return VD_OK;
 		STATS_INC(upstream_errors, 1);
 		proxy_error(c, c->up.local ? 503 : 502,
@@ -1041,7 +1046,11 @@ read_resp(struct conn *c)
 		if (c->up.s.eof) {
 			if (retry_fresh(c))
 				return VD_OK;
-			upstream_parent_failed(c);	/* a parent that hangs up */
+			/* a parent that hangs up on a new connection fails; one
+			 * that closed a kept-alive connection as we reused it is
+			 * the usual race (RFC 9112 §9.3.1), not a failure */
+			if (!c->up.reused)
+				upstream_parent_failed(c);
 			if (upstream_parent_next(c, replayable(c)))
 				return VD_OK;
 			STATS_INC(upstream_errors, 1);

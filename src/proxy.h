@@ -154,6 +154,8 @@ struct upstream {
 	 * answered and the request goes to the origin (both reset per request) */
 	uint8_t		 direct;
 	bool		 fallback;
+	bool		 direct_addr;	/* the direct list's answer depends on the address */
+	bool		 acl_addr;	/* so does the access list's (rules_access()) */
 };
 
 struct conn {

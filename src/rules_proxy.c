@@ -213,8 +213,10 @@ rules_access(struct conn *c)
 		return VD_DECLINED;
 	}
 	if (rules_match(rs, RULES_ACCESS, &v.q, &res) == RULES_NEED_ADDR) {
-		if ((v.q.dst = literal(&v.q, &dst)) == NULL)
+		if ((v.q.dst = literal(&v.q, &dst)) == NULL) {
+			c->up.acl_addr = true;	/* for every address tried */
 			goto out;	/* rules_access_resolved() decides */
+		}
 		rules_match(rs, RULES_ACCESS, &v.q, &res);
 	}
 	rc = decide(c, &res);

@@ -686,13 +686,20 @@ direct_recheck(struct conn *c)
 {
 	struct upstream *u = &c->up;
 
-	if (!u->fallback || u->direct != RULES_DIRECT_NEED_ADDR || u->cur >= u->naddrs)
+	enum rules_direct d;
+
+	if (!u->fallback || !u->direct_addr || u->cur >= u->naddrs)
 		return true;
-	u->direct = rules_conn_direct(c, (const struct sockaddr *)&u->addrs[u->cur]);
-	if (u->direct != RULES_DIRECT_DENY) {
-		fallback_note(c);
+	/* asked again for each address tried: a deny of the second must
+	 * hold as well as one of the first */
+	d = rules_conn_direct(c, (const struct sockaddr *)&u->addrs[u->cur]);
+	if (d != RULES_DIRECT_DENY) {
+		if (u->direct == RULES_DIRECT_NEED_ADDR)
+			fallback_note(c);
+		u->direct = d;
 		return true;
 	}
+	u->direct = d;
 	u->error = "no parent proxy is reachable and the direct list denies the origin";
 	return false;
 }
@@ -706,12 +713,10 @@ upstream_connect(struct conn *c)
 
 	if (u->waiting)
 		return VD_AGAIN;
-	if (u->s.fd < 0 && u->cur == 0 && upstream_pool_get(c) == VD_OK)
+	if (u->s.fd < 0 && u->cur == 0 && !u->acl_addr && upstream_pool_get(c) == VD_OK)
 		return VD_OK;		/* released while we waited */
 	if (serial_wait(c))
 		return VD_AGAIN;
-	if (!direct_recheck(c))
-		return VD_ERR;
 	if (!server_slot(c)) {
 		wq_add(c);
 		return VD_AGAIN;
@@ -720,11 +725,20 @@ upstream_connect(struct conn *c)
 		struct sockaddr *sa = (struct sockaddr *)&u->addrs[u->cur];
 
 		if (admin_is_target(c->t->conf, sa)) {
-			/* never the admin listener: it trusts loopback (admin.h) */
+			/* never the admin listener: it trusts loopback (admin.h);
+			 * a parent there is a parent that fails (else the plan
+			 * would pick it again, for ever) */
 			u->error = "the admin listener is not an origin";
+			upstream_parent_failed(c);
 			u->cur++;
 			continue;
 		}
+		/* dst-address access rules on a named host: every address the
+		 * origin may be reached at is checked (a 403 is queued) */
+		if (!u->via_parent && u->acl_addr && rules_access_resolved(c, sa) != VD_OK)
+			return VD_DONE;
+		if (!direct_recheck(c))
+			return VD_ERR;
 		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd == -1) {
 			u->error = strerror(errno);
@@ -738,6 +752,7 @@ upstream_connect(struct conn *c)
 		bind_source(c, fd, sa->sa_family);
 		if (sock_open(c, fd) == -1) {
 			u->error = strerror(errno);
+			u->local = true;
 			close(fd);
 			server_gone(c->t);
 			return VD_ERR;
@@ -925,6 +940,7 @@ direct_decision(struct conn *c)
 		dst = (const struct sockaddr *)&ss;
 	}
 	c->up.direct = rules_conn_direct(c, dst);
+	c->up.direct_addr = c->up.direct == RULES_DIRECT_NEED_ADDR;
 	return c->up.direct;
 }
 
