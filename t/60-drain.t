@@ -114,11 +114,7 @@ sub workers { grep { (slurp("/proc/$_/comm") // '') =~ /^viaduct\n/ } $_[0]->chi
 	kill 'KILL', $v->pid;
 	waitpid($v->pid, 0);
 	$v->{pid} = undef;
-	my $rin = '';
-	vec($rin, fileno($s), 1) = 1;
-	while (select(my $r = $rin, undef, undef, 10)) {
-		last unless sysread($s, $got, 65536, length $got);
-	}
+	$got .= read_until_close($s, 10);
 	my ($h, $b) = split /\r\n\r\n/, $got, 2;
 	is(length($b // ''), length($big), 'the download in flight when the master died is whole');
 	ok(wait_until(sub { !grep { alive($_) } @w }, 15), 'then the worker exited');

@@ -50,13 +50,7 @@ like($ahead, qr{\AHTTP/1\.1 200 }, 'A: the head of the fetch, then A stops readi
 # B: the same URL while A's fetch is held back by A; B reads everything
 my $b = connect_v();
 print $b "GET $url HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-my $got = '';
-my $rin = '';
-vec($rin, fileno($b), 1) = 1;
-while (select(my $r = $rin, undef, undef, 15)) {
-	last unless sysread($b, $got, 1 << 20, length $got);
-}
-my ($bh, $bb) = split /\r\n\r\n/, $got, 2;
+my ($bh, $bb) = split /\r\n\r\n/, read_until_close($b, 15), 2;
 like($bh // '', qr{\AHTTP/1\.1 200 }, 'B: 200');
 is(length($bb // ''), $LEN, 'B: the whole body, past the moment A timed out');
 is(md5_hex($bb // ''), md5_hex($body), 'B: byte for byte');

@@ -43,13 +43,7 @@ sub start_get {
 }
 sub finish {
 	my ($s) = @_;
-	my $buf = '';
-	my $rin = '';
-	vec($rin, fileno($s), 1) = 1;
-	while (select(my $r = $rin, undef, undef, 15)) {
-		last unless sysread($s, $buf, 1 << 20, length $buf);
-	}
-	my ($h, $b) = split /\r\n\r\n/, $buf, 2;
+	my ($h, $b) = split /\r\n\r\n/, read_until_close($s, 15), 2;
 	my $body = '';
 	$b //= '';
 	while ($b =~ s/\A([0-9a-f]+)\r\n//) {

@@ -11,7 +11,7 @@ use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 use Test::More;
 
-our @EXPORT = qw(viaduct_bin viaductctl_bin free_port wait_port start_viaduct
+our @EXPORT = qw(viaduct_bin viaductctl_bin free_port wait_port start_viaduct read_until_close
     http_raw http_get slurp spew tmpdir_keep run_cmd proc_status wait_until
     default_conf src_dir alive undate);
 
@@ -84,6 +84,19 @@ sub http_raw {
 		last if $o{until} && $buf =~ $o{until};
 	}
 	close $s;
+	return $buf;
+}
+
+# Everything a socket still gives until the peer closes it, an error, or
+# `timeout` seconds (default 10) without a byte: a safety net, not an
+# assertion.
+sub read_until_close {
+	my ($s, $timeout) = @_;
+	my ($buf, $rin) = ('', '');
+	vec($rin, fileno($s), 1) = 1;
+	while (select(my $r = $rin, undef, undef, $timeout // 10)) {
+		last unless sysread($s, $buf, 1 << 20, length $buf);
+	}
 	return $buf;
 }
 
