@@ -148,15 +148,6 @@ cp_now(const struct conn *c)
 	return (int64_t)c->t->loop->now_sec;
 }
 
-/* The value of the request's first field called name, {NULL, 0} if none. */
-static inline struct vd_str
-cp_req_field(const struct http_req *r, const char *name)
-{
-	int i = http_field_find(r->fields, r->nfields, name, 0);
-
-	return i >= 0 ? r->fields[i].value : (struct vd_str){ NULL, 0 };
-}
-
 /*
  * A list field's lines as one value (RFC 9110 §5.3: joined by ", "): the
  * line itself when there is one, else joined into buf (cap bytes); an
