@@ -118,6 +118,28 @@ admin_check(struct parser *p)
 		}
 }
 
+/*
+ * parent-proxy and parent-proxy-port only make a parent together (RouterOS
+ * shows either alone in an export); one without the other is loaded, as a
+ * router would, but the operator is told that no parent is used.
+ */
+static void
+parent_check(struct parser *p)
+{
+	const struct prop *a = conf_prop_find(CONF_SEC_PROXY, "parent-proxy");
+	const struct prop *pt = conf_prop_find(CONF_SEC_PROXY, "parent-proxy-port");
+	bool has_addr = p->conf->parent_proxy_len > 0 &&
+	    (p->conf->parent_proxy.ss_family == AF_INET ||
+	    p->conf->parent_proxy.ss_family == AF_INET6);
+
+	if (has_addr && p->conf->parent_proxy_port == 0)
+		conf_warn(p, p->set_at[a - conf_props], "parent-proxy is set but "
+		    "parent-proxy-port is 0: no parent is used until both are set");
+	else if (!has_addr && p->conf->parent_proxy_port != 0)
+		conf_warn(p, p->set_at[pt - conf_props], "parent-proxy-port is set but "
+		    "parent-proxy is none: no parent is used until both are set");
+}
+
 void
 conf_check(struct parser *p)
 {
@@ -125,8 +147,10 @@ conf_check(struct parser *p)
 	 * patterns) and compiles them into the immutable conf */
 	if (p->nerrors == 0 && !p->oom)
 		p->conf->rules = rules_compile(p->conf, rules_diag, p);
-	if (p->nerrors == 0 && !p->oom)
+	if (p->nerrors == 0 && !p->oom) {
 		admin_check(p);
+		parent_check(p);
+	}
 	/* the parent array too: built once here, shared by every worker */
 	if (p->nerrors == 0 && !p->oom) {
 		char err[CONF_MSG_MAX];

@@ -31,6 +31,7 @@ void		 conf_report(struct parser *p, bool is_error, const char *msg);
 void		 conf_diag(struct parser *p, bool is_error, struct pos at,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 #define conf_error(p, at, ...)	conf_diag((p), true, (at), __VA_ARGS__)
+#define conf_warn(p, at, ...)	conf_diag((p), false, (at), __VA_ARGS__)
 
 /* "out of memory", once per load; sets p->oom, which stops the load. */
 void		 conf_nomem(struct parser *p, struct pos at);

@@ -117,6 +117,21 @@ is_deeply([ grep { !$covered{$_} } @names ], [], "this test sets every property 
 	is($rc, 0, 'token:port is a good via-pseudonym') or diag($err);
 }
 
+# parent-proxy and parent-proxy-port make a parent only together: either
+# alone loads (a router's export may hold it) but is named as unused
+{
+	my $f = conf_file("/ip proxy\nset enabled=yes parent-proxy=192.0.2.1\n");
+	my ($rc, $out, $err) = vcheck($f);
+	is($rc, 0, 'parent-proxy without parent-proxy-port: loads');
+	is($err, "$f:2:30: warning: parent-proxy is set but parent-proxy-port is 0: " .
+	    "no parent is used until both are set\n", '... with a warning at its FILE:LINE:COL');
+	$f = conf_file("/ip proxy\nset parent-proxy-port=3128\n");
+	($rc, $out, $err) = vcheck($f);
+	is($rc, 0, 'parent-proxy-port without parent-proxy: loads');
+	like($err, qr/^\Q$f\E:2:23: warning: parent-proxy-port is set but parent-proxy is none/,
+	    '... with a warning at its FILE:LINE:COL');
+}
+
 # each property at its default, written out: no warning at all
 {
 	my $text = "/ip proxy\nset enabled=no src-address=:: port=8080 anonymous=no parent-proxy=0.0.0.0 \\\n" .
