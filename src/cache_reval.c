@@ -203,11 +203,12 @@ str_eq(struct vd_str a, struct vd_str b)
  * RFC 9111 §4.3.4: which stored response a 304 updates.  With strong
  * validators (entity-tags not marked W/), only one that has one of them;
  * else with weak ones (W/ tags, Last-Modified), only one they correspond
- * to (weak comparison); with none, the one stored response.  A 304 that
- * identifies ours in none of these ways updates nothing.
+ * to (weak comparison); with none, the one stored response (ours: the
+ * request carried our validators).  A 304 that identifies ours in none of
+ * these ways updates nothing.
  */
 static bool
-identifies_stored(const struct conn *c, const struct cache_conn *cc)
+identifies_stored(const struct conn *c, const struct cache_conn *cc, bool ours)
 {
 	const struct http_resp *rs = &c->resp;
 	struct vd_str etag = { NULL, 0 }, lm = { NULL, 0 }, name, v;
@@ -236,7 +237,12 @@ identifies_stored(const struct conn *c, const struct cache_conn *cc)
 			weak_match = weak_match || str_eq(e, lm);
 		}
 	}
-	return strong ? false : weak ? weak_match : true;
+	if (strong || weak)
+		return !strong && weak_match;
+	/* none: the one stored response, when the validators asked with were
+	 * ours, or when it has none either (the client's own If-Modified-Since
+	 * may have named a representation we do not keep) */
+	return ours || (etag.p == NULL && lm.p == NULL);
 }
 
 /* §4.1: the merged response's Vary (hlen bytes of cc->head), canonical,
@@ -293,14 +299,32 @@ still_storable(const struct conn *c, const struct cache_conn *cc, size_t hlen)
  * Its fields update the stored ones, the times are the 304's, the object is
  * stored again and the client gets the full stored response.
  */
+/* §4.3.4: the stored object updated from the 304 in c->resp and stored
+ * again, or removed when it may no longer be stored. */
+static void
+update_stored(struct conn *c, struct cache_conn *cc, int64_t now)
+{
+	size_t hlen = merge_head(c, cc);
+	int rc;
+
+	refresh_meta(c, cc, hlen, now);
+	if (!still_storable(c, cc, hlen)) {
+		(void)cache_store_delete(cp_store(c), &cc->hkey);
+	} else if ((rc = refresh_store(c, cc)) == VD_OK) {
+		STATS_INC(inserts_successes, 1);	/* stored again, refreshed */
+	} else if (rc == CACHE_STORE_FULL) {
+		STATS_INC(inserts_no_memory, 1);
+	} else {
+		STATS_INC(inserts_errors, 1);
+	}
+}
+
 static void
 refreshed(struct conn *c, struct cache_conn *cc)
 {
 	int64_t now = cp_now(c);
-	size_t hlen;
-	int rc;
 
-	if (!identifies_stored(c, cc)) {
+	if (!identifies_stored(c, cc, true)) {
 		/* nothing is updated, and the stale object is not validated:
 		 * the client's request goes again, without our validators */
 		log_info("%s: the origin's 304 names another representation than the "
@@ -314,17 +338,7 @@ refreshed(struct conn *c, struct cache_conn *cc)
 		proxy_refetch(c);
 		return;
 	}
-	hlen = merge_head(c, cc);
-	refresh_meta(c, cc, hlen, now);
-	if (!still_storable(c, cc, hlen)) {
-		(void)cache_store_delete(cp_store(c), &cc->hkey);
-	} else if ((rc = refresh_store(c, cc)) == VD_OK) {
-		STATS_INC(inserts_successes, 1);	/* stored again, refreshed */
-	} else if (rc == CACHE_STORE_FULL) {
-		STATS_INC(inserts_no_memory, 1);
-	} else {
-		STATS_INC(inserts_errors, 1);
-	}
+	update_stored(c, cc, now);
 	/* the client asked without conditionals: it gets the full response,
 	 * or the range it asked for */
 	if (cache_hit_copy(c, cc, &cc->obj, now) != VD_OK) {
@@ -442,6 +456,12 @@ cache_reval_response(struct conn *c, struct cache_conn *cc)
 		}
 		if (c->head_method && c->resp.status == 200)
 			head_checks_stored(c, cc);
+	} else if (cc->stale && c->resp.status == 304 && !c->head_method &&
+	    identifies_stored(c, cc, false)) {
+		/* §4.3.4: the client's own validators went, and the origin's
+		 * 304 for them is the client's; it freshens ours too */
+		update_stored(c, cc, cp_now(c));
+		cc->result = AL_TCP_REFRESH_UNMODIFIED;
 	}
 	if (cc->stale) {
 		cc->stale = false;
