@@ -411,6 +411,27 @@ retry_fresh(struct conn *c)
 }
 
 /*
+ * The upstream connection failed before the response head was whole: the
+ * request again on a new connection (a pooled one that was closed under
+ * us), or through the next parent where that is safe (a parent that hangs
+ * up or resets a new connection failed; one that closed a kept-alive
+ * connection as we reused it is the usual race, RFC 9112 §9.3.1), else a
+ * 502 saying why.
+ */
+static void
+upstream_lost(struct conn *c, const char *why)
+{
+	if (retry_fresh(c))
+		return;
+	if (!c->up.reused)
+		upstream_parent_failed(c);
+	if (upstream_parent_next(c, replayable(c)))
+		return;
+	STATS_INC(upstream_errors, 1);
+	proxy_error(c, 502, why);
+}
+
+/*
  * Where the request goes: the absolute-form target; on a transparent
  * listener the firewall's original destination, else Host; on a reverse
  * listener the origin configured for Host.  VD_OK or an error page is set.
@@ -830,10 +851,7 @@ st_send(struct conn *c)
 		return VD_OK;
 	}
 	if (rc != VD_DONE) {
-		if (retry_fresh(c))
-			return VD_OK;
-		STATS_INC(upstream_errors, 1);
-		proxy_error(c, 502, "origin closed while receiving the request");
+		upstream_lost(c, "origin closed while receiving the request");
 		return VD_OK;
 	}
 	c->state = PX_RESP_HEAD;
@@ -1044,17 +1062,7 @@ read_resp(struct conn *c)
 			}
 		}
 		if (c->up.s.eof) {
-			if (retry_fresh(c))
-				return VD_OK;
-			/* a parent that hangs up on a new connection fails; one
-			 * that closed a kept-alive connection as we reused it is
-			 * the usual race (RFC 9112 §9.3.1), not a failure */
-			if (!c->up.reused)
-				upstream_parent_failed(c);
-			if (upstream_parent_next(c, replayable(c)))
-				return VD_OK;
-			STATS_INC(upstream_errors, 1);
-			proxy_error(c, 502, "origin closed without a response");
+			upstream_lost(c, "origin closed without a response");
 			return VD_OK;
 		}
 		rc = relay_fill(b, &c->up.s, &in, &why);
@@ -1065,10 +1073,7 @@ read_resp(struct conn *c)
 		if (rc == VD_AGAIN)
 			return VD_AGAIN;
 		if (rc != VD_OK) {
-			if (retry_fresh(c))
-				return VD_OK;
-			STATS_INC(upstream_errors, 1);
-			proxy_error(c, 502, why);
+			upstream_lost(c, why);
 			return VD_OK;
 		}
 	}

@@ -6,13 +6,15 @@
 # (never_direct: 502, the origin sees nothing).  A parent that accepts and
 # never answers: after response-timeout a GET goes to the origin, a POST
 # whose body went to the parent is not sent again (504).  CONNECT falls
-# back to a direct tunnel.  Each fallback is logged and counted
+# back to a direct tunnel.  A parent that resets the connection after
+# reading the request fails the same way (a GET goes on, a POST does not).  Each fallback is logged and counted
 # (parent-fallbacks); the direct rule's hits are counted once per request.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Socket::INET;
+use Socket qw(SOL_SOCKET SO_LINGER);
 use JSON::PP;
 use Test::More;
 use Viaduct::Test;
@@ -153,6 +155,37 @@ my $parents = join ',', map { "127.0.0.1:$_" } @dead;
 	is(scalar($s->requests), 1, 'the parent got it');
 	is(scalar($o->requests), 0, 'the origin did not');
 	is(fallbacks($v), 0, 'no fallback counted');
+}
+
+{
+	# --- the only parent resets the connection after reading the request:
+	# a GET goes to the origin, a POST with a body is not sent again
+	my $r_st = Viaduct::Origin->new(raw => sub {
+		my ($s, $record) = @_;
+		my $head = '';
+		while ($head !~ /\r\n\r\n/) { sysread($s, $head, 1, length $head) or return }
+		$record->($head);
+		setsockopt($s, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));	# close = RST
+		close $s;
+	});
+	my $o = Viaduct::Origin->new;
+	my $op = $o->port;
+	my $rp = $r_st->port;
+	my $v = start_viaduct(conf => conf("parents=127.0.0.1:$rp"));
+	my $r = http_get($v->port, "http://127.0.0.1:$op/rst/1");
+	like($r, qr{^HTTP/1\.1 200 .*\r\n\r\nhello from origin: /rst/1\n\z}s,
+	    'a parent that resets: the GET reaches the origin');
+	is(scalar($r_st->requests), 1, 'the resetting parent was asked once');
+	ok($v->wait_log(qr/parent 127\.0\.0\.1:$rp failed: marked down/),
+	    'error log: the resetting parent marked down');
+	is(fallbacks($v), 1, 'one fallback counted');
+
+	my $w = start_viaduct(conf => conf("parents=127.0.0.1:$rp"));
+	$r = http_raw($w->port, "POST http://127.0.0.1:$op/rst/post HTTP/1.1\r\n" .
+	    "Host: 127.0.0.1:$op\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+	like($r, qr{^HTTP/1\.1 502 }, 'a POST with a body to a resetting parent: 502');
+	is(scalar($r_st->requests), 2, 'the parent got it');
+	is(scalar(grep { m{/rst/post} } $o->requests), 0, 'the origin did not');
 }
 
 {
