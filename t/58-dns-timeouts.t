@@ -126,4 +126,25 @@ for my $ka ("Connection: keep-alive\r\n", '') {
 	close $s;
 }
 
+# --- a DNS server that never answers: the resolver gives up after its
+# tries (viaduct's c-ares timeout, not c-ares' default of over a minute),
+# 504 saying so; the datagrams wait unread in our socket
+{
+	my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'udp')
+	    or die "udp: $!";
+	my $w = start_viaduct(conf => Viaduct::Test::default_conf() .
+	    "set workers=1 dns-servers=127.0.0.1:" . $silent->sockport . " response-timeout=1m\n");
+	$r = http_get($w->port, "http://quiet.test:$op/q", timeout => 20);
+	like($r, qr{\AHTTP/1\.1 504 Gateway Timeout\r\n.*Timeout while contacting DNS servers}s,
+	    'a silent DNS server: 504 once the resolver gives up');
+	my ($rin, $q) = ('', 0);
+	vec($rin, fileno($silent), 1) = 1;
+	while (select(my $rout = $rin, undef, undef, 0) > 0) {
+		$silent->recv(my $d, 512);
+		$q++;
+	}
+	ok($q >= 2, "the silent server was asked again before giving up ($q questions)");
+	$w->stop;
+}
+
 done_testing();
