@@ -282,6 +282,13 @@ $r = http_get($port, "http://$o/garbage");
 like($r, qr{\AHTTP/1\.1 502 }, 'garbage from the origin -> 502');
 $r = http_get($port, "http://$o/x", headers => "Via: 1.0 test.via\r\n");
 like($r, qr{\AHTTP/1\.1 508 }, 'our pseudonym in Via -> 508');
+# a comment may hold commas and our name (RFC 9110 §5.6.5, §7.6.3): no loop
+$r = http_get($port, "http://$o/x", headers => "Via: 1.1 a.example (see, 1.1 test.via)\r\n");
+like($r, qr{\AHTTP/1\.1 200 }, 'our pseudonym inside a Via comment is no loop');
+$r = http_get($port, "http://$o/x", headers => "Via: 1.1 a.example (x, (y)), 1.1 test.via:8080\r\n");
+like($r, qr{\AHTTP/1\.1 200 }, 'another port of our name is no loop');
+$r = http_get($port, "http://$o/x", headers => "Via: 1.1 a.example (x, (y)), 1.1 test.via (v)\r\n");
+like($r, qr{\AHTTP/1\.1 508 }, 'our pseudonym after a nested comment -> 508');
 
 # --- names through c-ares: /etc/hosts localhost
 $r = http_get($port, "http://localhost:$op/named");
