@@ -25,13 +25,22 @@ struct dns_cache_ent {
 	struct dns_result	 r;		/* ports as asked; re-set on use */
 };
 
+/* One caller waiting for a name; several wait on one lookup. */
 struct dns_query {
-	struct dns	*d;
-	dns_cb		*cb;		/* NULL: cancelled */
+	dns_cb		*cb;		/* NULL: cancelled (or answered) */
 	void		*arg;
 	uint16_t	 port;
 	bool		 busy;
-	char		 host[256];	/* for the cache */
+	struct dns_query *next;		/* the lookup's other waiters */
+};
+
+/* A name being asked of c-ares: one at a time per name, however many
+ * connections want it (a burst of misses for one site asks once). */
+struct dns_lookup {
+	struct dns	*d;
+	bool		 busy;
+	char		 host[256];	/* for the cache, and to share it */
+	struct dns_query *waiters;
 };
 
 struct dns_sock {
@@ -45,7 +54,8 @@ struct dns {
 	struct ev_timer		 timer;
 	struct dns_sock		 socks[DNS_MAX_SOCKS];
 	struct dns_query	*q;
-	int			 nq;
+	struct dns_lookup	*lk;
+	int			 nq;		/* of each */
 	struct dns_cache_ent	*cache;
 };
 
@@ -120,6 +130,18 @@ dns_rearm(struct dns *d)
 		    (int64_t)tvp->tv_sec * 1000 + tvp->tv_usec / 1000 + 1);
 }
 
+/* The memory of d, which holds no c-ares channel (or no longer). */
+static void
+dns_release(struct dns *d)
+{
+	if (d == NULL)
+		return;
+	free(d->cache);
+	free(d->lk);
+	free(d->q);
+	free(d);
+}
+
 struct dns *
 dns_create(struct ev_loop *loop, int max_queries, const char *servers)
 {
@@ -133,10 +155,9 @@ dns_create(struct ev_loop *loop, int max_queries, const char *servers)
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL ||
 	    (d->q = calloc((size_t)max_queries, sizeof(*d->q))) == NULL ||
+	    (d->lk = calloc((size_t)max_queries, sizeof(*d->lk))) == NULL ||
 	    (d->cache = calloc(DNS_CACHE_SIZE, sizeof(*d->cache))) == NULL) {
-		if (d != NULL)
-			free(d->q);
-		free(d);
+		dns_release(d);
 		return NULL;
 	}
 	d->loop = loop;
@@ -157,18 +178,14 @@ dns_create(struct ev_loop *loop, int max_queries, const char *servers)
 	if ((rc = ares_init_options(&d->ch, &o, ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
 	    ARES_OPT_TRIES)) != ARES_SUCCESS) {
 		log_warnx("dns: %s", ares_strerror(rc));
-		free(d->cache);
-		free(d->q);
-		free(d);
+		dns_release(d);
 		return NULL;
 	}
 	if (servers != NULL && servers[0] != '\0' &&
 	    (rc = ares_set_servers_ports_csv(d->ch, servers)) != ARES_SUCCESS) {
 		log_warnx("dns: dns-servers=%s: %s", servers, ares_strerror(rc));
 		ares_destroy(d->ch);
-		free(d->cache);
-		free(d->q);
-		free(d);
+		dns_release(d);
 		return NULL;
 	}
 	return d;
@@ -183,9 +200,21 @@ dns_free(struct dns *d)
 		d->q[i].cb = NULL;
 	ares_destroy(d->ch);	/* runs the callbacks with ARES_EDESTRUCTION */
 	ev_timer_stop(d->loop, &d->timer);
-	free(d->cache);
-	free(d->q);
-	free(d);
+	dns_release(d);
+}
+
+/* r for a caller that asked for port: the same addresses, its port. */
+static void
+with_port(struct dns_result *r, uint16_t port)
+{
+	for (int i = 0; i < r->naddrs; i++) {
+		struct sockaddr_storage *ss = &r->addrs[i];
+
+		if (ss->ss_family == AF_INET)
+			((struct sockaddr_in *)ss)->sin_port = htons(port);
+		else if (ss->ss_family == AF_INET6)
+			((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	}
 }
 
 static struct dns_cache_ent *
@@ -221,26 +250,45 @@ cache_get(struct dns *d, const char *host, uint16_t port)
 
 	if (e->expires <= d->loop->now_ms || strcmp(e->host, host) != 0)
 		return NULL;
-	for (int i = 0; i < e->r.naddrs; i++) {
-		struct sockaddr_storage *ss = &e->r.addrs[i];
-
-		if (ss->ss_family == AF_INET)
-			((struct sockaddr_in *)ss)->sin_port = htons(port);
-		else if (ss->ss_family == AF_INET6)
-			((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	}
+	with_port(&e->r, port);
 	return &e->r;
+}
+
+/*
+ * The answer goes to every waiter still there.  The list is taken off the
+ * lookup first: a callback may close connections (cancelling waiters
+ * further on, which then hear nothing) or start lookups, also of this name.
+ */
+static void
+answer_waiters(struct dns_lookup *lk, const struct dns_result *r)
+{
+	struct dns_query *w = lk->waiters, *next;
+	struct dns_result mine;
+
+	lk->waiters = NULL;
+	lk->busy = false;
+	for (; w != NULL; w = next) {
+		dns_cb *cb = w->cb;
+
+		next = w->next;
+		w->cb = NULL;
+		w->busy = false;
+		if (cb == NULL)
+			continue;
+		mine = *r;
+		with_port(&mine, w->port);
+		cb(w->arg, &mine);
+	}
 }
 
 static void
 addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 {
-	struct dns_query *q = arg;
+	struct dns_lookup *lk = arg;
 	struct dns_result r;
-	dns_cb *cb = q->cb;
-
 	int ttl = DNS_CACHE_MAX_S;
 
+	(void)timeouts;
 	r.naddrs = 0;
 	r.error = status == ARES_SUCCESS ? "no address" : ares_strerror(status);
 	if (status == ARES_SUCCESS && ai != NULL) {
@@ -253,15 +301,36 @@ addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 			if (n->ai_ttl < ttl)
 				ttl = n->ai_ttl;	/* the shortest one rules */
 		}
-		if (status == ARES_SUCCESS && q->d != NULL)
-			cache_put(q->d, q->host, &r, ttl);
+		cache_put(lk->d, lk->host, &r, ttl);
 	}
 	if (ai != NULL)
 		ares_freeaddrinfo(ai);
-	q->busy = false;
-	q->cb = NULL;
-	if (cb != NULL)
-		cb(q->arg, &r);
+	answer_waiters(lk, &r);
+}
+
+/* The lookup of host under way, else a free one started; NULL: none free. */
+static struct dns_lookup *
+lookup_for(struct dns *d, const char *host, bool *started)
+{
+	struct dns_lookup *spare = NULL;
+
+	*started = false;
+	for (int i = 0; i < d->nq; i++) {
+		struct dns_lookup *lk = &d->lk[i];
+
+		if (lk->busy && strcmp(lk->host, host) == 0)
+			return lk;
+		if (!lk->busy && spare == NULL)
+			spare = lk;
+	}
+	if (spare != NULL) {
+		spare->d = d;
+		spare->busy = true;
+		spare->waiters = NULL;
+		memcpy(spare->host, host, strlen(host) + 1);
+		*started = true;
+	}
+	return spare;
 }
 
 int
@@ -270,34 +339,31 @@ dns_resolve(struct dns *d, const char *host, uint16_t port, dns_cb *cb,
 {
 	struct ares_addrinfo_hints h;
 	struct dns_query *q = NULL;
+	struct dns_lookup *lk;
 	const struct dns_result *hit;
-	char svc[8];
+	bool started;
 
 	if ((hit = cache_get(d, host, port)) != NULL) {
 		*qp = NULL;
 		cb(arg, hit);
 		return VD_OK;
 	}
-	for (int i = 0; i < d->nq; i++)
-		if (!d->q[i].busy) {
+	for (int i = 0; i < d->nq && q == NULL; i++)
+		if (!d->q[i].busy)
 			q = &d->q[i];
-			break;
-		}
-	if (q == NULL)
+	if (q == NULL || strlen(host) >= sizeof(lk->host) ||
+	    (lk = lookup_for(d, host, &started)) == NULL)
 		return VD_ERR;
-	q->d = d;
-	q->cb = cb;
-	q->arg = arg;
-	q->port = port;
-	q->busy = true;
-	vd_strlcpy(q->host, host, sizeof(q->host));
+	*q = (struct dns_query){ .cb = cb, .arg = arg, .port = port, .busy = true,
+	    .next = lk->waiters };
+	lk->waiters = q;
 	*qp = q;
+	if (!started)
+		return VD_OK;		/* it hears the answer already asked for */
 	memset(&h, 0, sizeof(h));
 	h.ai_family = AF_UNSPEC;
 	h.ai_socktype = SOCK_STREAM;
-	h.ai_flags = ARES_AI_NUMERICSERV;
-	snprintf(svc, sizeof(svc), "%u", port);
-	ares_getaddrinfo(d->ch, host, svc, &h, addrinfo_cb, q);
+	ares_getaddrinfo(d->ch, host, NULL, &h, addrinfo_cb, lk);
 	dns_rearm(d);
 	return VD_OK;
 }

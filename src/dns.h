@@ -5,8 +5,10 @@
  * registered in the worker's loop, so a lookup never blocks.  /etc/hosts is
  * honoured ("localhost" works).  Positive answers are cached for their TTL
  * (at most an hour; hosts-file answers, TTL 0, are not cached), so a
- * cached name answers at once.  Queries live in a pool sized at creation:
- * no allocation per lookup in our code.  A caller whose connection goes
+ * cached name answers at once.  Callers asking for a name that is being
+ * looked up wait for that lookup's answer (one question however many ask).
+ * Queries and lookups live in pools sized at creation: no allocation per
+ * lookup in our code.  A caller whose connection goes
  * away cancels its query; the answer is then dropped when it arrives, at
  * the latest after DNS_TIMEOUT_MS + 2 x DNS_TIMEOUT_MS per server.
  */

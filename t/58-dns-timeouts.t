@@ -147,4 +147,28 @@ for my $ka ("Connection: keep-alive\r\n", '') {
 	$w->stop;
 }
 
+# --- a burst of requests for a name not yet known: one lookup, every
+# request served when its answer comes (the server takes its time)
+{
+	my $slow = Viaduct::DNS->new(delay => 0.3, records => { 'burst.test' => { A => ['127.0.0.2'] } });
+	my $w = start_viaduct(conf => Viaduct::Test::default_conf() .
+	    "set workers=1 dns-servers=127.0.0.1:" . $slow->port . "\n");
+	my @s = map {
+		my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $w->port,
+		    Proto => 'tcp') or die "connect: $!";
+		print $c "GET http://burst.test:$op/b$_ HTTP/1.1\r\nHost: burst.test:$op\r\n" .
+		    "Connection: close\r\n\r\n";
+		$c;
+	} 1 .. 5;
+	my $i = 0;
+	for my $c (@s) {
+		$i++;
+		my $got = read_until_close($c, 10);
+		like($got, qr{\AHTTP/1\.1 200 OK\r\n.*\r\n\r\nlive /b$i\n\z}s, "burst: request $i served");
+	}
+	is(scalar(grep { $_ eq 'burst.test A' } $slow->questions), 1,
+	    'five requests at once for one name: one question');
+	$w->stop;
+}
+
 done_testing();

@@ -6,12 +6,14 @@ package Viaduct::DNS;
 #   my $d = Viaduct::DNS->new(records => { 'two.test' => { A => ['127.0.0.1', '127.0.0.2'] } });
 #   $d->port;  # give viaduct dns-servers=127.0.0.1:PORT
 #   $d->questions;  # ("two.test A", ...) in arrival order
-# Option ttl => seconds (default 60) for every answer.
+# Option ttl => seconds (default 60) for every answer; delay => seconds to
+# wait before each answer (a slow server: lookups overlap).
 use strict;
 use warnings;
 use IO::Socket::INET;
 use Socket qw(inet_aton inet_pton AF_INET6);
 use File::Temp qw(tempfile);
+use Time::HiRes ();
 
 sub new {
 	my ($class, %o) = @_;
@@ -28,6 +30,7 @@ sub new {
 				close $fh;
 			}
 			my $r = answer($q, $o{records} // {}, $o{ttl} // 60);
+			Time::HiRes::sleep($o{delay}) if $o{delay};
 			$s->send($r, 0, $peer) if defined $r;
 		}
 	}
@@ -40,6 +43,7 @@ sub port { $_[0]{port} }
 
 sub questions {
 	open(my $fh, '<', $_[0]{log}) or return ();
+	local $/ = "\n";	# a line each, whatever the caller's $/ is
 	my @q = <$fh>;
 	chomp @q;
 	return @q;
