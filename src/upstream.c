@@ -1064,7 +1064,12 @@ upstream_parent_connect_head(struct conn *c)
 	http_out_str(&c->out, auth);
 	http_out_str(&c->out, " HTTP/1.1\r\nHost: ");
 	http_out_str(&c->out, auth);
-	/* our Via, so that a chain of viaduct nodes still sees a loop */
+	/* the client's Via and ours (RFC 9110 §7.6.3), so that every node of
+	 * a chain, not only the one before us, sees a loop */
+	for (int i = 0; (i = http_field_find(c->req.fields, c->req.nfields, "via", i)) >= 0; i++) {
+		http_out_str(&c->out, "\r\nVia: ");
+		http_out_add(&c->out, c->req.fields[i].value.p, c->req.fields[i].value.len);
+	}
 	http_out_str(&c->out, "\r\nVia: 1.1 ");
 	http_out_str(&c->out, c->t->via);
 	http_out_str(&c->out, "\r\n\r\n");

@@ -245,6 +245,11 @@ my @urls = map { "http://host$_.example/obj/$_?q=$_" } 1 .. 60;
 	my $v2 = start_viaduct(conf => $c2, port => $p2);
 	my $r = http_get($p1, 'http://loop.example/');
 	like($r, qr{^HTTP/1\.1 508 }, 'a chain that loops back: 508');
+	# CONNECT carries the client's Via on too, so the loop ends the same
+	$r = http_raw($p1, "CONNECT loop.example:443 HTTP/1.1\r\nHost: loop.example:443\r\n\r\n",
+	    timeout => 10);
+	like($r, qr{^HTTP/1\.1 508 }, 'a CONNECT chain that loops back: 508');
+	is(scalar(() = ($r =~ /^Via: /mg)), 3, '... after one round (v1 answers, v2 and v1 relay: three Via lines)');
 }
 
 done_testing();
