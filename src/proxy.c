@@ -891,7 +891,8 @@ static int
 on_switch(struct conn *c)
 {
 	struct http_framing none = { .kind = HTTP_BODY_NONE };
-	struct http_resp_out ro = { .upgrade = true };
+	/* RFC 9110 §6.6.1: a forwarded response without Date gets one */
+	struct http_resp_out ro = { .upgrade = true, .date = conn_date(c->t) };
 
 	if (!c->upgrade || c->state != PX_RESP_HEAD) {
 		proxy_error(c, 502, "origin switched protocols without Upgrade");
@@ -923,7 +924,7 @@ static int
 on_parent_tunnel(struct conn *c)
 {
 	struct http_framing none = { .kind = HTTP_BODY_NONE };
-	struct http_resp_out ro = { 0 };
+	struct http_resp_out ro = { .date = conn_date(c->t) };	/* §6.6.1 */
 
 	c->out.len = 0;
 	c->out.overflow = false;

@@ -112,10 +112,12 @@ drain(struct tunnel_dir *d, struct side *from)
 	return VD_OK;
 }
 
-/* One step of one direction: VD_OK (moved something), VD_AGAIN. */
+/* One step of one direction: VD_OK (moved something), VD_AGAIN.  *count
+ * adds what was sent on, *got what was read from `from` now (the bytes in
+ * pre were counted when they were read). */
 static int
 step(struct tunnel_dir *d, struct buf *pre, struct side *from, struct side *to,
-    uint64_t *count)
+    uint64_t *count, uint64_t *got)
 {
 	ssize_t n;
 	int rc;
@@ -141,6 +143,7 @@ step(struct tunnel_dir *d, struct buf *pre, struct side *from, struct side *to,
 		n = splice(from->fd, NULL, d->pipe[1], NULL, d->cap - d->inpipe, SPLICE_FLAGS);
 		if (n > 0) {
 			d->inpipe += (size_t)n;
+			*got += (uint64_t)n;
 			return VD_OK;
 		}
 		if (n < 0 && errno == EINTR)
@@ -170,19 +173,19 @@ int
 tunnel_run(struct conn *c, bool *moved)
 {
 	struct tunnel *tu = &c->tun;
-	uint64_t up = 0, down = 0;
+	uint64_t up = 0, down = 0, up_got = 0, down_got = 0;
 	bool progress;
 	int r0, r1;
 
 	*moved = false;
 	do {
-		r0 = step(&tu->d[0], &c->in, &c->cl, &c->up.s, &up);
-		r1 = step(&tu->d[1], &c->up.in, &c->up.s, &c->cl, &down);
+		r0 = step(&tu->d[0], &c->in, &c->cl, &c->up.s, &up, &up_got);
+		r1 = step(&tu->d[1], &c->up.in, &c->up.s, &c->cl, &down, &down_got);
 		progress = r0 == VD_OK || r1 == VD_OK;
 		*moved = *moved || progress;
 	} while (progress);
 	STATS_INC(sent_to_clients, down);
-	STATS_INC(received_from_servers, down);	/* what came from the origin side */
+	STATS_INC(received_from_servers, down_got);	/* what came from the origin side */
 	c->sent += down;
 	/* done when both are shut; a dead one drains until then */
 	if (tu->d[0].shut && tu->d[1].shut)

@@ -213,7 +213,9 @@ print $s "GET http://127.0.0.1:$wp/chat HTTP/1.1\r\nHost: 127.0.0.1:$wp\r\nUpgra
     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 $buf = '';
 read_until($s, qr/SERVER-FIRST/, \$buf);
-is($buf, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" .
+# a Date added, as to every forwarded response without one (RFC 9110 §6.6.1)
+like($buf, qr{\r\nDate: \w{3}, \d\d \w{3} \d{4} [\d:]{8} GMT\r\n}, '101 relayed with a Date added');
+is($buf =~ s/\r\nDate: [^\r]*//r, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" .
     "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nConnection: upgrade\r\nVia: 1.1 tun.via\r\n\r\nSERVER-FIRST",
     '101 relayed with Upgrade, then the origin bytes that followed it');
 is(($ws->requests)[-1], "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:$wp\r\nUpgrade: websocket\r\n" .

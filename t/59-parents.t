@@ -212,7 +212,8 @@ my @urls = map { "http://host$_.example/obj/$_?q=$_" } 1 .. 60;
 			print $s "HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope";
 			return;
 		}
-		print $s "HTTP/1.1 200 Connection established\r\n\r\n";
+		# the banner comes in the same segment as the head
+		print $s "HTTP/1.1 200 Connection established\r\n\r\nhello";
 		while (sysread($s, my $b, 65536)) { print $s uc $b }
 	});
 	my $v = start_viaduct(conf => conf('parents=127.0.0.1:' . $tp->port));
@@ -222,11 +223,20 @@ my @urls = map { "http://host$_.example/obj/$_?q=$_" } 1 .. 60;
 	my $buf = '';
 	while ($buf !~ /\r\n\r\n/) { sysread($s, $buf, 65536, length $buf) or last }
 	like($buf, qr{^HTTP/1\.1 200 }, 'CONNECT through the parent: 200 relayed');
+	like($buf, qr{\r\nDate: [^\r]+ GMT\r\n}, '... with a Date (RFC 9110 §6.6.1)');
 	print $s "ping";
-	my $echo = '';
-	while (length($echo) < 4) { sysread($s, $echo, 65536, length $echo) or last }
-	is($echo, 'PING', 'bytes go through the tunnel at the parent');
+	my $echo = $buf =~ s/\A.*?\r\n\r\n//sr;
+	while (length($echo) < 9) { sysread($s, $echo, 65536, length $echo) or last }
+	is($echo, 'helloPING', 'the banner, then bytes through the tunnel at the parent');
 	close $s;
+	# 39 bytes of head, 5 of banner, 4 echoed: each counted once
+	my $got;
+	wait_until(sub {
+		my ($st, $out) = run_cmd([viaductctl_bin(), '-f', $v->{conf}, 'monitor', '--json']);
+		($got) = $out =~ /"received-from-servers":\s*(\d+)/;
+		($got // 0) >= 48;
+	});
+	is($got, 48, 'received-from-servers: every byte from the parent counted once');
 	my ($req) = $tp->requests;
 	like($req // '', qr{^CONNECT tunnel\.example:443 HTTP/1\.1\r\n}, 'the parent got CONNECT host:port');
 	like($req // '', qr{\r\nVia: 1\.1 par\.via\r\n}, '... with our Via');
