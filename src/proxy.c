@@ -272,6 +272,11 @@ start_upstream(struct conn *c)
 	/* the direct list may send it through a parent (addrs[] = parents) */
 	if ((rc = upstream_parent_plan(c)) == VD_ERR)
 		return;
+	if (u->via_parent && c->req_fr.kind == HTTP_BODY_CHUNKED && upstream_origin_v10(c)) {
+		proxy_error(c, 411, "the parent proxy speaks HTTP/1.0, which has no "
+		    "chunked request body: send Content-Length");
+		return;
+	}
 	/* a pooled connection would skip the address the access list waits for */
 	if (!u->acl_addr && upstream_pool_get(c) == VD_OK) {
 		c->state = PX_SEND;

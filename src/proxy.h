@@ -306,8 +306,8 @@ int	upstream_pool_get(struct conn *);
  * handles HTTP/1.1, "by remembering the version of a prior received
  * response".  The worker remembers the last UP_V10_MAX origins whose last
  * response was HTTP/1.0 (note: after every final response from an origin);
- * origin_v10 asks whether the request's origin (after route()) is one.
- * Parents are proxies and never counted.
+ * origin_v10 asks whether the request's origin (after route()), or the
+ * parent planned for it (after upstream_parent_plan()), is one.
  */
 void	upstream_note_version(struct conn *, int version);
 bool	upstream_origin_v10(const struct conn *);

@@ -285,15 +285,17 @@ v10_find(struct conn_table *t, const char *host, uint16_t port)
 	return NULL;
 }
 
+/* An origin, or a parent (by pool_key(): an old proxy that answers in 1.0
+ * cannot take a chunked body either, RFC 9112 §6.1). */
 void
 upstream_note_version(struct conn *c, int version)
 {
 	struct conn_table *t = c->t;
 	struct up_v10 *e;
+	uint16_t port;
+	const char *host = pool_key(c, &port);
 
-	if (c->up.via_parent)
-		return;		/* a parent is a proxy: asked in 1.1, never refused */
-	e = v10_find(t, c->up.host, c->up.port);
+	e = v10_find(t, host, port);
 	if (version != 10) {
 		if (e != NULL)
 			e->host[0] = '\0';
@@ -302,15 +304,17 @@ upstream_note_version(struct conn *c, int version)
 	if (e != NULL)
 		return;
 	e = &t->v10[t->v10_next++ % UP_V10_MAX];
-	e->port = c->up.port;
-	snprintf(e->host, sizeof(e->host), "%s", c->up.host);
+	e->port = port;
+	snprintf(e->host, sizeof(e->host), "%s", host);
 }
 
 bool
 upstream_origin_v10(const struct conn *c)
 {
-	return !c->up.via_parent &&
-	    v10_find(c->t, c->up.host, c->up.port) != NULL;
+	uint16_t port;
+	const char *host = pool_key(c, &port);
+
+	return v10_find(c->t, host, port) != NULL;
 }
 
 /* ------------------------------------------------------------ serialize-connections */

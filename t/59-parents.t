@@ -246,6 +246,24 @@ my @urls = map { "http://host$_.example/obj/$_?q=$_" } 1 .. 60;
 }
 
 {
+	# --- a parent that answers in HTTP/1.0 gets no chunked request body
+	# (RFC 9112 §6.1): remembered like a 1.0 origin, the client gets 411
+	my $old = Viaduct::Origin->new(handler => sub {
+		"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nold";
+	});
+	my $v = start_viaduct(conf => conf('parents=127.0.0.1:' . $old->port));
+	my $r = http_get($v->port, 'http://old.example/first');
+	like($r, qr{^HTTP/1\.1 200 .*\r\n\r\nold\z}s, 'a 1.0 parent answers');
+	$r = http_raw($v->port, "POST http://old.example/up HTTP/1.1\r\nHost: old.example\r\n" .
+	    "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+	like($r, qr{^HTTP/1\.1 411 }, 'a chunked body for a 1.0 parent: 411');
+	is(scalar(grep { m{^POST } } $old->requests), 0, '... the parent saw nothing of it');
+	$r = http_raw($v->port, "POST http://old.example/up HTTP/1.1\r\nHost: old.example\r\n" .
+	    "Content-Length: 3\r\nConnection: close\r\n\r\nabc");
+	like($r, qr{^HTTP/1\.1 200 }, 'with Content-Length it goes');
+}
+
+{
 	# --- two viaducts, each the other's parent: the loop is seen (508)
 	my ($p1, $p2) = (Viaduct::Test::free_port(), Viaduct::Test::free_port());
 	my $c1 = conf("parents=127.0.0.1:$p2");
