@@ -121,41 +121,68 @@ log_is_none(const char *path)
 /*
  * Open the error log (as root at start: then hand it to the user so that
  * workers and the unprivileged master can reopen it on USR1) and create the
- * access log for the workers.  Returns -1 with err set.
+ * access log for the workers, without installing anything yet: *errfd is
+ * the new error log (-1: stderr).  Either both can be had or neither is
+ * kept, so that a reload that cannot open one refuses before it changes
+ * anything.  Returns -1 with err set.
  */
 static int
-open_logs(struct master *m, const struct vd_conf *conf, char *err, size_t errlen)
+logs_prepare(struct master *m, const struct vd_conf *conf, int *errfd,
+    char *err, size_t errlen)
 {
-	int fd;
+	int fd = -1, afd;
 
+	*errfd = -1;
 	if (!log_is_stderr(conf->error_log)) {
-		if ((fd = log_open_file(conf->error_log)) == -1)
-			goto fail_err;
-		if (m->ids.switch_user && fchown(fd, m->ids.uid, m->ids.gid) == -1)
-			goto fail_err;
-		if (vd.log_fd != STDERR_FILENO) {
-			dup2(fd, vd.log_fd);	/* same number: children's copies stay valid */
-			close(fd);
-		} else {
-			vd.log_fd = fd;
+		if ((fd = log_open_file(conf->error_log)) == -1 ||
+		    (m->ids.switch_user && fchown(fd, m->ids.uid, m->ids.gid) == -1)) {
+			snprintf(err, errlen, "cannot open error log %s: %s",
+			    conf->error_log, strerror(errno));
+			if (fd != -1)
+				close(fd);
+			return -1;
 		}
 	}
 	if (!log_is_none(conf->access_log) && !conf_log_syslog(conf->access_log, NULL)) {
-		fd = open(conf->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		if (fd == -1) {
+		afd = open(conf->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (afd == -1) {
 			snprintf(err, errlen, "cannot open access log %s: %s",
 			    conf->access_log, strerror(errno));
+			if (fd != -1)
+				close(fd);
 			return -1;
 		}
 		if (m->ids.switch_user && geteuid() == 0)
-			(void)fchown(fd, m->ids.uid, m->ids.gid);
-		close(fd);
+			(void)fchown(afd, m->ids.uid, m->ids.gid);
+		close(afd);
 	}
+	*errfd = fd;
 	return 0;
-fail_err:
-	snprintf(err, errlen, "cannot open error log %s: %s", conf->error_log,
-	    strerror(errno));
-	return -1;
+}
+
+/* Make errfd (from logs_prepare) the error log; -1 leaves it as it is. */
+static void
+logs_install(int errfd)
+{
+	if (errfd == -1)
+		return;
+	if (vd.log_fd != STDERR_FILENO) {
+		dup2(errfd, vd.log_fd);	/* same number: children's copies stay valid */
+		close(errfd);
+	} else {
+		vd.log_fd = errfd;
+	}
+}
+
+static int
+open_logs(struct master *m, const struct vd_conf *conf, char *err, size_t errlen)
+{
+	int errfd;
+
+	if (logs_prepare(m, conf, &errfd, err, errlen) == -1)
+		return -1;
+	logs_install(errfd);
+	return 0;
 }
 
 /* mkdir -p one level, owned by the user when we create it as root. */
@@ -601,7 +628,7 @@ reload(struct master *m)
 	struct vd_conf *nc;
 	struct listen_set *nls;
 	char err[512];
-	int n, nfree = 0;
+	int n, nfree = 0, errfd = -1;
 
 	log_notice("reloading %s", m->conf->file);
 	nc = conf_load(m->conf->file, reload_diag, NULL);
@@ -621,20 +648,28 @@ reload(struct master *m)
 		conf_free(nc);
 		return;
 	}
+	/* Logs before sockets: a log that cannot be opened refuses the
+	 * reload as it fails a start, rather than a generation that logs
+	 * nothing; nothing is installed until the sockets are had too. */
+	if ((str_differs(m->conf->error_log, nc->error_log) ||
+	    str_differs(m->conf->access_log, nc->access_log)) &&
+	    logs_prepare(m, nc, &errfd, err, sizeof(err)) == -1) {
+		log_errx("reload: %s; keeping the running configuration", err);
+		conf_free(nc);
+		return;
+	}
 	nls = vd_xcalloc(1, sizeof(*nls));
 	if (listen_open(nls, nc, m->ls, err, sizeof(err)) == -1) {
 		log_errx("reload: %s; keeping the running configuration", err);
+		if (errfd != -1)
+			close(errfd);
 		conf_free(nc);
 		free(nls);
 		return;
 	}
 	warn_restart_only(m->conf, nc);
 	raise_nofile(nc);
-	if (str_differs(m->conf->error_log, nc->error_log) ||
-	    str_differs(m->conf->access_log, nc->access_log)) {
-		if (open_logs(m, nc, err, sizeof(err)) == -1)
-			log_errx("reload: %s", err);
-	}
+	logs_install(errfd);
 	vd.log_level = nc->log_level;
 
 	/* Commit.  Old workers keep their own copies of conf and sockets. */

@@ -124,6 +124,38 @@ sub urls_in {
 	like(slurp($v->errlog) // '', qr/reloaded: generation 3/, 'reload: three reloads happened');
 }
 
+# --- a reload whose logs cannot be opened is refused ----------------------------------
+# as a start with them fails: the running generation and its logs go on
+for my $which ('access-log', 'error-log') {
+	my $v = start_viaduct();
+	my $dir = $v->dir;
+	my @before = $v->children;
+	my $conf = slurp($v->{conf});
+	(my $bad = $conf) =~ s{$which=\S+}{$which=$dir/no-such-dir/x.log};
+	# a new error log that could be opened must not be taken either
+	$bad =~ s{error-log=\S+}{error-log=$dir/error2.log} if $which eq 'access-log';
+	spew($v->{conf}, $bad);
+	$v->signal('HUP');
+	ok($v->wait_log(qr{\[error\] master pid \d+: reload: cannot open \Q${\ ($which =~ s/-/ /r)}\E }
+	    . qr{\Q$dir/no-such-dir/x.log: No such file or directory; keeping the running configuration\E}),
+	    "$which unopenable: the reload is refused, and the error log says why");
+	http_get($v->port, "http://127.0.0.1:$op/after-refused");
+	is(join(' ', $v->children), join(' ', @before), "$which unopenable: the same processes serve");
+	if ($which eq 'access-log') {
+		ok(!-s "$dir/error2.log", "$which unopenable: the new error log is not taken");
+		ok(wait_until(sub { (slurp("$dir/access.log") // '') =~ m{ GET http://127\.0\.0\.1:$op/after-refused } }),
+		    "$which unopenable: requests are still logged to the access log");
+	}
+	spew($v->{conf}, $conf);
+	$v->signal('HUP');
+	# the second reload's outcome, whatever it is
+	wait_until(sub { my @r = split /\] master pid \d+: reloading /, slurp($v->errlog) // '';
+	    @r >= 3 && $r[-1] =~ /reloaded: generation/ });
+	is(join(' ', (slurp($v->errlog) // '') =~ /reloaded: generation (\d+)/g), '1',
+	    "$which: the next good reload is the first generation change");
+	$v->stop;
+}
+
 # --- TERM with a response in flight ----------------------------------------------------
 {
 	my $v = start_viaduct();
