@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
@@ -372,6 +374,7 @@ struct accesslog {
 	int64_t			 dropped;	/* lines lost to write errors */
 	bool			 syslog;	/* fd is a unix datagram socket */
 	bool			 syslog_failing;	/* the last datagram was dropped */
+	bool			 torn;		/* our last write ended inside a line */
 	int			 pri;		/* facility | LOG_INFO */
 	struct sockaddr_un	 sun;		/* syslog-socket */
 	size_t			 len;
@@ -403,10 +406,28 @@ accesslog_now_ms(struct accesslog *al)
 	return mono + (al != NULL ? al->wall_off : 0);
 }
 
+/*
+ * O_APPEND, and read-write when the file is a regular one we may read, so
+ * that a flush can see whether the file ends inside a line (tail_torn).  A
+ * FIFO stays write-only: opened read-write it would never see its reader go.
+ */
 static int
 open_file(const char *path)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	struct stat st, rst;
+	int fd, rw;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		return fd;
+	if ((rw = open(path, O_RDWR | O_APPEND | O_CLOEXEC)) == -1)
+		return fd;	/* write-only: only our own torn writes are known */
+	if (fstat(rw, &rst) == -1 || rst.st_dev != st.st_dev || rst.st_ino != st.st_ino) {
+		close(rw);	/* renamed between the two opens */
+		return fd;
+	}
+	close(fd);
+	return rw;
 }
 
 static bool
@@ -504,31 +525,79 @@ accesslog_create(const struct vd_conf *conf, size_t nconns)
 	return al;
 }
 
+/*
+ * Does the file end inside a line?  A write cut short by a full disk or
+ * the file size limit leaves half a line, ours or another worker's; the
+ * next line must not be glued onto it.  Only a regular file we can read
+ * can tell (an fstat and a one-byte pread per flush); otherwise only our
+ * own torn write is known (al->torn).
+ */
+static bool
+tail_torn(int fd)
+{
+	struct stat st;
+	char c;
+
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size == 0)
+		return false;
+	return pread(fd, &c, 1, st.st_size - 1) == 1 && c != '\n';
+}
+
+/*
+ * One write of the whole lines p[0..n), after a '\n' that ends a torn
+ * tail when nl: one writev(2), so that O_APPEND places the two together.
+ * Returns the bytes of p written (n: all), or -1 with errno; al->torn says
+ * whether the file now ends inside one of our lines.
+ */
+static ssize_t
+write_lines(struct accesslog *al, const char *p, size_t n, bool nl)
+{
+	struct iovec iov[2] = { { (void *)"\n", nl ? 1 : 0 }, { (void *)p, n } };
+	ssize_t w;
+
+	do
+		w = writev(al->fd, iov, 2);
+	while (w == -1 && errno == EINTR);
+	if (w == -1)
+		return -1;
+	if ((size_t)w <= iov[0].iov_len) {
+		if (w > 0)
+			al->torn = false;	/* only the '\n': the tail is ended */
+		return 0;
+	}
+	w -= (ssize_t)iov[0].iov_len;
+	al->torn = p[w - 1] != '\n';
+	return w;
+}
+
 int
 accesslog_flush(struct accesslog *al)
 {
-	size_t off = 0;
-	ssize_t n;
+	ssize_t w;
 
 	if (al == NULL || al->len == 0)
 		return VD_OK;
 	resync(al);
-	while (al->fd >= 0 && off < al->len) {
-		/* one write of whole lines: O_APPEND places it atomically */
-		n = write(al->fd, al->buf + off, al->len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			al->dropped++;
-			log_warn("access log %s: write failed, %zu bytes dropped",
-			    al->path, al->len - off);
-			al->len = 0;
-			return VD_ERR;
-		}
-		off += (size_t)n;
+	if (al->fd < 0) {
+		al->len = 0;
+		return VD_OK;
 	}
+	w = write_lines(al, al->buf, al->len, al->torn || tail_torn(al->fd));
+	if (w == (ssize_t)al->len) {
+		al->len = 0;
+		return VD_OK;
+	}
+	/* The rest is dropped, not written after the cut: by the time the
+	 * disk has room, other workers' lines may follow the cut. */
+	al->dropped++;
+	if (w == -1)
+		log_warn("access log %s: write failed, %zu bytes dropped", al->path, al->len);
+	else
+		log_warnx("access log %s: short write (disk full or file size limit), "
+		    "%zu bytes dropped%s", al->path, al->len - (size_t)w,
+		    al->torn ? "; the next write ends the torn line first" : "");
 	al->len = 0;
-	return VD_OK;
+	return VD_ERR;
 }
 
 void

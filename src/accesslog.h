@@ -11,6 +11,10 @@
  *    line would not fit, on the worker's 1 s timer, and on reopen (USR1),
  *    drain and exit.  Every write holds whole lines only and O_APPEND puts it
  *    at the end of the file atomically, so the workers' lines never interleave.
+ *    A write cut short (disk full, file size limit) leaves half a line and the
+ *    rest of that buffer is dropped; the next write to a file that ends inside
+ *    a line (seen by a one-byte pread when the file is readable, else only a
+ *    cut of our own) begins with '\n', so no line is glued onto the half one.
  *    Only the worker that created it touches it; it never blocks on anything
  *    but the file write itself.
  *
