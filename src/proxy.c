@@ -489,6 +489,65 @@ connect_port_ok(const struct vd_conf *cf, uint16_t port)
 	return false;
 }
 
+/* The request's way on, the access list done: a tunnel's connection; a
+ * hit; or the origin or a parent. */
+static void
+request_go(struct conn *c)
+{
+	if (c->connect) {
+		start_upstream(c);
+		return;
+	}
+	if (c->req_fr.kind == HTTP_BODY_CHUNKED && upstream_origin_v10(c)) {
+		proxy_error(c, 411, "the origin speaks HTTP/1.0, which has no "
+		    "chunked request body: send Content-Length");
+		return;
+	}
+	if (cache_proxy_request(c) == VD_OK)	/* a hit, or only-if-cached's 504 */
+		return;
+	start_upstream(c);
+}
+
+static void
+acl_dns_done(void *arg, const struct dns_result *r)
+{
+	struct conn *c = arg;
+
+	c->up.dnsq = NULL;
+	if (c->state != PX_RESOLVE)
+		return;
+	if (rules_access_addrs(c, r->addrs, r->naddrs) == VD_OK)
+		request_go(c);
+	if (!c->running)
+		proxy_run(c);
+}
+
+/*
+ * A dst-address access rule that waits for a named origin's addresses
+ * (rules.h) is decided before the request goes on: a hit, or a request
+ * through a parent, opens no connection to the origin whose address the
+ * connect-time check would see, so every rule after it went unasked.
+ */
+static void
+access_then_go(struct conn *c)
+{
+	struct upstream *u = &c->up;
+
+	if (!u->acl_addr) {
+		request_go(c);
+		return;
+	}
+	if (numeric_host(u)) {		/* a transparent connection's destination */
+		if (rules_access_addrs(c, u->addrs, 1) == VD_OK)
+			request_go(c);
+		return;
+	}
+	c->state = PX_RESOLVE;
+	conn_timer(c, c->t->conf->connect_timeout);
+	if (dns_resolve(c->t->dns, u->host, u->port, acl_dns_done, c, &u->dnsq) != VD_OK)
+		proxy_error(c, 503, "resolver busy");
+}
+
 /* CONNECT (RFC 9110 §9.3.6): a fresh connection, then a tunnel. */
 static void
 on_connect(struct conn *c)
@@ -498,7 +557,7 @@ on_connect(struct conn *c)
 	if (set_origin(c, c->req.host, c->req.port) != VD_OK)
 		return;
 	c->up.fresh_only = true;
-	start_upstream(c);
+	access_then_go(c);
 }
 
 /* Offer the origin the client's Upgrade (RFC 9110 §7.8): HTTP/1.1, no body,
@@ -703,14 +762,7 @@ on_request(struct conn *c)
 	c->up.fresh_only = false;
 	if (route(c) != VD_OK)
 		return;
-	if (c->req_fr.kind == HTTP_BODY_CHUNKED && upstream_origin_v10(c)) {
-		proxy_error(c, 411, "the origin speaks HTTP/1.0, which has no "
-		    "chunked request body: send Content-Length");
-		return;
-	}
-	if (cache_proxy_request(c) == VD_OK)	/* a hit, or only-if-cached's 504 */
-		return;
-	start_upstream(c);
+	access_then_go(c);
 }
 
 /* ------------------------------------------------------------ states */

@@ -193,11 +193,12 @@ decide(const struct rules *rs, enum rules_list l, int i, const struct rules_req 
 	if (r->disabled || !rule_pre(r, q, host, lowered, rs->md))
 		return false;
 	if (r->dst.set) {
-		if (q->dst == NULL) {
+		if (q->dst == NULL && !q->no_dst) {
 			res->verdict = RULES_NEED_ADDR;
 			return true;
 		}
-		if (addr_in(&r->dst, q->dst) == r->dst.neg)
+		/* no address at all is in no range (!dst-address matches it) */
+		if ((q->dst != NULL && addr_in(&r->dst, q->dst)) == r->dst.neg)
 			return false;
 	}
 	*res = (struct rules_result){ r->deny ? RULES_DENY : RULES_ALLOW, i,

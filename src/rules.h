@@ -80,6 +80,8 @@ struct rules_req {
 	uint16_t		 local_port;	/* the listener's port; 0 unknown */
 	const struct sockaddr	*src;		/* the client; NULL unknown */
 	const struct sockaddr	*dst;		/* what we connect to; NULL not yet known */
+	bool			 no_dst;	/* dst NULL for good: the name has no
+						 * address (dst-address matches none) */
 };
 
 struct rules_result {
@@ -140,11 +142,18 @@ const char	*rules_list_name(enum rules_list);
  * access list on a parsed request before any upstream work: VD_OK go on;
  * VD_DECLINED an answer (403 page or 302 to redirect-to) is already queued
  * and the caller must return.  A rule that needs dst-address is evaluated
- * at once for a literal address; for a name it is left to
- * rules_access_resolved(), which proxy.c calls once the address is known.
+ * at once for a literal address; for a name c->up.acl_addr is set and
+ * proxy.c resolves it and calls rules_access_addrs() with its addresses
+ * (none: the name does not resolve) before the request goes on to the
+ * cache, a parent or the origin: a deny of any address denies, and the
+ * deciding rule counts once.  rules_access_resolved() checks each address
+ * a connection is then opened to (the answer may have changed), without
+ * counting again.
  */
 struct conn;
+struct sockaddr_storage;
 int		 rules_access(struct conn *);
+int		 rules_access_addrs(struct conn *, const struct sockaddr_storage *addrs, int n);
 int		 rules_access_resolved(struct conn *, const struct sockaddr *dst);
 bool		 rules_conn_cache_allowed(struct conn *);
 

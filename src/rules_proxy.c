@@ -226,6 +226,35 @@ out:
 }
 
 int
+rules_access_addrs(struct conn *c, const struct sockaddr_storage *addrs, int n)
+{
+	const struct rules *rs = c->t->conf->rules;
+	struct view v;
+	struct rules_result res;
+	int i = 0, rc;
+
+	if (!request_of(c, RULES_ACCESS, &v, NULL)) {
+		proxy_error(c, 503, "out of memory");
+		return VD_DECLINED;
+	}
+	if (n == 0)
+		v.q.no_dst = true;
+	/* the first address that a rule denies decides; else the first */
+	for (int k = 0; k < n; k++) {
+		v.q.dst = (const struct sockaddr *)&addrs[k];
+		if (rules_peek(rs, RULES_ACCESS, &v.q, &res) == RULES_DENY) {
+			i = k;
+			break;
+		}
+	}
+	v.q.dst = n > 0 ? (const struct sockaddr *)&addrs[i] : NULL;
+	rules_match(rs, RULES_ACCESS, &v.q, &res);	/* counted once */
+	rc = decide(c, &res);
+	view_done(&v);
+	return rc;
+}
+
+int
 rules_access_resolved(struct conn *c, const struct sockaddr *dst)
 {
 	const struct rules *rs = c->t->conf->rules;
@@ -240,11 +269,12 @@ rules_access_resolved(struct conn *c, const struct sockaddr *dst)
 		proxy_error(c, 503, "out of memory");
 		return VD_DECLINED;
 	}
-	/* decided (and counted) by rules_access() already? */
+	/* undecided without an address (a name)?  then this one decides,
+	 * counted already by rules_access_addrs() */
 	if (rules_peek(rs, RULES_ACCESS, &v.q, &res) == RULES_NEED_ADDR &&
 	    literal(&v.q, &lit) == NULL) {
 		v.q.dst = dst;
-		rules_match(rs, RULES_ACCESS, &v.q, &res);
+		rules_peek(rs, RULES_ACCESS, &v.q, &res);
 		rc = decide(c, &res);
 	}
 	view_done(&v);

@@ -3,7 +3,10 @@
 # reach: an access deny is not passed by a pooled connection (the name is
 # resolved anyway) nor by a first address that refuses (the second is
 # checked too), and a direct-list deny holds for the second address of a
-# fallback as for the first.  A parent on the admin listener's port is a
+# fallback as for the first.  The name is resolved for the access list
+# before the request goes on, so the rules after a dst-address rule also
+# hold for a cache hit and for a request through a parent, and the deciding
+# rule counts once per request.  A parent on the admin listener's port is a
 # parent that fails, not one picked again for ever (the worker span at 100%
 # CPU), and a parent that closes a kept-alive connection under a POST is
 # not marked down for it.
@@ -21,7 +24,8 @@ my $o = Viaduct::Origin->new(addr => '127.0.0.2', handler => sub {
 	my ($q) = @_;
 	my ($t) = $q =~ /^\S+ (\S+)/;
 	my $b = "origin served $t\n";
-	return "HTTP/1.1 200 OK\r\nContent-Length: " . length($b) . "\r\n\r\n$b";
+	my $cc = $t =~ m{/cache-} ? "Cache-Control: max-age=300\r\n" : '';
+	return "HTTP/1.1 200 OK\r\n${cc}Content-Length: " . length($b) . "\r\n\r\n$b";
 });
 my $op = $o->port;
 my $refused = free_port();	# nobody listens on 127.0.0.3:$op either
@@ -73,6 +77,52 @@ sub served { scalar $o->requests }
 	is(get_from('127.0.0.1', $v, "http://two.test:$op/d"), 502,
 	    'parent dead, two.test [127.0.0.3 refused, 127.0.0.2 direct-denied]: 502');
 	is(served(), 1, '... never the origin');
+	is($v->stop, 0, 'stops cleanly');
+}
+
+# --- the rules after a dst-address rule hold for a cache hit too ------------------------
+{
+	my $v = start_viaduct(conf => conf('', "/ip proxy\nset max-cache-size=unlimited\n" .
+	    "/ip proxy access\nadd dst-address=10.0.0.0/8 action=deny\n" .
+	    "add src-address=127.0.0.5 dst-host=one.test action=deny\n"));
+	is(get_from('127.0.0.1', $v, "http://one.test:$op/cache-h"), 200, 'an allowed client fetches, stored');
+	my $before = served();
+	is(get_from('127.0.0.1', $v, "http://one.test:$op/cache-h"), 200, '... and gets it again');
+	is(served(), $before, '... from the cache');
+	is(get_from('127.0.0.5', $v, "http://one.test:$op/cache-h"), 403,
+	    'a client a later rule denies: 403, not the cached object');
+	my ($st, $out) = run_cmd([viaductctl_bin(), '-f', $v->{conf}, 'rules', '--json']);
+	like($out, qr/"hits":\s*1\b(?!.*"hits":\s*[1-9])/s, 'the deny rule counted once, the address rule never')
+	    or diag($out);
+	is($v->stop, 0, 'stops cleanly');
+}
+
+# --- ... and for a request through a parent ---------------------------------------------
+{
+	my $v = start_viaduct(conf => conf('', "/ip proxy\nset parent-proxy=127.0.0.2 parent-proxy-port=$op\n" .
+	    "/ip proxy access\nadd dst-address=10.0.0.0/8 action=deny\n" .
+	    "add dst-host=blocked.test action=deny\n" .
+	    "add dst-address=127.0.0.2 path=/deny-me action=deny\n"));
+	my $before = served();
+	is(get_from('127.0.0.1', $v, "http://blocked.test/p"), 403,
+	    'through a parent: a dst-host deny after a dst-address rule still denies');
+	is(get_from('127.0.0.1', $v, "http://one.test:$op/deny-me"), 403,
+	    '... and a dst-address deny of the name\'s address holds before the parent');
+	is(get_from('127.0.0.1', $v, "http://one.test:$op/ok"), 200, 'an allowed name goes through the parent');
+	is(served(), $before + 1, '... the parent saw only that one');
+	like(($o->requests)[-1], qr{^GET http://one\.test:$op/ok HTTP/1\.1\r\n}, '... in absolute-form');
+	is($v->stop, 0, 'stops cleanly');
+}
+
+# --- a rule decides once per request, however many addresses are tried ------------------
+{
+	my $v = start_viaduct(conf => conf('', "/ip proxy access\n" .
+	    "add dst-address=127.0.0.0/8 path=/two* action=allow\nadd action=deny\n"));
+	is(get_from('127.0.0.1', $v, "http://two.test:$op/two-x"), 200,
+	    'two.test [127.0.0.3 refused, 127.0.0.2]: allowed, served by the second');
+	my ($st, $out) = run_cmd([viaductctl_bin(), '-f', $v->{conf}, 'rules', '--json']);
+	like($out, qr/"hits":\s*1\b/, 'the allow rule counted once') or diag($out);
+	unlike($out, qr/"hits":\s*2\b/, '... not once per address');
 	is($v->stop, 0, 'stops cleanly');
 }
 
