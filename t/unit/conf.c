@@ -148,8 +148,9 @@ static const struct { const char *sec, *set; } nondefault[] = {
 	{ "/ip proxy", "src-address=192.0.2.1" },
 	{ "/ip proxy", "port=3128,8080" },
 	{ "/ip proxy", "anonymous=true" },
-	{ "/ip proxy", "parent-proxy=2001:db8::1" },
-	{ "/ip proxy", "parent-proxy-port=3128" },
+	/* each with the other: either alone warns that no parent is used */
+	{ "/ip proxy", "parent-proxy=2001:db8::1 parent-proxy-port=3128" },
+	{ "/ip proxy", "parent-proxy-port=3128 parent-proxy=2001:db8::1" },
 	{ "/ip proxy", "cache-administrator=ops@example.net" },
 	{ "/ip proxy", "max-cache-size=unlimited" },
 	{ "/ip proxy", "max-cache-object-size=1024" },
