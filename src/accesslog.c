@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,6 +376,7 @@ struct accesslog {
 	bool			 syslog;	/* fd is a unix datagram socket */
 	bool			 syslog_failing;	/* the last datagram was dropped */
 	bool			 torn;		/* our last write ended inside a line */
+	bool			 pipe;		/* fd is a FIFO: writes of at most PIPE_BUF */
 	int			 pri;		/* facility | LOG_INFO */
 	struct sockaddr_un	 sun;		/* syslog-socket */
 	size_t			 len;
@@ -428,6 +430,14 @@ open_file(const char *path)
 	}
 	close(fd);
 	return rw;
+}
+
+static bool
+is_fifo(int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
 static bool
@@ -522,6 +532,7 @@ accesslog_create(const struct vd_conf *conf, size_t nconns)
 	al->path = conf->access_log;
 	if ((al->fd = open_file(al->path)) == -1)
 		log_warn("cannot open access log %s", al->path);
+	al->pipe = is_fifo(al->fd);
 	return al;
 }
 
@@ -570,10 +581,34 @@ write_lines(struct accesslog *al, const char *p, size_t n, bool nl)
 	return w;
 }
 
+/*
+ * How much of the buffer from off goes in one write.  A file: all of it
+ * (O_APPEND keeps a write whole).  A pipe: only a write of at most PIPE_BUF
+ * bytes is atomic (pipe(7)); a larger one is split when the pipe fills and
+ * another worker's write lands in between, mid-line.  So whole lines up to
+ * PIPE_BUF (less the '\n' of nl); a single line longer than that goes
+ * alone and may be split by another worker's lines.
+ */
+static size_t
+chunk_len(const struct accesslog *al, size_t off, bool nl)
+{
+	size_t rest = al->len - off, max = PIPE_BUF - (nl ? 1 : 0);
+	const char *p = al->buf + off, *e;
+
+	if (!al->pipe || rest <= max)
+		return rest;
+	if ((e = memrchr(p, '\n', max)) != NULL)
+		return (size_t)(e - p) + 1;
+	e = memchr(p + max, '\n', rest - max);	/* every line ends with one */
+	return e != NULL ? (size_t)(e - p) + 1 : rest;
+}
+
 int
 accesslog_flush(struct accesslog *al)
 {
+	size_t off = 0, n;
 	ssize_t w;
+	bool nl;
 
 	if (al == NULL || al->len == 0)
 		return VD_OK;
@@ -582,19 +617,24 @@ accesslog_flush(struct accesslog *al)
 		al->len = 0;
 		return VD_OK;
 	}
-	w = write_lines(al, al->buf, al->len, al->torn || tail_torn(al->fd));
-	if (w == (ssize_t)al->len) {
-		al->len = 0;
-		return VD_OK;
+	nl = al->torn || tail_torn(al->fd);
+	for (; off < al->len; off += n, nl = false) {
+		n = chunk_len(al, off, nl);
+		if ((w = write_lines(al, al->buf + off, n, nl)) != (ssize_t)n)
+			goto fail;
 	}
+	al->len = 0;
+	return VD_OK;
+fail:
 	/* The rest is dropped, not written after the cut: by the time the
 	 * disk has room, other workers' lines may follow the cut. */
 	al->dropped++;
 	if (w == -1)
-		log_warn("access log %s: write failed, %zu bytes dropped", al->path, al->len);
+		log_warn("access log %s: write failed, %zu bytes dropped", al->path,
+		    al->len - off);
 	else
 		log_warnx("access log %s: short write (disk full or file size limit), "
-		    "%zu bytes dropped%s", al->path, al->len - (size_t)w,
+		    "%zu bytes dropped%s", al->path, al->len - off - (size_t)w,
 		    al->torn ? "; the next write ends the torn line first" : "");
 	al->len = 0;
 	return VD_ERR;
@@ -638,6 +678,8 @@ accesslog_reopen(struct accesslog *al)
 	if (al->fd >= 0)
 		close(al->fd);
 	al->fd = fd;
+	al->pipe = is_fifo(fd);
+	al->torn = false;	/* another file */
 }
 
 void

@@ -15,6 +15,10 @@
  *    rest of that buffer is dropped; the next write to a file that ends inside
  *    a line (seen by a one-byte pread when the file is readable, else only a
  *    cut of our own) begins with '\n', so no line is glued onto the half one.
+ *    A FIFO (a log collector's named pipe) is written in pieces of whole
+ *    lines of at most PIPE_BUF (4096) bytes, the most the kernel writes to a
+ *    pipe atomically: a single line longer than that cannot be atomic, and
+ *    may be cut by another worker's lines when the pipe is full.
  *    Only the worker that created it touches it; it never blocks on anything
  *    but the file write itself.
  *
