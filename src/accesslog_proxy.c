@@ -12,14 +12,17 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "viaduct.h"
 #include "accesslog.h"
+#include "cache_key.h"
 #include "cache_proxy.h"
 #include "conf.h"
 #include "parent.h"
+#include "router.h"
 #include "worker.h"
 #include "proxy.h"
 #include "stats.h"
@@ -110,6 +113,34 @@ sent_field(const struct http_out *o, const char *name)
 	return (struct vd_str){ NULL, 0 };
 }
 
+/*
+ * The URL as Squid logs it: absolute.  An origin-form request on a
+ * transparent or reverse port names its site in Host (RFC 9112 §3.3
+ * rebuilds the target URI from it); logged as the bare path, analysers
+ * cannot tell the sites apart (calamaris files them under <secure>).  It
+ * is the URL the cache keys on: "http://" Host target, normalised by
+ * cache_key_url_norm() (lower-case host, no ":80").  Without a usable Host,
+ * or too long, the target as received.  buf: ACCESSLOG_MAX_URL bytes.
+ */
+static struct vd_str
+url_of(struct conn *c, char *buf)
+{
+	const struct http_req *r = &c->req;
+	char tmp[ACCESSLOG_MAX_URL];
+	size_t n;
+	int len;
+
+	if (r->form != HTTP_FORM_ORIGIN || c->mode == ROUTER_PROXY || r->host_field < 0)
+		return r->target;
+	len = snprintf(tmp, sizeof(tmp), "http://%.*s%.*s",
+	    (int)r->fields[r->host_field].value.len, r->fields[r->host_field].value.p,
+	    (int)r->target.len, r->target.p);
+	if (len <= 0 || (size_t)len >= sizeof(tmp) ||
+	    cache_key_url_norm(tmp, (size_t)len, buf, ACCESSLOG_MAX_URL, &n) != VD_OK)
+		return r->target;
+	return (struct vd_str){ buf, n };
+}
+
 /* Where the response came from: the origin or a parent. */
 static void
 upstream_of(struct conn *c, struct accesslog_entry *e, char *peer, size_t peerlen)
@@ -169,7 +200,7 @@ accesslog_req_end(struct conn *c)
 	struct accesslog *al = worker_accesslog();
 	struct accesslog_req *r = slot_of(al, c);
 	struct accesslog_entry e;
-	char peer[64];
+	char peer[64], url[ACCESSLOG_MAX_URL];
 	int64_t now;
 
 	if (r == NULL || !r->active)
@@ -183,7 +214,7 @@ accesslog_req_end(struct conn *c)
 	e.status = c->status;
 	e.bytes = c->sent;
 	e.method = c->req.method;
-	e.url = c->req.target;
+	e.url = url_of(c, url);
 	e.version = c->req.version;
 	classify(c, &e, peer, sizeof(peer));
 	if (c->req.method.len > 0) {

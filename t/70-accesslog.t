@@ -204,6 +204,31 @@ for my $fmt (qw(squid common combined json)) {
 	unlike($rout, qr/unparsable/, 'log-report: every line understood');
 }
 
+# Reverse and transparent ports: origin-form requests are logged with the
+# absolute URL (Host's name, the port unless 80), as Squid logs them, the
+# URL the cache keys on; analysers group them by site.
+{
+	my ($rp, $tp) = (free_port(), free_port());
+	my $c = conf_for('squid') . "/viaduct\nset listen=127.0.0.1:$rp,127.0.0.1:$tp " .
+	    "reverse-ports=$rp transparent-ports=$tp reverse-origins=www.rev.test=127.0.0.1:$op\n";
+	my $v = start_viaduct(conf => $c);
+	wait_port($rp) && wait_port($tp) or diag('extra listeners not up');
+	http_raw($rp, "GET /rev?a=1 HTTP/1.1\r\nHost: www.rev.test\r\nConnection: close\r\n\r\n");
+	http_raw($rp, "GET /rev2 HTTP/1.1\r\nHost: WWW.Rev.Test:80\r\nConnection: close\r\n\r\n");
+	http_raw($tp, "GET /tp HTTP/1.1\r\nHost: 127.0.0.1:$op\r\nConnection: close\r\n\r\n");
+	$v->stop;
+	my $log = slurp($v->dir . '/access.log') // '';
+	like($log, qr{ TCP_MISS/200 \d+ GET http://www\.rev\.test/rev\?a=1 - HIER_DIRECT/127\.0\.0\.1 }m,
+	    'reverse port: logged as http://Host/path');
+	like($log, qr{ GET http://www\.rev\.test/rev2 }m,
+	    'reverse port: the host as the cache keys it (lower case, no :80)');
+	like($log, qr{ TCP_MISS/200 \d+ GET http://127\.0\.0\.1:$op/tp - HIER_DIRECT/127\.0\.0\.1 }m,
+	    'transparent port: logged as http://Host:port/path');
+	my ($rst, $rout) = run_cmd(['sh', '-c', "'" . src_dir() . "/contrib/log-report' < '" .
+	    $v->dir . "/access.log'"]);
+	like($rout, qr/^\s+2\s+\S+\s+www\.rev\.test$/m, 'log-report: the reverse site is a domain');
+}
+
 # access-log=none: nothing is written
 {
 	my $c = conf_for('squid');
