@@ -147,6 +147,12 @@ connstat_open(const struct vd_conf *conf, size_t nconns)
 	m = mmap(NULL, h.region_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 	    (off_t)((uint64_t)(idx + 1) * h.region_size));
 	close(fd);
+	/* backed now, or a full run-dir tmpfs is a SIGBUS at some update */
+	if (m != MAP_FAILED && vd_populate(m, h.region_size) == -1) {
+		log_warn("connections view off: cannot back %s (run-dir full?)", path);
+		munmap(m, h.region_size);
+		return NULL;
+	}
 	cs = m == MAP_FAILED ? NULL : calloc(1, sizeof(*cs));
 	if (cs == NULL || (cs->sh = calloc(nconns, sizeof(*cs->sh))) == NULL) {
 		log_warn("connections view off: map %s", path);

@@ -243,6 +243,26 @@ slot_rules(struct stats_slot *slot, const struct vd_conf *conf)
 		slot->rules_n[i] = (uint32_t)(l[i]->nrules < RULES_MAX ? l[i]->nrules : RULES_MAX);
 }
 
+/* The pages entry i's process will write in the stats segment, backed
+ * before it runs: a full run-dir tmpfs is then a message and a later try,
+ * not a SIGBUS in the master (slot_rules) or the worker. */
+static bool
+slot_backed(struct master *m, int i)
+{
+	const struct conf_rules *l[RULES_NLISTS] = { &m->conf->access, &m->conf->cache,
+	    &m->conf->direct };
+	uint32_t n[RULES_NLISTS] = { 0 };
+	struct stats_slot *slot = i == CM_ENTRY ? &m->stats->cachemgr : &m->stats->slots[i];
+
+	for (int k = 0; k < RULES_NLISTS && i != CM_ENTRY; k++)
+		n[k] = (uint32_t)l[k]->nrules;
+	if (stats_slot_reserve(slot, n) == 0)
+		return true;
+	log_err("%s: cannot back the statistics of a new process (run-dir full?): "
+	    "it is started later", m->conf->run_dir);
+	return false;
+}
+
 /* In the child, before worker_main: shed everything that is the master's. */
 static _Noreturn void
 child_main(struct master *m, int i, int fd)
@@ -331,6 +351,11 @@ spawn(struct master *m, int i)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
 		log_err("socketpair");
+		goto later;
+	}
+	if (!slot_backed(m, i)) {
+		close(sp[0]);
+		close(sp[1]);
 		goto later;
 	}
 	/* before the child writes to its slot: readers look this far (stats.h) */

@@ -12,11 +12,24 @@
 
 #include "viaduct.h"
 #include "stats.h"
+#include "util.h"
 
 static size_t
 stats_size(uint32_t nslots)
 {
 	return sizeof(struct stats_hdr) + (size_t)nslots * sizeof(struct stats_slot);
+}
+
+int
+stats_slot_reserve(struct stats_slot *s, const uint32_t rules_n[RULES_NLISTS])
+{
+	if (vd_populate(s, offsetof(struct stats_slot, rule_hits)) == -1)
+		return -1;
+	for (int l = 0; l < RULES_NLISTS; l++)
+		if (vd_populate(s->rule_hits[l], (size_t)(rules_n[l] < RULES_MAX ?
+		    rules_n[l] : RULES_MAX) * sizeof(s->rule_hits[l][0])) == -1)
+			return -1;
+	return 0;
 }
 
 struct stats_hdr *
@@ -44,7 +57,16 @@ stats_create(const char *path, uint32_t nslots, size_t *maplen)
 	 * per worker from a walk over the slots' pids); inherited by forks */
 	(void)madvise(h, len, MADV_RANDOM);
 	/* no memset: the file is new, so it reads as zeros, and touching it
-	 * would back every page of every slot's sparse rule-hit table */
+	 * would back every page of every slot's sparse rule-hit table.  What
+	 * the master writes (the header, its slots, retired's folds) is
+	 * backed now: on a full run-dir tmpfs a store would be a SIGBUS. */
+	if (vd_populate(h, offsetof(struct stats_hdr, slots)) == -1) {
+		saved = errno;
+		munmap(h, len);
+		unlink(path);
+		errno = saved;
+		return NULL;
+	}
 	h->version = STATS_VERSION;
 	h->nslots = nslots;
 	h->master_pid = getpid();

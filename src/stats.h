@@ -78,6 +78,10 @@ struct stats_hdr {
 	struct stats_slot slots[];	/* nslots */
 };
 
+/* Master, before a process gets slot s: back the pages it will write (its
+ * counters and the hits of rules_n rules per list); -1 (errno) when the
+ * run directory's file system is full. */
+int			 stats_slot_reserve(struct stats_slot *s, const uint32_t rules_n[RULES_NLISTS]);
 /* Master: create (truncate) PATH sized for nslots; returns the map or NULL (errno). */
 struct stats_hdr	*stats_create(const char *path, uint32_t nslots, size_t *maplen);
 /* viaductctl: map an existing segment read-only; NULL (errno) if absent or foreign. */

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "viaduct.h"
 #include "log.h"
@@ -163,4 +165,17 @@ vd_strlcpy(char *dst, const char *src, size_t size)
 		dst[c] = '\0';
 	}
 	return n;
+}
+
+int
+vd_populate(void *p, size_t len)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p & ~(pg - 1), e = ((uintptr_t)p + len + pg - 1) & ~(pg - 1);
+
+	if (len == 0)
+		return 0;
+	if (madvise((void *)a, e - a, MADV_POPULATE_WRITE) == 0 || errno == EINVAL)
+		return 0;
+	return -1;
 }

@@ -29,4 +29,12 @@ char	*vd_xstrdup(const char *);
 /* Like strlcpy(3): copies at most size-1 bytes, returns strlen(src). */
 size_t	 vd_strlcpy(char *dst, const char *src, size_t size);
 
+/*
+ * Back the pages of [p, p+len) of a shared mapping now (MADV_POPULATE_WRITE):
+ * 0, or -1 with errno when its file system is full.  A page of a sparse
+ * segment on a full tmpfs is otherwise first missed at a store, as SIGBUS.
+ * A kernel without the advice (before 5.14) counts as success.
+ */
+int	 vd_populate(void *p, size_t len);
+
 #endif
