@@ -50,6 +50,11 @@ target_of(struct conn *c, struct view *v)
 		q->host.p++;
 		q->host.len -= 2;
 	}
+	/* "www.example." is the same name as "www.example" (a fully qualified
+	 * one, resolved the same): a dst-host rule must not be passed by the
+	 * dot, as Squid strips it before its ACLs */
+	if (q->host.len > 1 && q->host.p[q->host.len - 1] == '.')
+		q->host.len--;
 	if (r->path.len == 0 || r->path.p[0] != '?') {
 		q->path = r->path.len > 0 ? r->path : VD_STR("/");
 		return true;
@@ -284,11 +289,15 @@ rules_access_resolved(struct conn *c, const struct sockaddr *dst)
 bool
 rules_conn_cache_allowed(struct conn *c)
 {
+	struct sockaddr_storage lit;
 	struct view v;
 	bool ok;
 
 	if (!request_of(c, RULES_CACHE, &v, NULL))
 		return false;		/* not stored: nothing lost */
+	/* a literal host is its own address for a dst-address rule (a name
+	 * leaves it undecided: not cached, rules.h) */
+	v.q.dst = literal(&v.q, &lit);
 	ok = rules_cache_allowed(c->t->conf->rules, &v.q);
 	view_done(&v);
 	return ok;

@@ -10,6 +10,7 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use JSON::PP ();
 use Test::More;
 use Viaduct::Test;
 use Viaduct::Origin;
@@ -33,7 +34,9 @@ my $v = start_viaduct(conf => Viaduct::Test::default_conf() =~
     "add dst-port=81 action=deny\n" .
     "add path=/?secret action=deny\n" .
     "/ip proxy cache\n" .
-    "add dst-host=localhost path=/nocache/* action=deny\n");
+    "add dst-host=localhost path=/nocache/* action=deny\n" .
+    "add dst-address=10.0.0.0/8 path=/lit/* action=deny\n" .
+    "add dst-address=127.0.0.1 path=/lit/no/* action=deny\n");
 my $fp = $v->port;
 ok(wait_port($rp) && wait_port($tp), 'reverse and transparent listeners up');
 
@@ -79,6 +82,16 @@ req($tp, 'GET /nocache/x', "localhost:$op") for 1 .. 2;
 is(reached(), 2, 'transparent port: a cache deny on Host keeps it from being stored');
 req($tp, 'GET /cached/x', "localhost:$op") for 1 .. 2;
 is(reached(), 1, 'transparent port: another path is stored');
+
+# --- the cache list's dst-address on a literal host: its own address ----------------------
+req($fp, "GET http://127.0.0.1:$op/lit/yes", "127.0.0.1:$op") for 1 .. 2;
+is(reached(), 1, 'dst-address rules that do not match a literal 127.0.0.1: stored');
+req($fp, "GET http://127.0.0.1:$op/lit/no/x", "127.0.0.1:$op") for 1 .. 2;
+is(reached(), 2, 'dst-address=127.0.0.1 deny in the cache list: not stored');
+my ($st, $out) = run_cmd([viaductctl_bin(), '-f', $v->{conf}, 'rules', '--json']);
+my $cache = eval { JSON::PP::decode_json($out)->{cache} } // [];
+is($cache->[2]{hits}, 2, 'the dst-address=127.0.0.1 cache rule counted its two decisions');
+is($cache->[1]{hits}, 0, 'the 10.0.0.0/8 one none');
 
 is($v->stop, 0, 'viaduct stops cleanly');
 done_testing();

@@ -99,6 +99,9 @@ is(reached(), 0, 'not forwarded');
 # --- dst-host is case-insensitive both ways
 is(status(get("http://www.casehost.test:$op/")), 403, 'dst-host *.CaseHost.test matches www.casehost.test');
 is(status(get("http://WWW.CASEHOST.TEST:$op/")), 403, '... and upper case');
+# a fully qualified name with its trailing dot is the same name
+is(status(get("http://www.casehost.test.:$op/")), 403, 'dst-host *.CaseHost.test matches www.casehost.test.');
+is(status(get("http://blocked.test.:$op/")), 403, 'dst-host=blocked.test matches blocked.test.');
 
 # --- negated host: a.ok.test is excluded, so the deny rule does not apply
 # (the name does not resolve: anything but a 403 shows the rule passed it)
