@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -62,25 +63,42 @@ accesslog_req_error(struct conn *c)
 	accesslog_req_start(c);
 }
 
-/* The upstream address the response came from, or its name. */
+/* A socket address as text, without the port; NULL when not IP. */
+static const char *
+addr_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	if (sa->sa_family == AF_INET)
+		return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    buf, (socklen_t)len);
+	if (sa->sa_family == AF_INET6)
+		return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    buf, (socklen_t)len);
+	return NULL;
+}
+
+/*
+ * The address of the upstream the response came from, as Squid logs it:
+ * numeric.  A fresh connection went to addrs[cur]; a pooled one was made
+ * for an earlier request and this one never resolved anything, so its
+ * socket says (the request is logged before the connection goes back to
+ * the pool).  The name only when neither can tell.
+ */
 static const char *
 peer_of(struct conn *c, char *buf, size_t len)
 {
 	struct upstream *u = &c->up;
-	const struct sockaddr *sa;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const char *a;
 
-	if (u->naddrs > 0 && u->cur < u->naddrs) {
-		sa = (const struct sockaddr *)&u->addrs[u->cur];
-		if (sa->sa_family == AF_INET &&
-		    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    buf, (socklen_t)len) != NULL)
-			return buf;
-		if (sa->sa_family == AF_INET6 &&
-		    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-		    buf, (socklen_t)len) != NULL)
-			return buf;
-	}
-	return u->host[0] != '\0' ? u->host : NULL;	/* pooled: the name */
+	if (u->reused && u->s.fd >= 0 &&
+	    getpeername(u->s.fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    (a = addr_text((const struct sockaddr *)&ss, buf, len)) != NULL)
+		return a;
+	if (!u->reused && u->naddrs > 0 && u->cur < u->naddrs &&
+	    (a = addr_text((const struct sockaddr *)&u->addrs[u->cur], buf, len)) != NULL)
+		return a;
+	return u->host[0] != '\0' ? u->host : NULL;
 }
 
 static struct vd_str

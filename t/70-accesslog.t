@@ -229,6 +229,18 @@ for my $fmt (qw(squid common combined json)) {
 	like($rout, qr/^\s+2\s+\S+\s+www\.rev\.test$/m, 'log-report: the reverse site is a domain');
 }
 
+# A pooled origin connection: the hierarchy field has the peer's address,
+# as on a fresh one (Squid logs the IP), not the name it was opened for.
+{
+	my $v = start_viaduct(conf => conf_for('squid'));
+	my $r = http_raw($v->port, "GET http://localhost:$op/pool1 HTTP/1.1\r\nHost: localhost:$op\r\n\r\n" .
+	    "GET http://localhost:$op/pool2 HTTP/1.1\r\nHost: localhost:$op\r\nConnection: close\r\n\r\n") // '';
+	$v->stop;
+	my $log = slurp($v->dir . '/access.log') // '';
+	like($log, qr{ GET http://localhost:$op/pool2 - HIER_DIRECT/127\.0\.0\.1 }m,
+	    'pooled connection: HIER_DIRECT/ the address it is connected to');
+}
+
 # access-log=none: nothing is written
 {
 	my $c = conf_for('squid');
