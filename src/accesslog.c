@@ -137,7 +137,9 @@ put_num(struct line *l, unsigned long long v, int width, char pad)
 	put(l, tmp + n, sizeof(tmp) - n);
 }
 
-enum esc { ESC_TOKEN, ESC_URL, ESC_QUOTED, ESC_JSON };
+/* ESC_URLQ: a URL inside a quoted field (the NCSA request): its quote and
+ * backslash are %-encoded too, or GoAccess ends the field there. */
+enum esc { ESC_TOKEN, ESC_URL, ESC_URLQ, ESC_QUOTED, ESC_JSON };
 
 /* Bytes copied as they are: visible ASCII in tokens and URLs; also the
  * space, less the quote and the backslash, in quoted fields and JSON.  Two
@@ -166,6 +168,12 @@ esc_plain_quoted(unsigned char ch)
 	return (unsigned)(ch - 0x20) < 0x7f - 0x20 && ch != '"' && ch != '\\';
 }
 
+static inline bool
+esc_plain_urlq(unsigned char ch)
+{
+	return esc_plain_token(ch) && ch != '"' && ch != '\\';
+}
+
 static void
 put_esc_byte(struct line *l, unsigned char ch, enum esc how)
 {
@@ -174,6 +182,7 @@ put_esc_byte(struct line *l, unsigned char ch, enum esc how)
 
 	switch (how) {
 	case ESC_URL:
+	case ESC_URLQ:
 		e[0] = '%'; e[1] = hex[ch >> 4]; e[2] = hex[ch & 15];
 		put(l, e, 3);
 		break;
@@ -196,8 +205,9 @@ put_esc_byte(struct line *l, unsigned char ch, enum esc how)
 
 /*
  * Copy s so that it stays one field of one line: tokens (squid fields)
- * lose spaces, URLs are %-encoded, quoted fields (NCSA) and JSON strings
- * escape their quote and backslash.  Empty: "-" (JSON: null, by the caller).
+ * lose spaces, URLs are %-encoded (in quotes, their quote and backslash
+ * too), quoted fields (NCSA) and JSON strings escape their quote and
+ * backslash.  Empty: "-" (JSON: null, by the caller).
  * Runs of plain bytes are copied whole: a URL is usually one run.
  */
 static void
@@ -216,6 +226,9 @@ put_esc(struct line *l, struct vd_str s, enum esc how, size_t max)
 
 		if (how == ESC_QUOTED || how == ESC_JSON) {
 			while (run < s.len && esc_plain_quoted((unsigned char)s.p[run]))
+				run++;
+		} else if (how == ESC_URLQ) {
+			while (run < s.len && esc_plain_urlq((unsigned char)s.p[run]))
 				run++;
 		} else {
 			while (s.len - run >= 8 && word_plain_token(s.p + run))
@@ -302,7 +315,7 @@ fmt_common(struct line *l, const struct accesslog_entry *e, bool combined)
 	    mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	put_esc(l, or_default(e->method, "NONE"), ESC_QUOTED, 64);
 	put(l, " ", 1);
-	put_esc(l, or_default(e->url, "error:invalid-request"), ESC_URL, ACCESSLOG_MAX_URL);
+	put_esc(l, or_default(e->url, "error:invalid-request"), ESC_URLQ, ACCESSLOG_MAX_URL);
 	putf(l, " HTTP/1.%d\" %03d ", e->version == 10 ? 0 : 1, e->status);
 	if (e->bytes > 0)
 		putf(l, "%llu", (unsigned long long)e->bytes);

@@ -241,6 +241,24 @@ for my $fmt (qw(squid common combined json)) {
 	    'pooled connection: HIER_DIRECT/ the address it is connected to');
 }
 
+# combined: a quote in the URL would end the quoted request field; it is
+# %-encoded, and GoAccess's COMBINED preset reads every line.
+{
+	my $v = start_viaduct(conf => conf_for('combined'));
+	http_raw($v->port, "GET http://127.0.0.1:$op/q?x=\"y\"&a=b HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n" .
+	    "Connection: close\r\n\r\n");
+	http_get($v->port, "http://127.0.0.1:$op/plain");
+	$v->stop;
+	my $log = $v->dir . '/access.log';
+	like(slurp($log) // '', qr{"GET http://127\.0\.0\.1:$op/q\?x=%22y%22&a=b HTTP/1\.1" 200 }m,
+	    'combined: the quotes of the URL are %-encoded');
+	my ($gst, $gout, $gerr) = run_cmd(['goaccess', $log, '--no-global-config',
+	    '--log-format=COMBINED', '-o', 'json']);
+	my $g = eval { $json->decode($gout) } // {};
+	is(($g->{general}{valid_requests} // -1) . '/' . ($g->{general}{failed_requests} // -1), '2/0',
+	    'combined: goaccess --log-format=COMBINED reads both lines') or diag($gerr);
+}
+
 # access-log=none: nothing is written
 {
 	my $c = conf_for('squid');
