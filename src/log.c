@@ -62,25 +62,58 @@ log_prefix(char *buf, size_t size, int level)
 	return r < 0 ? n : n + (size_t)r;
 }
 
+/*
+ * Copy src[0..n) to dst (cap bytes) with control bytes and DEL as \xNN:
+ * a message may quote what a client sent (a request-target at info level),
+ * and a raw ESC, CR or newline in it would drive the operator's terminal
+ * or forge a log line of its own.  Cut at a whole byte or escape; returns
+ * the length written.
+ */
+static size_t
+log_escape(char *dst, size_t cap, const char *src, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)src[i];
+
+		if (ch >= 0x20 && ch != 0x7f) {
+			if (o + 1 > cap)
+				break;
+			dst[o++] = (char)ch;
+			continue;
+		}
+		if (o + 4 > cap)
+			break;
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[ch >> 4];
+		dst[o++] = hex[ch & 15];
+	}
+	return o;
+}
+
 void
 log_vmsg(int level, int errnum, const char *fmt, va_list ap)
 {
-	char buf[2048];
-	size_t n;
+	char buf[2048], msg[2048];
+	size_t n, m = 0;
 	int r, saved = errno;
 
 	if (level > vd.log_level)
 		return;
-	n = log_prefix(buf, sizeof(buf) - 1, level);
-	r = vsnprintf(buf + n, sizeof(buf) - 1 - n, fmt, ap);
+	r = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (r > 0)
-		n += (size_t)r < sizeof(buf) - 1 - n ? (size_t)r : sizeof(buf) - 2 - n;
+		m = (size_t)r < sizeof(msg) ? (size_t)r : sizeof(msg) - 1;
 	if (errnum != 0) {
-		r = snprintf(buf + n, sizeof(buf) - 1 - n, ": %s", strerror(errnum));
+		r = snprintf(msg + m, sizeof(msg) - m, ": %s", strerror(errnum));
 		if (r > 0)
-			n += (size_t)r < sizeof(buf) - 1 - n ? (size_t)r : sizeof(buf) - 2 - n;
+			m += (size_t)r < sizeof(msg) - m ? (size_t)r : sizeof(msg) - 1 - m;
 	}
-	buf[n++] = '\n';
+	n = log_prefix(buf, sizeof(buf) - 1, level);
+	n += log_escape(buf + n, sizeof(buf) - 1 - n, msg, m);
+	buf[n++] = '\n';	/* the only one in the line */
 	if (write(vd.log_fd, buf, n) == -1) {
 		/* nowhere left to complain */
 	}

@@ -5,6 +5,8 @@
  *   2026-11-22T10:11:12.345Z [warn] worker 3 pid 1234: message: strerror
  * and are built in a stack buffer and written with one write(2) on vd.log_fd,
  * so lines from different processes sharing an O_APPEND file never interleave.
+ * Control bytes and DEL in the message (which may quote a client's bytes) are
+ * written as \xNN: the only newline is the one that ends the line.
  * log_warn() and friends append strerror(errno); the *x variants do not.
  * fatal()/fatalx() log and exit(1): for start-up only, never on the request path.
  * Any process may call these; errno is preserved across every call.
