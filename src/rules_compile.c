@@ -280,6 +280,22 @@ need_escape(const char *re, size_t n, size_t i, int depth, struct need *nd)
 	return i + 2;
 }
 
+/* re[i] == '{' starts {n}, {n,} or {n,m}; else PCRE2 reads a literal. */
+static bool
+is_quantifier(const char *re, size_t n, size_t i)
+{
+	size_t d = 0;
+
+	for (i++; i < n && isdigit((unsigned char)re[i]); i++)
+		d++;
+	if (d == 0 || i >= n)
+		return false;
+	if (re[i] == ',')
+		for (i++; i < n && isdigit((unsigned char)re[i]); i++)
+			;
+	return i < n && re[i] == '}';
+}
+
 /* A quantifier at re[i]: the character before it is optional.  Past it. */
 static size_t
 need_quantifier(const char *re, size_t n, size_t i, struct need *nd)
@@ -301,8 +317,11 @@ re_need(const char *re, size_t n, struct need *nd)
 
 	need_none(nd);
 	nd->run = 0;
+	/* (?..) options, (*VERB)s and [:posix:] classes (whose inner ']'
+	 * would end a class early here) are not modelled: no literal */
 	for (size_t k = 0; k + 1 < n; k++)
-		if (re[k] == '(' && re[k + 1] == '?')
+		if ((re[k] == '(' && (re[k + 1] == '?' || re[k + 1] == '*')) ||
+		    (re[k] == '[' && re[k + 1] == ':'))
 			return;
 	while (i < n) {
 		char c = re[i];
@@ -318,7 +337,14 @@ re_need(const char *re, size_t n, struct need *nd)
 		} else if (c == '(' || c == ')') {
 			need_end_run(nd);
 			depth += c == '(' ? 1 : -1;
+			if (depth < 0) {	/* PCRE2 refused it; be safe anyway */
+				need_none(nd);
+				return;
+			}
 			i++;
+		} else if (c == '{' && !is_quantifier(re, n, i)) {
+			need_none(nd);		/* a literal '{': not modelled */
+			return;
 		} else if (c == '|' && depth == 0) {
 			need_none(nd);
 			return;

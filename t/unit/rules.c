@@ -223,6 +223,15 @@ test_prefilter(void)
 		{ ":(?i)UPPER", "/upper", RULES_DENY }, { ":\\x41bc", "/Abc", RULES_DENY },
 		{ ":\\Qa)b\\E", "/a)b", RULES_DENY }, { ":foo\\.bar", "/fooxbar", RULES_ALLOW },
 		{ "*a?c*", "/zabcz", RULES_DENY }, { "*a?c*", "/zacz", RULES_ALLOW },
+		/* a POSIX class's inner ']' does not end the class early */
+		{ ":ads[[:digit:]]\\.x", "/ads1.x", RULES_DENY },
+		{ ":ads[[:digit:]]\\.x", "/adsa.x", RULES_ALLOW },
+		/* a '{' that is no quantifier is a literal, and a '(' after it
+		 * does not hide a top-level '|' */
+		{ ":{((}}c)(z/.*).x?})|zzzq", "/.{}}cz/rqx}b.", RULES_DENY },
+		{ ":a{,2}b", "/a{,2}b", RULES_DENY },
+		/* a verb ends the match where it stands */
+		{ ":/ac(*ACCEPT)zzzzz", "/acq", RULES_DENY },
 	};
 	char conf[256], name[160];
 
