@@ -164,7 +164,9 @@ struct accesslog_req	*accesslog_slot(struct accesslog *, size_t i);
  * Idempotent until accesslog_req_end(). */
 void	accesslog_req_start(struct conn *);
 /* An error page is coming: when no request is in flight, the head did not
- * parse; count it as a request (`requests`) and start it. */
+ * parse (or come in time); count it as a request (`requests`) and start it
+ * when the head began: the connection's start for its first request, its
+ * first byte for a later one (so a 408 shows request-header-timeout). */
 void	accesslog_req_error(struct conn *);
 /* The request ended (any outcome): log it once, count lookups-denied.
  * A no-op when no request is in flight on c. */

@@ -61,6 +61,17 @@ accesslog_req_error(struct conn *c)
 	 * request too, so that `requests` equals the lines of the log */
 	STATS_INC(requests, 1);
 	accesslog_req_start(c);
+	/*
+	 * Its time counts from when the head began, not from the error: a
+	 * 408 took request-header-timeout.  While a head is read, the
+	 * connection's timer is request-header-timeout from that start
+	 * (proxy.c: the connection's start for its first request, the first
+	 * byte after a keep-alive wait, the previous end for a pipelined one),
+	 * and it keeps its deadline once it has fired.
+	 */
+	if (c->state == PX_HEAD && c->timer.due > 0 &&
+	    c->timer.due - c->t->conf->request_header_timeout < r->start_ms)
+		r->start_ms = c->timer.due - c->t->conf->request_header_timeout;
 }
 
 /* A socket address as text, without the port; NULL when not IP. */

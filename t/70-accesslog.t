@@ -259,6 +259,21 @@ for my $fmt (qw(squid common combined json)) {
 	    'combined: goaccess --log-format=COMBINED reads both lines') or diag($gerr);
 }
 
+# A request head that does not come in time: the 408's elapsed time is
+# what the client took, from the connection's start (its first request) or
+# the first byte of a later one, not 0.
+{
+	(my $c = conf_for('squid')) =~ s{log-level=info}{log-level=info request-header-timeout=1s};
+	my $v = start_viaduct(conf => $c);
+	my $r = http_raw($v->port, "GET http://127.0.0.1:$op/slow-head HTTP/1.1\r\nHost: x\r\n", timeout => 5) // '';
+	$r .= http_raw($v->port, "GET http://127.0.0.1:$op/ka HTTP/1.1\r\nHost: x\r\n\r\nGET /second", timeout => 5) // '';
+	$v->stop;
+	my @t = map { /^\d+\.\d{3} +(\d+) \S+ NONE\/408 /m ? $1 : () } split /\n/, slurp($v->dir . '/access.log') // '';
+	is(scalar(grep { $_ >= 1000 } @t) . '/' . scalar(@t), '2/2',
+	    '408: elapsed counts the request-header-timeout the client took (first and kept-alive request)')
+	    or diag("elapsed: @t; $r");
+}
+
 # access-log=none: nothing is written
 {
 	my $c = conf_for('squid');
