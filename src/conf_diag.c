@@ -18,6 +18,7 @@
 #include "conf_prop.h"
 #include "parent.h"
 #include "rules.h"
+#include "util.h"
 
 const char *
 conf_qt(char *buf, size_t size, const char *s)
@@ -140,6 +141,38 @@ parent_check(struct parser *p)
 		    "parent-proxy is none: no parent is used until both are set");
 }
 
+/* dns-servers: each item an address, with a port or not (IPv6 with one in
+ * brackets), as c-ares reads them: else the workers fail at start. */
+static void
+dns_check(struct parser *p)
+{
+	const struct prop *pr = conf_prop_find(CONF_SEC_VIADUCT, "dns-servers");
+	const char *s = p->conf->dns_servers;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char item[128], q[CONF_QBUF];
+
+	for (const char *e; s != NULL && *s != '\0'; s = *e == ',' ? e + 1 : e) {
+		size_t n = strcspn(s, ",");
+
+		e = s + n;
+		if (n == 0 || n >= sizeof(item))
+			goto bad;
+		memcpy(item, s, n);
+		item[n] = '\0';
+		if (vd_sockaddr_parse(item, 53, &ss, &len) != 0)
+			goto bad;
+		continue;
+bad:
+		memcpy(item, s, n < sizeof(item) ? n : sizeof(item) - 1);
+		item[n < sizeof(item) ? n : sizeof(item) - 1] = '\0';
+		conf_error(p, p->set_at[pr - conf_props], "dns-servers: bad item \"%s\" "
+		    "(expected ADDRESS or ADDRESS:PORT, IPv6 with a port in brackets)",
+		    conf_qt(q, sizeof(q), item));
+		return;
+	}
+}
+
 void
 conf_check(struct parser *p)
 {
@@ -150,6 +183,7 @@ conf_check(struct parser *p)
 	if (p->nerrors == 0 && !p->oom) {
 		admin_check(p);
 		parent_check(p);
+		dns_check(p);
 	}
 	/* the parent array too: built once here, shared by every worker */
 	if (p->nerrors == 0 && !p->oom) {

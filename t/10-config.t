@@ -132,6 +132,17 @@ is_deeply([ grep { !$covered{$_} } @names ], [], "this test sets every property 
 	    '... with a warning at its FILE:LINE:COL');
 }
 
+# dns-servers is checked as c-ares reads it (a bad one failed every worker
+# at start while -t said OK and the daemon exited 0)
+{
+	my $f = conf_file("/viaduct\nset dns-servers=192.0.2.53,garbage\n");
+	my ($rc, $out, $err) = vcheck($f);
+	is($rc, 1, 'a bad dns-servers item: exit 1');
+	like($err, qr/^\Q$f\E:2:17: dns-servers: bad item "garbage"/, '... named with FILE:LINE:COL');
+	($rc, $out, $err) = vcheck(conf_file("/viaduct\nset dns-servers=192.0.2.53:5353,[2001:db8::1]:53,::1\n"));
+	is($rc, 0, 'addresses with and without ports: exit 0') or diag($err);
+}
+
 # each property at its default, written out: no warning at all
 {
 	my $text = "/ip proxy\nset enabled=no src-address=:: port=8080 anonymous=no parent-proxy=0.0.0.0 \\\n" .
