@@ -130,7 +130,7 @@ main(int argc, char **argv)
 			const char *h = hosts[n % VD_ARRLEN(hosts)];
 			const char *p = paths[(n / 5) % VD_ARRLEN(paths)];
 			struct rules_req q = { { "GET", 3 }, { h, strlen(h) }, { p, strlen(p) },
-			    80, 8080, (struct sockaddr *)&sin, (struct sockaddr *)&sin };
+			    80, 8080, (struct sockaddr *)&sin, (struct sockaddr *)&sin, false };
 
 			denied += rules_match(c->rules, RULES_ACCESS, &q, NULL) == RULES_DENY;
 		}
