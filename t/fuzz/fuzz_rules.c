@@ -73,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			f[nf++] = t;
 	}
 	q = (struct rules_req){ { f[0], strlen(f[0]) }, { f[1], strlen(f[1]) },
-	    { f[3], strlen(f[3]) }, (uint16_t)atoi(f[2]), 8080, addr(f[4], &src), NULL };
+	    { f[3], strlen(f[3]) }, (uint16_t)atoi(f[2]), 8080, addr(f[4], &src), NULL, false };
 	for (int l = 0; l < RULES_NLISTS; l++) {
 		enum rules_verdict v = rules_match(c->rules, l, &q, &res);
 
