@@ -257,14 +257,16 @@ time_parse(const char *s, int64_t *ms, const char **bad)
 	};
 	const char *e, *u;
 	uint64_t n;
-	size_t i;
+	size_t i, last = 0;	/* units come largest first, each once */
 
 	*ms = 0;
+	if (*s == '\0')
+		return -1;	/* empty is no time (not 0, not the default) */
 	for (bool first = true; *s != '\0'; first = false) {
 		if (!num(s, &e, &n) || n > 1000000000000ULL)
 			return -1;
-		if (*e == ':')
-			return time_clock(e, n, ms);
+		if (*e == ':')	/* hh:mm:ss, alone or after days (1d00:30:00) */
+			return first || last <= 2 ? time_clock(e, n, ms) : -1;
 		for (u = e; (*u >= 'a' && *u <= 'z') || (*u >= 'A' && *u <= 'Z'); u++)
 			;
 		if (u == e) {
@@ -281,9 +283,10 @@ time_parse(const char *s, int64_t *ms, const char **bad)
 			*bad = e;
 			return -2;
 		}
+		if ((!first && i < last) || n > (uint64_t)(INT64_MAX / 4 - *ms) / (uint64_t)units[i].ms)
+			return -1;	/* "1s1s", "1m1h", or past any sane bound */
+		last = i + 1;
 		*ms += (int64_t)n * units[i].ms;
-		if (*ms > INT64_MAX / 4)
-			return -1;
 		s = u;
 	}
 	return 0;

@@ -143,6 +143,20 @@ is_deeply([ grep { !$covered{$_} } @names ], [], "this test sets every property 
 	is($rc, 0, 'addresses with and without ports: exit 0') or diag($err);
 }
 
+# times: empty, overflowing, repeated or misordered units are errors (they
+# were read as 0, wrapped around, or summed)
+for my $t ('', '30500568905w', '1s1s1s', '1m1h', '1h00:30') {
+	my $f = conf_file("/viaduct\nset connect-timeout=\"$t\"\n");
+	my ($rc, $out, $err) = vcheck($f);
+	is($rc, 1, "connect-timeout=\"$t\": exit 1");
+	like($err, qr/^\Q$f\E:2:\d+: invalid value "\Q$t\E" for connect-timeout/, '... invalid value');
+}
+{
+	my ($rc, $out, $err) = vcheck(conf_file("/ip proxy\nset max-fresh-time=1d00:30:00\n/viaduct\nset " .
+	    "shutdown-timeout=1h30m connect-timeout=250ms\n"));
+	is($rc, 0, 'days then a clock, units largest first: exit 0') or diag($err);
+}
+
 # each property at its default, written out: no warning at all
 {
 	my $text = "/ip proxy\nset enabled=no src-address=:: port=8080 anonymous=no parent-proxy=0.0.0.0 \\\n" .
