@@ -54,6 +54,31 @@ conf_report(struct parser *p, bool is_error, const char *msg)
 		fprintf(stderr, "%s\n", msg);
 }
 
+/* A message is one line: a control byte a value brought in (redirect-to
+ * may hold an escaped CR LF) is shown as \XX, as conf_qt() shows it. */
+static const char *
+one_line(char *msg)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char out[CONF_MSG_MAX];
+	size_t o = 0;
+
+	for (const char *s = msg; *s != '\0' && o + 4 < sizeof(out); s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f) {
+			out[o++] = '\\';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	memcpy(msg, out, o + 1);
+	return msg;
+}
+
 void
 conf_diag(struct parser *p, bool is_error, struct pos at, const char *fmt, ...)
 {
@@ -68,7 +93,7 @@ conf_diag(struct parser *p, bool is_error, struct pos at, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
-	conf_report(p, is_error, msg);
+	conf_report(p, is_error, one_line(msg));
 }
 
 void
@@ -189,8 +214,10 @@ conf_check(struct parser *p)
 	if (p->nerrors == 0 && !p->oom) {
 		char err[CONF_MSG_MAX];
 
+		const struct prop *pr = conf_prop_find(CONF_SEC_VIADUCT, "parents");
+
 		if ((p->conf->parent_set = parent_set_from_conf(p->conf, err,
 		    sizeof(err))) == NULL)
-			conf_error(p, ((struct pos){ 0, 0 }), "%s", err);
+			conf_error(p, p->set_at[pr - conf_props], "%s", err);
 	}
 }

@@ -157,6 +157,19 @@ for my $t ('', '30500568905w', '1s1s1s', '1m1h', '1h00:30') {
 	is($rc, 0, 'days then a clock, units largest first: exit 0') or diag($err);
 }
 
+# every message is one line with a real position
+{
+	my $f = conf_file("/ip proxy access\nadd action=deny redirect-to=\"http://x/\\0D\\0AInjected: 1\"\n");
+	my ($rc, $out, $err) = vcheck($f);
+	is($rc, 1, 'a redirect-to with CR LF: exit 1');
+	is($err, "$f:2:29: invalid redirect-to \"http://x/\\0D\\0AInjected: 1\" (expected a URL " .
+	    "without blanks or control characters)\n", '... one line, the bytes shown escaped');
+	$f = conf_file("/ip proxy\nset parent-proxy=10.0.0.1 parent-proxy-port=3128\n" .
+	    "/viaduct\nset parents=10.0.0.1:3128\n");
+	($rc, $out, $err) = vcheck($f);
+	is($err, "$f:4:13: parents: 10.0.0.1:3128 is listed twice\n", 'a parent listed twice: at parents=');
+}
+
 # each property at its default, written out: no warning at all
 {
 	my $text = "/ip proxy\nset enabled=no src-address=:: port=8080 anonymous=no parent-proxy=0.0.0.0 \\\n" .
