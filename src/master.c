@@ -119,44 +119,83 @@ log_is_none(const char *path)
 /* ---------------------------------------------------------------- files */
 
 /*
- * Open the error log (as root at start: then hand it to the user so that
- * workers and the unprivileged master can reopen it on USR1) and create the
- * access log for the workers, without installing anything yet: *errfd is
- * the new error log (-1: stderr).  Either both can be had or neither is
- * kept, so that a reload that cannot open one refuses before it changes
- * anything.  Returns -1 with err set.
+ * After the start the master runs as `user` (privdrop.c keeps no
+ * capability for files): it can reopen a log that exists and is the
+ * user's, but create one only where the user may create files.  Say so
+ * where the operator will look for why a reopen failed.
+ */
+static void
+log_err_msg(struct master *m, const char *what, const char *path, int errnum,
+    char *err, size_t errlen)
+{
+	bool user = m->ids.switch_user && geteuid() != 0;
+
+	snprintf(err, errlen, "cannot open %s %s: %s%s%s%s", what, path, strerror(errnum),
+	    user && errnum == EACCES ? " (the master runs as user " : "",
+	    user && errnum == EACCES ? m->ids.user : "",
+	    user && errnum == EACCES ? ": create the file owned by it first, as "
+	    "logrotate's create 0640 USER GROUP does)" : "");
+}
+
+/* The error log, opened (as root at start: then handed to the user so that
+ * workers and the unprivileged master can reopen it).  -1: stderr. */
+static int
+error_log_open(struct master *m, const struct vd_conf *conf, int *errfd,
+    char *err, size_t errlen)
+{
+	int fd;
+
+	*errfd = -1;
+	if (log_is_stderr(conf->error_log))
+		return 0;
+	if ((fd = log_open_file(conf->error_log)) == -1 ||
+	    (m->ids.switch_user && fchown(fd, m->ids.uid, m->ids.gid) == -1)) {
+		log_err_msg(m, "error log", conf->error_log, errno, err, errlen);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	*errfd = fd;
+	return 0;
+}
+
+/* Create the access log for the workers, who open it by name. */
+static int
+access_log_create(struct master *m, const struct vd_conf *conf, char *err, size_t errlen)
+{
+	int fd;
+
+	if (log_is_none(conf->access_log) || conf_log_syslog(conf->access_log, NULL))
+		return 0;
+	fd = open(conf->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		log_err_msg(m, "access log", conf->access_log, errno, err, errlen);
+		return -1;
+	}
+	if (m->ids.switch_user && geteuid() == 0)
+		(void)fchown(fd, m->ids.uid, m->ids.gid);
+	close(fd);
+	return 0;
+}
+
+/*
+ * Both logs, without installing anything yet: *errfd is the new error log
+ * (-1: stderr).  Either both can be had or neither is kept, so that a
+ * reload that cannot open one refuses before it changes anything.
+ * Returns -1 with err set.
  */
 static int
 logs_prepare(struct master *m, const struct vd_conf *conf, int *errfd,
     char *err, size_t errlen)
 {
-	int fd = -1, afd;
-
-	*errfd = -1;
-	if (!log_is_stderr(conf->error_log)) {
-		if ((fd = log_open_file(conf->error_log)) == -1 ||
-		    (m->ids.switch_user && fchown(fd, m->ids.uid, m->ids.gid) == -1)) {
-			snprintf(err, errlen, "cannot open error log %s: %s",
-			    conf->error_log, strerror(errno));
-			if (fd != -1)
-				close(fd);
-			return -1;
-		}
+	if (error_log_open(m, conf, errfd, err, errlen) == -1)
+		return -1;
+	if (access_log_create(m, conf, err, errlen) == -1) {
+		if (*errfd != -1)
+			close(*errfd);
+		*errfd = -1;
+		return -1;
 	}
-	if (!log_is_none(conf->access_log) && !conf_log_syslog(conf->access_log, NULL)) {
-		afd = open(conf->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		if (afd == -1) {
-			snprintf(err, errlen, "cannot open access log %s: %s",
-			    conf->access_log, strerror(errno));
-			if (fd != -1)
-				close(fd);
-			return -1;
-		}
-		if (m->ids.switch_user && geteuid() == 0)
-			(void)fchown(afd, m->ids.uid, m->ids.gid);
-		close(afd);
-	}
-	*errfd = fd;
 	return 0;
 }
 
@@ -623,6 +662,8 @@ raise_nofile(const struct vd_conf *conf)
 		    (unsigned long long)rl.rlim_cur, need);
 }
 
+static void	store_state_switch(const struct vd_conf *, const struct vd_conf *);
+
 static void
 reload_diag(void *arg, bool is_error, const char *msg)
 {
@@ -696,6 +737,7 @@ reload(struct master *m)
 	raise_nofile(nc);
 	logs_install(errfd);
 	vd.log_level = nc->log_level;
+	store_state_switch(m->conf, nc);
 
 	/* Commit.  Old workers keep their own copies of conf and sockets. */
 	listen_close_unused(m->ls, nls);
@@ -728,14 +770,23 @@ reload(struct master *m)
 
 /* ------------------------------------------------------------- signals */
 
+/* USR1: each log on its own; one that cannot be opened stays as it was. */
 static void
 reopen_logs(struct master *m)
 {
 	char err[512];
+	int errfd, bad = 0;
 
-	if (open_logs(m, m->conf, err, sizeof(err)) == -1)
+	if (error_log_open(m, m->conf, &errfd, err, sizeof(err)) == -1) {
 		log_errx("%s", err);
-	else
+		bad++;
+	}
+	logs_install(errfd);
+	if (access_log_create(m, m->conf, err, sizeof(err)) == -1) {
+		log_errx("%s", err);
+		bad++;
+	}
+	if (bad == 0)
 		log_notice("reopened log files");
 	signal_workers(m, SIGUSR1, false);
 	if (m->cm.state == MW_RUNNING)
@@ -950,6 +1001,20 @@ store_state_start(const struct vd_conf *conf)
 	default:
 		break;
 	}
+}
+
+/* A reload onto another store (cache-path, cache-on-disk, max-cache-size
+ * from none): that one is marked running, or emptied after a crash of the
+ * machine, before the new generation opens it (cache_state.h).  The old
+ * one stays marked running: its draining workers may still write it. */
+static void
+store_state_switch(const struct vd_conf *old, const struct vd_conf *nc)
+{
+	char a[PATH_MAX - 64], b[PATH_MAX - 64];
+	const char *od = store_dir(old, a, sizeof(a)), *nd = store_dir(nc, b, sizeof(b));
+
+	if (nd != NULL && (od == NULL || strcmp(od, nd) != 0))
+		store_state_start(nc);
 }
 
 /* Every process is gone: flush the store and say it was left whole. */

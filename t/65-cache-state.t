@@ -111,4 +111,21 @@ is(fetch($v, '/a'), $again, 'an unreadable state file keeps the store');
 is(slurp($state), "viaduct-cache-state 1 running $boot\n", 'and is rewritten');
 is($v->stop, 0, 'a graceful stop');
 
+# a reload onto another store marks that one running before it is used
+{
+	my $d2 = tmpdir_keep();
+	my $c0 = default_conf() =~ s{cache-path=\@DIR\@/cache}{cache-path=$d2/other cache-on-disk=yes}r;
+	mkdir "$d2/other";
+	spew("$d2/other/viaduct.state", "viaduct-cache-state 1 clean $boot\n");
+	my $w = start_viaduct(conf => $c0);		# max-cache-size=none: no store
+	$w->write_conf($c0 =~ s{cache-on-disk=yes}{cache-on-disk=yes max-cache-size=unlimited}r);
+	$w->signal('HUP');
+	ok($w->wait_log(qr/reloaded: generation 1/), 'reloaded onto a store');
+	fetch($w, '/r');
+	is(slurp("$d2/other/viaduct.state"), "viaduct-cache-state 1 running $boot\n",
+	    'the store the reload switched to is marked running');
+	is($w->stop, 0, 'a graceful stop');
+	is(slurp("$d2/other/viaduct.state"), "viaduct-cache-state 1 clean $boot\n", '... and clean after it');
+}
+
 done_testing();
