@@ -644,6 +644,15 @@ prefix_parse(const char *s, struct conf_prefix *pf)
 	for (n = pf->bits; n < max; n++)
 		if (pf->addr[n / 8] & (0x80 >> (n % 8)))
 			return false;
+	/* ::ffff:a.b.c.d/96+n is a.b.c.d/n: clients are matched as IPv4 when
+	 * mapped (conf_prefix_match), so the IPv6 form would match none */
+	if (pf->family == AF_INET6 && pf->bits >= 96 &&
+	    memcmp(pf->addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+		memmove(pf->addr, pf->addr + 12, 4);
+		memset(pf->addr + 4, 0, 12);
+		pf->family = AF_INET;
+		pf->bits -= 96;
+	}
 	return true;
 }
 

@@ -85,7 +85,7 @@ addr_pton(const char *s, size_t n, int *family, uint8_t out[16])
 /* ADDR, ADDR-ADDR or ADDR/PREFIX; host bits in ADDR/PREFIX are ignored, as
  * RouterOS does. */
 static int
-addr_parse(struct addr *a, const char *v)
+addr_parse_raw(struct addr *a, const char *v)
 {
 	const char *sep = strpbrk(v, "/-");
 	int fam2, bits, i;
@@ -115,6 +115,27 @@ addr_parse(struct addr *a, const char *v)
 
 		a->lo[i] &= mask;
 		a->hi[i] = a->lo[i] | (uint8_t)~mask;
+	}
+	return VD_OK;
+}
+
+/*
+ * An address or range written IPv4-mapped (::ffff:a.b.c.d) is the IPv4 one:
+ * requests' addresses are matched as IPv4 when they are mapped (rules.c), so
+ * a rule kept in IPv6 form would never match the very address it names.
+ */
+static int
+addr_parse(struct addr *a, const char *v)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (addr_parse_raw(a, v) != VD_OK)
+		return VD_ERR;
+	if (a->family == AF_INET6 && memcmp(a->lo, mapped, 12) == 0 &&
+	    memcmp(a->hi, mapped, 12) == 0) {
+		a->family = AF_INET;
+		memmove(a->lo, a->lo + 12, 4);
+		memmove(a->hi, a->hi + 12, 4);
 	}
 	return VD_OK;
 }

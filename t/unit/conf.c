@@ -767,6 +767,13 @@ test_admin(void)
 	ok(c && allowed(c, "172.31.255.255") && !allowed(c, "172.32.0.0"), "/12");
 	conf_free(c);
 
+	/* written IPv4-mapped: the IPv4 prefix it names */
+	c = load_ok("/viaduct\nset admin-port=1 admin-allow=::ffff:10.0.0.0/104\n", 0,
+	    "admin-allow in IPv4-mapped form");
+	ok(c && allowed(c, "10.2.3.4") && allowed(c, "::ffff:10.9.9.9") && !allowed(c, "11.0.0.1"),
+	    "a mapped prefix matches IPv4 clients");
+	conf_free(c);
+
 	c = load_ok("/viaduct\nset admin-port=1 admin-allow=\"\"\n", 0, "empty admin-allow");
 	ok(c && !allowed(c, "127.0.0.1"), "empty admin-allow: nobody");
 	conf_free(c);

@@ -312,9 +312,13 @@ test_addresses(void)
 	    "add src-address=10.0.0.5-10.0.0.9 action=deny\n"
 	    "add src-address=172.16.3.4 action=deny\n"
 	    "add src-address=2001:db8::/32 action=deny\n"
-	    "add src-address=10.1.2.3/16 action=deny\n");
+	    "add src-address=10.1.2.3/16 action=deny\n"
+	    "add src-address=::ffff:127.0.0.0/104 action=deny\n"	/* written mapped */
+	    "add src-address=::ffff:10.9.9.9 action=deny\n");
 	struct rules_result r;
 	static const struct { const char *a; int idx; } cases[] = {
+		{ "127.0.0.3", 5 }, { "::ffff:127.1.2.3", 5 }, { "10.9.9.9", 6 },
+		{ "128.0.0.1", -1 },
 		{ "192.168.1.0", 0 }, { "192.168.1.255", 0 }, { "192.168.2.0", -1 },
 		{ "10.0.0.5", 1 }, { "10.0.0.9", 1 }, { "10.0.0.4", -1 }, { "10.0.0.10", -1 },
 		{ "172.16.3.4", 2 }, { "172.16.3.5", -1 },
