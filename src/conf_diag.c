@@ -198,6 +198,58 @@ bad:
 	}
 }
 
+/* "80,8080" (already checked by its type) into ports[]; the count. */
+static int
+port_list(const char *s, uint16_t *ports, int max)
+{
+	int n = 0;
+
+	for (char *e; s != NULL && *s != '\0' && n < max; s = *e == ',' ? e + 1 : e)
+		ports[n++] = (uint16_t)strtoul(s, &e, 10);
+	return n;
+}
+
+/*
+ * transparent-ports and reverse-ports name listeners: a port in both is
+ * ambiguous (an error); one that no listener has, or one named twice,
+ * does nothing (a warning).
+ */
+static void
+modes_check(struct parser *p)
+{
+	struct conf_listen px[CONF_MAX_PORTS * CONF_MAX_LISTEN + CONF_MAX_LISTEN];
+	const struct prop *tp = conf_prop_find(CONF_SEC_VIADUCT, "transparent-ports");
+	const struct prop *rp = conf_prop_find(CONF_SEC_VIADUCT, "reverse-ports");
+	uint16_t t[64], r[64];
+	int nt = port_list(p->conf->transparent_ports, t, 64);
+	int nr = port_list(p->conf->reverse_ports, r, 64);
+	int nl = conf_listeners(p->conf, px, (int)VD_ARRLEN(px));
+
+	for (int k = 0; k < nt + nr; k++) {
+		uint16_t port = k < nt ? t[k] : r[k - nt];
+		const struct prop *pr = k < nt ? tp : rp;
+		bool listened = false, again = false;
+
+		for (int i = 0; i < nl && !listened; i++)
+			listened = port_of(&px[i]) == port;
+		for (int j = (k < nt ? 0 : nt); j < k; j++)
+			again = again || (j < nt ? t[j] : r[j - nt]) == port;
+		if (k >= nt)
+			for (int j = 0; j < nt; j++)
+				if (t[j] == port) {
+					conf_error(p, p->set_at[rp - conf_props], "port %u is in both "
+					    "transparent-ports and reverse-ports", (unsigned)port);
+					return;
+				}
+		if (!listened)
+			conf_warn(p, p->set_at[pr - conf_props], "%s: port %u is no listener "
+			    "(port, listen): it does nothing", pr->name, (unsigned)port);
+		else if (again)
+			conf_warn(p, p->set_at[pr - conf_props], "%s: port %u is named twice",
+			    pr->name, (unsigned)port);
+	}
+}
+
 void
 conf_check(struct parser *p)
 {
@@ -209,6 +261,7 @@ conf_check(struct parser *p)
 		admin_check(p);
 		parent_check(p);
 		dns_check(p);
+		modes_check(p);
 	}
 	/* the parent array too: built once here, shared by every worker */
 	if (p->nerrors == 0 && !p->oom) {

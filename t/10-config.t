@@ -170,6 +170,21 @@ for my $t ('', '30500568905w', '1s1s1s', '1m1h', '1h00:30') {
 	is($err, "$f:4:13: parents: 10.0.0.1:3128 is listed twice\n", 'a parent listed twice: at parents=');
 }
 
+# transparent-ports and reverse-ports name listeners
+{
+	my $f = conf_file("/viaduct\nset listen=127.0.0.1:81 transparent-ports=81 reverse-ports=81\n");
+	my ($rc, $out, $err) = vcheck($f);
+	is($rc, 1, 'a port both transparent and reverse: exit 1');
+	like($err, qr/^\Q$f\E:2:\d+: port 81 is in both transparent-ports and reverse-ports$/m, '... said');
+	$f = conf_file("/viaduct\nset transparent-ports=9999,3129,3129 listen=127.0.0.1:3129\n");
+	($rc, $out, $err) = vcheck($f);
+	is($rc, 0, 'a mode port without a listener loads');
+	like($err, qr/^\Q$f\E:2:23: warning: transparent-ports: port 9999 is no listener/m,
+	    '... with a warning');
+	like($err, qr/^\Q$f\E:2:23: warning: transparent-ports: port 3129 is named twice$/m,
+	    'a port named twice: a warning');
+}
+
 # each property at its default, written out: no warning at all
 {
 	my $text = "/ip proxy\nset enabled=no src-address=:: port=8080 anonymous=no parent-proxy=0.0.0.0 \\\n" .
