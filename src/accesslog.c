@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -390,6 +391,7 @@ struct accesslog {
 	bool			 syslog_failing;	/* the last datagram was dropped */
 	bool			 torn;		/* our last write ended inside a line */
 	bool			 pipe;		/* fd is a FIFO: writes of at most PIPE_BUF */
+	bool			 rdwr;		/* a regular file opened read-write (tail_torn) */
 	int			 pri;		/* facility | LOG_INFO */
 	struct sockaddr_un	 sun;		/* syslog-socket */
 	size_t			 len;
@@ -451,6 +453,15 @@ is_fifo(int fd)
 	struct stat st;
 
 	return fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/* open_file() gave a regular file read-write: its tail can be checked. */
+static bool
+is_rdwr(int fd)
+{
+	int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+
+	return fl != -1 && (fl & O_ACCMODE) == O_RDWR;
 }
 
 static bool
@@ -546,6 +557,7 @@ accesslog_create(const struct vd_conf *conf, size_t nconns)
 	if ((al->fd = open_file(al->path)) == -1)
 		log_warn("cannot open access log %s", al->path);
 	al->pipe = is_fifo(al->fd);
+	al->rdwr = is_rdwr(al->fd);
 	return al;
 }
 
@@ -553,8 +565,10 @@ accesslog_create(const struct vd_conf *conf, size_t nconns)
  * Does the file end inside a line?  A write cut short by a full disk or
  * the file size limit leaves half a line, ours or another worker's; the
  * next line must not be glued onto it.  Only a regular file we can read
- * can tell (an fstat and a one-byte pread per flush); otherwise only our
- * own torn write is known (al->torn).
+ * can tell (otherwise only our own torn write is known: al->torn), and
+ * only under the workers' lock (flush): a file's size grows while a write
+ * is under way, so a tail seen during another worker's write may be the
+ * middle of a line still being written.
  */
 static bool
 tail_torn(int fd)
@@ -620,8 +634,8 @@ int
 accesslog_flush(struct accesslog *al)
 {
 	size_t off = 0, n;
-	ssize_t w;
-	bool nl;
+	ssize_t w = 0;
+	bool nl, locked;
 
 	if (al == NULL || al->len == 0)
 		return VD_OK;
@@ -630,15 +644,23 @@ accesslog_flush(struct accesslog *al)
 		al->len = 0;
 		return VD_OK;
 	}
-	nl = al->torn || tail_torn(al->fd);
+	/* the workers' writes to a file they can read take turns (flock(2),
+	 * each worker its own open file), so that the tail they look at is
+	 * never another's write under way; a lock that cannot be had costs
+	 * the look only */
+	locked = al->rdwr && flock(al->fd, LOCK_EX) == 0;
+	nl = al->torn || (locked && tail_torn(al->fd));
 	for (; off < al->len; off += n, nl = false) {
 		n = chunk_len(al, off, nl);
 		if ((w = write_lines(al, al->buf + off, n, nl)) != (ssize_t)n)
-			goto fail;
+			break;
 	}
-	al->len = 0;
-	return VD_OK;
-fail:
+	if (locked)
+		(void)flock(al->fd, LOCK_UN);
+	if (off == al->len) {
+		al->len = 0;
+		return VD_OK;
+	}
 	/* The rest is dropped, not written after the cut: by the time the
 	 * disk has room, other workers' lines may follow the cut. */
 	al->dropped++;
@@ -692,6 +714,7 @@ accesslog_reopen(struct accesslog *al)
 		close(al->fd);
 	al->fd = fd;
 	al->pipe = is_fifo(fd);
+	al->rdwr = is_rdwr(fd);
 	al->torn = false;	/* another file */
 }
 

@@ -15,6 +15,9 @@
  *    rest of that buffer is dropped; the next write to a file that ends inside
  *    a line (seen by a one-byte pread when the file is readable, else only a
  *    cut of our own) begins with '\n', so no line is glued onto the half one.
+ *    So that the tail looked at is never another worker's write under way,
+ *    the workers take turns with flock(2) around the look and the write (of
+ *    a readable regular file only; nothing else takes that lock).
  *    A FIFO (a log collector's named pipe) is written in pieces of whole
  *    lines of at most PIPE_BUF (4096) bytes, the most the kernel writes to a
  *    pipe atomically: a single line longer than that cannot be atomic, and
