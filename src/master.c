@@ -330,6 +330,7 @@ child_main(struct master *m, int i, int fd)
 	slot->generation = w->gen;
 	slot->started = time(NULL);
 	slot_rules(slot, m->conf);
+	slot->rules_epoch = m->stats->rules_epoch;
 
 	if (getenv("VIADUCT_TEST_CHILD_ABORT") != NULL &&
 	    strcmp(getenv("VIADUCT_TEST_CHILD_ABORT"), "1") == 0) {
@@ -664,6 +665,37 @@ raise_nofile(const struct vd_conf *conf)
 
 static void	store_state_switch(const struct vd_conf *, const struct vd_conf *);
 
+/* The same rules, in the same order (lines and columns aside)? */
+static bool
+rules_same(const struct conf_rules *a, const struct conf_rules *b)
+{
+	if (a->nrules != b->nrules)
+		return false;
+	for (int i = 0; i < a->nrules; i++) {
+		const struct conf_rule *x = &a->rules[i], *y = &b->rules[i];
+
+		if (x->nprops != y->nprops)
+			return false;
+		for (int k = 0; k < x->nprops; k++)
+			if (strcmp(x->props[k].name, y->props[k].name) != 0 ||
+			    strcmp(x->props[k].value, y->props[k].value) != 0)
+				return false;
+	}
+	return true;
+}
+
+/* A reload that changes a rule list: hits are counted by position, so the
+ * counts start again (stats.h) rather than land on other rules. */
+static void
+rules_epoch(struct master *m, const struct vd_conf *nc)
+{
+	if (rules_same(&m->conf->access, &nc->access) && rules_same(&m->conf->cache, &nc->cache) &&
+	    rules_same(&m->conf->direct, &nc->direct))
+		return;
+	stats_rules_changed(m->stats);
+	log_info("reload: the rule lists changed: their hit counters start from zero");
+}
+
 static void
 reload_diag(void *arg, bool is_error, const char *msg)
 {
@@ -738,6 +770,7 @@ reload(struct master *m)
 	logs_install(errfd);
 	vd.log_level = nc->log_level;
 	store_state_switch(m->conf, nc);
+	rules_epoch(m, nc);
 
 	/* Commit.  Old workers keep their own copies of conf and sockets. */
 	listen_close_unused(m->ls, nls);

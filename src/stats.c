@@ -169,14 +169,39 @@ retire_rule_hits(struct stats_slot *out, struct stats_slot *s)
 	}
 }
 
+/* Clear s's rule hits, writing only those that are not zero. */
+static void
+clear_rule_hits(struct stats_slot *s)
+{
+	for (int l = 0; l < RULES_NLISTS; l++) {
+		uint32_t n = rules_of(s, l);
+
+		for (uint32_t i = 0; i < n; i++)
+			if (s->rule_hits[l][i] != 0)
+				s->rule_hits[l][i] = 0;
+	}
+}
+
 void
 stats_retire(struct stats_hdr *h, struct stats_slot *s)
 {
 #define STATS_X(f, name, kind, help)	if (kind == COUNTER) h->retired.f += s->f;
 	STATS_FIELDS(STATS_X)
 #undef STATS_X
-	retire_rule_hits(&h->retired, s);
+	if (s->rules_epoch == h->rules_epoch)
+		retire_rule_hits(&h->retired, s);
+	else
+		clear_rule_hits(s);	/* hits of rules that moved since */
 	memset(s, 0, offsetof(struct stats_slot, rule_hits));
+}
+
+void
+stats_rules_changed(struct stats_hdr *h)
+{
+	clear_rule_hits(&h->retired);
+	memset(h->retired.rules_n, 0, sizeof(h->retired.rules_n));
+	h->rules_epoch++;
+	h->retired.rules_epoch = h->rules_epoch;
 }
 
 uint32_t
@@ -192,13 +217,14 @@ add_slot(struct stats_slot *out, const struct stats_slot *s)
 #define STATS_X(f, name, kind, help)	out->f += s->f;
 	STATS_FIELDS(STATS_X)
 #undef STATS_X
-	add_rule_hits(out, s);
+	if (s->rules_epoch == out->rules_epoch)
+		add_rule_hits(out, s);
 }
 
 static void
 widen_rules(struct stats_slot *out, const struct stats_slot *s)
 {
-	for (int l = 0; l < RULES_NLISTS; l++)
+	for (int l = 0; l < RULES_NLISTS && s->rules_epoch == out->rules_epoch; l++)
 		if (rules_of(s, l) > out->rules_n[l])
 			out->rules_n[l] = rules_of(s, l);
 }
@@ -209,6 +235,7 @@ stats_sum(const struct stats_hdr *h, struct stats_slot *out)
 	uint32_t n = stats_slots_used(h);
 
 	memset(out, 0, offsetof(struct stats_slot, rule_hits));
+	out->rules_epoch = h->rules_epoch;	/* the hits of the current rules only */
 	/* how far out's rule table is used: the most rules of any slot; a free
 	 * slot was zeroed by stats_retire, one never handed out is not read */
 	widen_rules(out, &h->master);

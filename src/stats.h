@@ -24,7 +24,7 @@
 #include "stats_tbl.h"
 
 #define STATS_MAGIC	0x7669616475637431ULL	/* "viaduct1" */
-#define STATS_VERSION	7
+#define STATS_VERSION	8
 #define STATS_PANIC_LEN	256
 
 enum stats_kind { COUNTER, GAUGE };
@@ -52,6 +52,10 @@ struct stats_slot {
 	 * set before it counts one): rule_hits beyond stay unwritten, and sums
 	 * read no further, so that their pages are never backed */
 	uint32_t	 rules_n[RULES_NLISTS];
+	/* the rules these hits are of: the header's rules_epoch when this
+	 * process started; hits of another epoch are neither summed nor
+	 * folded (a reload that changed a list moved rules' positions) */
+	uint64_t	 rules_epoch;
 	char		 panic[STATS_PANIC_LEN];	/* last words, for the obituary */
 #define STATS_X(f, name, kind, help)	uint64_t f;
 	STATS_FIELDS(STATS_X)
@@ -72,6 +76,7 @@ struct stats_hdr {
 	int64_t		 started;	/* unix time the master started */
 	uint64_t	 reloads;
 	uint32_t	 slots_used;	/* slots[] handed out so far: readers stop there */
+	uint64_t	 rules_epoch;	/* bumped by a reload that changes a rule list */
 	struct stats_slot master;
 	struct stats_slot cachemgr;
 	struct stats_slot retired;	/* dead processes' counters, folded */
@@ -90,6 +95,9 @@ void			 stats_unmap(const void *map, size_t maplen);
 
 /* Master, after reaping: add the slot's counters (not gauges) into retired, clear it. */
 void			 stats_retire(struct stats_hdr *, struct stats_slot *);
+/* Master, at a reload whose rule lists differ: the rules' hits start again
+ * from zero (those of the old lists' positions are dropped). */
+void			 stats_rules_changed(struct stats_hdr *);
 /*
  * Sum of every live slot plus retired into *out.  out->rules_n is the most
  * rules any slot counts; out->rule_hits is set that far only (clearing the

@@ -191,4 +191,35 @@ sub find_conn {
 }
 
 is($v->stop, 0, 'viaduct stops cleanly');
+
+# --- a reload that changes a list: hits are by position, so they start again
+# (they landed on the rules below the inserted one); one that keeps the
+# lists keeps them
+{
+	my $base = default_conf() =~ s/workers=2/workers=1/r;
+	my $rules = "/ip proxy access\nadd path=/x/* action=deny\nadd path=/y/* action=deny\n";
+	my $w = start_viaduct(conf => $base . $rules);
+	$cf = $w->{conf};
+	my $wget = sub { http_get($w->port, "http://127.0.0.1:$op$_[0]") // '' };
+	$wget->("/x/$_") for 1 .. 2;
+	$wget->("/y/$_") for 1 .. 3;
+	is_deeply([map { $_->{hits} } @{ ctl_json('rules', '--json')->{access} // [] }], [2, 3],
+	    'hits before the reload');
+	$w->write_conf($base . "/ip proxy access\nadd path=/new/* action=deny\n" .
+	    "add path=/x/* action=deny\nadd path=/y/* action=deny\n");
+	$w->signal('HUP');
+	ok($w->wait_log(qr/the rule lists changed: their hit counters start from zero/),
+	    'a reload that inserts a rule: the error log says the counters restart');
+	ok(wait_until(sub { !grep { $_->{hits} } @{ ctl_json('rules', '--json')->{access} // [] } }),
+	    'no rule shows hits it did not have');
+	$wget->('/y/again');
+	is_deeply([map { $_->{hits} } @{ ctl_json('rules', '--json')->{access} // [] }], [0, 0, 1],
+	    'a new hit lands on its rule');
+	$w->signal('HUP');		# the same lists: the counts stay
+	ok($w->wait_log(qr/reloaded: generation 2/), 'reloaded with the same lists');
+	$wget->('/x/again');
+	ok(wait_until(sub { my @h = map { $_->{hits} } @{ ctl_json('rules', '--json')->{access} // [] };
+	    "@h" eq '0 1 1' }), 'the counts stay through a reload that keeps the lists');
+	is($w->stop, 0, 'stops cleanly');
+}
 done_testing();
