@@ -31,9 +31,13 @@
  * waits: when the socket is full or absent the line is dropped and counted
  * (syslog-dropped in the statistics).
  *
- * The master creates the file as root and hands it to the user at start and
- * on USR1 (master.c open_logs); workers open it by name after that, so a
- * rotated file (mv + USR1) is followed by every worker.
+ * The master creates the file as root and hands it to the user at start
+ * (master.c access_log_create); on USR1 it creates a missing one again, but
+ * as the user by then (privdrop.c keeps nothing for files), so where the
+ * user may not create files the new file must exist first (logrotate's
+ * create, contrib/logrotate/viaduct).  Workers open it by name, so a
+ * rotated file (mv + create + USR1) is followed by every worker; one that
+ * cannot be opened leaves them writing to the old one.
  *
  * accesslog_proxy.c is the glue on the request path: it turns a struct conn
  * into an entry (accesslog_req_start/accesslog_req_end, called from proxy.c).

@@ -10,7 +10,9 @@
  * (setgroups/setresgid/setresuid) keeping, through PR_SET_KEEPCAPS, only the
  * capabilities a reload may still need (CAP_NET_BIND_SERVICE when keep_bind,
  * i.e. a port below 1024 is configured; nothing else), drops the rest of the
- * bounding set, and re-enables core dumps (STYLE.md pitfall 10).
+ * bounding set, and re-enables core dumps (STYLE.md pitfall 10).  Nothing
+ * for files: on USR1 the master reopens the logs as the user, and a log
+ * file it cannot create there is made by logrotate (viaduct.8, USR1).
  * Not root at start, or root with no user configured: stays who it is.
  *
  * privdrop_worker(): in a freshly forked worker or cache manager: clears

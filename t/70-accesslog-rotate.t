@@ -156,6 +156,41 @@ for my $which ('access-log', 'error-log') {
 	$v->stop;
 }
 
+# --- logrotate with contrib/logrotate/viaduct, the master running as nobody ------------
+# The master cannot create files in the root-owned log directory after it
+# dropped privileges: logrotate creates them for the user, USR1 reopens them.
+{
+	my $dir = tmpdir_keep();
+	chmod 0755, $dir;
+	mkdir "$dir/logs", 0755 or die "mkdir: $!";
+	(my $conf = default_conf()) =~ s{(error|access)-log=\@DIR\@/}{$1-log=\@DIR\@/logs/}g;
+	my $v = start_viaduct(dir => $dir, conf => $conf . "/viaduct\nset user=nobody group=nogroup\n");
+	http_get($v->port, "http://127.0.0.1:$op/before-rotate");
+	wait_until(sub { (slurp("$dir/logs/access.log") // '') =~ /before-rotate/ });
+	my $lr = slurp(src_dir() . '/contrib/logrotate/viaduct') // '';
+	my $ctl = viaductctl_bin();
+	$lr =~ s{/var/log/viaduct}{$dir/logs}g;
+	$lr =~ s{/etc/viaduct/viaduct\.conf}{$dir/viaduct.conf}g;
+	$lr =~ s{/run/viaduct\.pid}{$dir/viaduct.pid}g;
+	$lr =~ s{^(\s+)viaductctl }{$1$ctl }m;
+	$lr =~ s{create (\d+) proxy proxy}{create $1 nobody nogroup};
+	spew("$dir/logrotate.conf", $lr);
+	my ($st, $out, $err) = run_cmd(['logrotate', '-s', "$dir/logrotate.state", '-f', "$dir/logrotate.conf"]);
+	diag("logrotate: $st $out $err") if $st != 0;
+	http_get($v->port, "http://127.0.0.1:$op/after-rotate");
+	ok(wait_until(sub { (slurp("$dir/logs/access.log") // '') =~ m{/after-rotate } }),
+	    'logrotate as shipped, master as nobody: new lines go to the new access log');
+	like(slurp("$dir/logs/error.log") // '', qr/reopened log files/,
+	    'logrotate: the master reopened both logs, the new error log says so');
+	# without logrotate's create (mv and USR1 by hand) the master, as
+	# nobody, cannot create them: the logs stay as they were, and it says why
+	rename("$dir/logs/$_.log", "$dir/logs/$_.log.9") for qw(access error);
+	$v->signal('USR1');
+	ok(wait_until(sub { (slurp("$dir/logs/error.log.9") // '') =~ m{cannot open error log \Q$dir\E/logs/error\.log: Permission denied \(the master runs as user nobody: create the file owned by it first} }),
+	    'mv + USR1 as nobody: the error log says why it cannot create the new files');
+	$v->stop;
+}
+
 # --- TERM with a response in flight ----------------------------------------------------
 {
 	my $v = start_viaduct();
