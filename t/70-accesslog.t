@@ -184,13 +184,19 @@ for my $fmt (qw(squid common combined json)) {
 	my ($cinvalid) = $cout =~ /^invalid lines:\s+lines\s+(\d+)/m;
 	is($cinvalid, 0, 'calamaris: no invalid lines');
 	# GoAccess's SQUID preset expects a syslog prefix; Squid's own access.log
-	# (and ours) is read with the native format spelled out:
+	# (and ours) is read with the native format spelled out, as README says:
+	my ($gfmt) = (slurp(src_dir() . '/README') // '') =~ /^`goaccess access\.log --log-format='([^']+)'/m;
+	diag("README gives no GoAccess --log-format") unless $gfmt;
 	my ($gst, $gout, $gerr) = run_cmd(['goaccess', $log, '--no-global-config',
-	    '--log-format=%x.%^ %~%L %h %^/%s %b %m %U', '--date-format=%s',
+	    "--log-format=$gfmt", '--date-format=%s',
 	    '--time-format=%s', '-o', 'json']);
 	is($gst, 0, 'goaccess runs') or diag($gerr);
 	my $g = eval { $json->decode($gout) } // {};
 	is($g->{general}{total_requests}, $m->{requests}, 'goaccess: total_requests = monitor requests');
+	my @gurls = map { $_->{data} } @{ $g->{requests}{data} // [] }, @{ $g->{not_found}{data} // [] };
+	is(join(' ', grep { / / } @gurls), '', "goaccess (README's format): every request's URL is the URL alone");
+	ok(scalar(grep { $_->{data} eq 'text' } @{ $g->{mime_type}{data} // [] }),
+	    "goaccess (README's format): the media type is read");
 
 	# contrib/log-report
 	my ($rst, $rout, $rerr) = run_cmd([src_dir() . '/contrib/log-report', $log]);
@@ -202,6 +208,12 @@ for my $fmt (qw(squid common combined json)) {
 	like($rout, qr/^status mix:\n  200\s+4 .*\n  302\s+1 .*\n  400\s+2 .*\n  403\s+1 .*\n  404\s+1 .*\n  502\s+1 /m,
 	    'log-report: status mix');
 	unlike($rout, qr/unparsable/, 'log-report: every line understood');
+	# a CONNECT to an IPv6 address: the address in brackets is the domain
+	($rst, $rout) = run_cmd(['sh', '-c', "printf '%s\\n' '1764790000.123      5 127.0.0.1 " .
+	    "TCP_TUNNEL/200 39 CONNECT [2001:db8::1]:443 - HIER_DIRECT/2001:db8::1 -' | '" .
+	    src_dir() . "/contrib/log-report'"]);
+	like($rout, qr/^top domains:\n\s+1\s+100\.0%\s+\[2001:db8::1\]\n/m,
+	    'log-report: CONNECT [v6]:port is counted under its address');
 }
 
 # Reverse and transparent ports: origin-form requests are logged with the
