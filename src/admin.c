@@ -27,6 +27,7 @@
 #include "cache_store.h"
 #include "conf.h"
 #include "event.h"
+#include "http_msg.h"
 #include "http_parse.h"
 #include "log.h"
 #include "prom.h"
@@ -105,11 +106,30 @@ port_of(const struct sockaddr *sa)
 	    ((const struct sockaddr_in6 *)sa)->sin6_port);
 }
 
+/* ::ffff:a.b.c.d as the AF_INET address it is (into *v4), else sa. */
+static const struct sockaddr *
+unmapped(const struct sockaddr *sa, struct sockaddr_in *v4)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+	if (sa->sa_family != AF_INET6 || memcmp(&s6->sin6_addr, mapped, 12) != 0)
+		return sa;
+	memset(v4, 0, sizeof(*v4));
+	v4->sin_family = AF_INET;
+	v4->sin_port = s6->sin6_port;
+	memcpy(&v4->sin_addr, (const uint8_t *)&s6->sin6_addr + 12, 4);
+	return (const struct sockaddr *)v4;
+}
+
 bool
-admin_is_target(const struct vd_conf *conf, const struct sockaddr *sa)
+admin_is_target(const struct vd_conf *conf, const struct sockaddr *target)
 {
 	struct conf_listen addrs[CONF_MAX_LISTEN];
 	int n = conf_admin_listeners(conf, addrs, (int)VD_ARRLEN(addrs));
+	struct sockaddr_in v4;
+	/* [::ffff:10.9.9.9] reaches an admin-address of 10.9.9.9 */
+	const struct sockaddr *sa = unmapped(target, &v4);
 
 	if (n == 0 || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
 	    port_of(sa) != conf->admin_port)
@@ -121,7 +141,10 @@ admin_is_target(const struct vd_conf *conf, const struct sockaddr *sa)
 
 		if (is_any_or_loopback(ad, true))
 			return true;	/* bound everywhere: every address of ours */
-		if (ad->sa_family == sa->sa_family && memcmp(ad, sa, addrs[i].addrlen) == 0)
+		if (ad->sa_family == AF_INET && sa->sa_family == AF_INET ?
+		    memcmp(&((const struct sockaddr_in *)ad)->sin_addr,
+		    &((const struct sockaddr_in *)sa)->sin_addr, 4) == 0 :
+		    ad->sa_family == sa->sa_family && memcmp(ad, sa, addrs[i].addrlen) == 0)
 			return true;
 	}
 	return false;
@@ -257,16 +280,10 @@ is_metrics_path(struct vd_str p)
 static bool
 keep_alive(const struct http_req *r)
 {
-	int i = http_field_find(r->fields, r->nfields, "Connection", 0);
-	bool close_ = r->version < 11;
-
-	for (; i >= 0; i = http_field_find(r->fields, r->nfields, "Connection", i + 1)) {
-		if (http_str_ieq(r->fields[i].value, "close"))
-			close_ = true;
-		else if (http_str_ieq(r->fields[i].value, "keep-alive") && r->version < 11)
-			close_ = false;
-	}
-	return !close_;
+	/* Connection is a list: "TE, close" closes (RFC 9110 §7.6.1) */
+	if (http_conn_has(r->fields, r->nfields, "close"))
+		return false;
+	return r->version >= 11 || http_conn_has(r->fields, r->nfields, "keep-alive");
 }
 
 /* Method names are case-sensitive (RFC 9110 §9.1). */
@@ -280,10 +297,14 @@ method_is(const struct http_req *r, const char *m)
 static bool
 has_body(const struct http_req *r)
 {
-	int cl = http_field_find(r->fields, r->nfields, "Content-Length", 0);
+	struct http_framing fr;
+	const char *why;
+	int status;
 
-	return http_field_find(r->fields, r->nfields, "Transfer-Encoding", 0) >= 0 ||
-	    (cl >= 0 && !http_str_ieq(r->fields[cl].value, "0"));
+	/* framed as the proxy port frames it: conflicting lengths are a body
+	 * we cannot skip (RFC 9112 §6.3) */
+	return http_req_framing(r, &fr, &status, &why) != VD_OK ||
+	    fr.kind != HTTP_BODY_NONE;
 }
 
 /* A complete head: decide and build the answer. */
@@ -292,7 +313,9 @@ dispatch(struct admin_conn *c, const struct http_req *r)
 {
 	bool get = method_is(r, "GET"), head = method_is(r, "HEAD");
 
-	c->closing = !keep_alive(r);
+	/* keepalive-timeout=0s: no persistent connections, said in every
+	 * response (RFC 9112 §9.6), as on the proxy port */
+	c->closing = !keep_alive(r) || c->a->conf->keepalive_timeout == 0;
 	if (has_body(r)) {
 		c->closing = true;
 		return respond(c, 400, NULL, "no request body is accepted here\n", NULL, 0,
@@ -308,16 +331,18 @@ dispatch(struct admin_conn *c, const struct http_req *r)
 			    NULL, 0, false);
 		return purge(c, r);
 	}
-	if (r->form == HTTP_FORM_ABSOLUTE) {
-		return respond(c, 405, "Allow: PURGE\r\n", "method not allowed\n", NULL, 0,
-		    head);
-	}
-	if (r->form == HTTP_FORM_ORIGIN && is_metrics_path(r->path)) {
+	/* a server takes the absolute-form too (RFC 9112 §3.2.2): its path;
+	 * any other absolute URL is one the cache may hold, for PURGE only */
+	if ((r->form == HTTP_FORM_ORIGIN || r->form == HTTP_FORM_ABSOLUTE) &&
+	    is_metrics_path(r->path)) {
 		if (get || head)
 			return metrics(c, head);
 		return respond(c, 405, "Allow: GET, HEAD\r\n", "method not allowed\n", NULL,
 		    0, false);
 	}
+	if (r->form == HTTP_FORM_ABSOLUTE)
+		return respond(c, 405, "Allow: PURGE\r\n", "method not allowed\n", NULL, 0,
+		    head);
 	return respond(c, 404, NULL, "not found\n", NULL, 0, head);
 }
 
@@ -459,6 +484,22 @@ slot_get(struct admin *a)
 	return NULL;
 }
 
+/* 403 to a client outside admin-allow, without reading its request (a
+ * best-effort send into an empty socket buffer), then close. */
+static void
+refuse(int fd, const struct sockaddr *sa)
+{
+	static const char r403[] = "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; "
+	    "charset=utf-8\r\nContent-Length: 10\r\nCache-Control: no-store\r\n"
+	    "Connection: close\r\n\r\nforbidden\n";
+	char peer[VD_SOCKADDR_STRLEN];
+
+	log_info("admin: %s refused (admin-allow)", vd_sockaddr_fmt(sa, peer, sizeof(peer)));
+	(void)send(fd, r403, sizeof(r403) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	shutdown(fd, SHUT_WR);
+	close(fd);
+}
+
 static void
 accept_cb(struct ev_loop *l, struct ev_io *lio, uint32_t ev)
 {
@@ -477,13 +518,20 @@ accept_cb(struct ev_loop *l, struct ev_io *lio, uint32_t ev)
 				log_warn("admin: accept");
 			return;
 		}
+		/* a client admin-allow refuses holds no slot: its 403 goes at
+		 * once (or not at all), so that such clients cannot fill the
+		 * slots and shut out the allowed ones */
+		if (!conf_prefix_match(a->conf->admin_allow, a->conf->nadmin_allow,
+		    (struct sockaddr *)&ss)) {
+			refuse(fd, (struct sockaddr *)&ss);
+			continue;
+		}
 		if ((c = slot_get(a)) == NULL) {
 			log_warnx("admin: more than %d connections, closing one", ADMIN_MAX_CONNS);
 			close(fd);
 			continue;
 		}
-		c->allowed = conf_prefix_match(a->conf->admin_allow, a->conf->nadmin_allow,
-		    (struct sockaddr *)&ss);
+		c->allowed = true;
 		vd_sockaddr_fmt((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
 		c->closing = false;
 		c->inlen = 0;

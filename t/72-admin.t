@@ -261,4 +261,53 @@ like(proxy_get("http://127.0.0.1:$op/b"), qr{^HTTP/1\.1 200 }, 'proxy: another m
 }
 
 is($v->stop, 0, 'viaduct stops cleanly');
+
+# refused clients hold no slot; Connection is a list; conflicting lengths
+# are a 400; absolute-form /metrics; keepalive-timeout=0s says close
+{
+	my $ap3 = free_port();
+	my $w = start_viaduct(conf => default_conf() =~ s/workers=2/workers=1/r .
+	    "set admin-port=$ap3 admin-allow=127.0.0.2\n");
+	ok(wait_port($ap3), 'admin port up');
+	my @idle = map { IO::Socket::INET->new(LocalAddr => '127.0.0.3', PeerAddr => '127.0.0.1',
+	    PeerPort => $ap3, Proto => 'tcp') // () } 1 .. 40;
+	is(scalar @idle, 40, '40 connections from a refused address');
+	my $r;
+	my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.2', PeerAddr => '127.0.0.1',
+	    PeerPort => $ap3, Proto => 'tcp') or die "connect: $!";
+	print $s "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: TE, close\r\nTE: trailers\r\n\r\n";
+	$r = read_until_close($s, 5);
+	like($r, qr{^HTTP/1\.1 200 }, 'the allowed client is served beside them');
+	like($r, qr{\r\nConnection: close\r\n}, '"Connection: TE, close" closes');
+	my $got = '';
+	sysread($idle[0], $got, 4096);
+	like($got, qr{^HTTP/1\.1 403 }, 'a refused client got its 403 at once');
+	close $_ for @idle;
+
+	$s = IO::Socket::INET->new(LocalAddr => '127.0.0.2', PeerAddr => '127.0.0.1',
+	    PeerPort => $ap3, Proto => 'tcp') or die "connect: $!";
+	print $s "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 10\r\n\r\n" .
+	    "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n";
+	$r = read_until_close($s, 5);
+	my @st = $r =~ m{^HTTP/1\.1 (\d{3}) }mg;
+	is_deeply(\@st, [400], 'conflicting Content-Length: one 400, then closed');
+
+	$s = IO::Socket::INET->new(LocalAddr => '127.0.0.2', PeerAddr => '127.0.0.1',
+	    PeerPort => $ap3, Proto => 'tcp') or die "connect: $!";
+	print $s "GET http://127.0.0.1:$ap3/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+	like(read_until_close($s, 5), qr{^HTTP/1\.1 200 .*viaduct_requests_total}s,
+	    'an absolute-form GET of /metrics is served (RFC 9112 §3.2.2)');
+
+	$w->write_conf(default_conf() =~ s/workers=2/workers=1/r .
+	    "set admin-port=$ap3 admin-allow=127.0.0.2 keepalive-timeout=0s\n");
+	$w->signal('HUP');
+	ok($w->wait_log(qr/reloaded: generation 1/), 'reloaded with keepalive-timeout=0s');
+	ok(wait_until(sub {
+		my $c = IO::Socket::INET->new(LocalAddr => '127.0.0.2', PeerAddr => '127.0.0.1',
+		    PeerPort => $ap3, Proto => 'tcp') or return 0;
+		print $c "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+		read_until_close($c, 5) =~ m{^HTTP/1\.1 200 .*\r\nConnection: close\r\n}s;
+	}, 15), 'keepalive-timeout=0s: the admin port says Connection: close');
+	is($w->stop, 0, 'stops cleanly');
+}
 done_testing();

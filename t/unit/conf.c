@@ -16,6 +16,7 @@
 #include "util.h"
 #include "conf.h"
 #include "conf_tbl.h"
+#include "admin.h"
 #include "tap.h"
 
 #define NDIAG	32
@@ -188,8 +189,9 @@ static const struct { const char *sec, *set; } nondefault[] = {
 	{ "/viaduct", "max-request-body=100MiB" },
 	{ "/viaduct", "connect-ports=443,8443" },
 	{ "/viaduct", "tunnel-idle-timeout=1h" },
-	{ "/viaduct", "transparent-ports=3129" },
-	{ "/viaduct", "reverse-ports=80" },
+	/* each with a listener of its port: one without warns */
+	{ "/viaduct", "transparent-ports=3129 listen=127.0.0.1:3129" },
+	{ "/viaduct", "reverse-ports=80 listen=127.0.0.1:80" },
 	{ "/viaduct", "reverse-origins=www.example.com=10.0.0.5:8080" },
 	{ "/viaduct", "dns-servers=192.0.2.53" },
 	{ "/viaduct", "parents=10.0.0.1:3128/2" },
@@ -765,6 +767,25 @@ test_admin(void)
 	    "/33: a bit inside a byte");
 	ok(c && allowed(c, "192.0.2.7") && !allowed(c, "192.0.2.8"), "no bits: one address");
 	ok(c && allowed(c, "172.31.255.255") && !allowed(c, "172.32.0.0"), "/12");
+	conf_free(c);
+
+	/* the proxy never connects to the admin listener, however its
+	 * address is written: [::ffff:10.9.9.9] is 10.9.9.9 */
+	c = load_ok("/viaduct\nset admin-port=8081 admin-address=10.9.9.9\n", 0,
+	    "admin on a non-loopback address");
+	{
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		ok(c && vd_sockaddr_parse("10.9.9.9:8081", 0, &ss, &len) == 0 &&
+		    admin_is_target(c, (struct sockaddr *)&ss), "10.9.9.9:8081 is the admin listener");
+		ok(c && vd_sockaddr_parse("[::ffff:10.9.9.9]:8081", 0, &ss, &len) == 0 &&
+		    admin_is_target(c, (struct sockaddr *)&ss), "... and so is [::ffff:10.9.9.9]:8081");
+		ok(c && vd_sockaddr_parse("[::ffff:10.9.9.8]:8081", 0, &ss, &len) == 0 &&
+		    !admin_is_target(c, (struct sockaddr *)&ss), "[::ffff:10.9.9.8]:8081 is not");
+		ok(c && vd_sockaddr_parse("[::ffff:10.9.9.9]:8082", 0, &ss, &len) == 0 &&
+		    !admin_is_target(c, (struct sockaddr *)&ss), "nor another port");
+	}
 	conf_free(c);
 
 	/* written IPv4-mapped: the IPv4 prefix it names */
