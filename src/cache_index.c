@@ -324,6 +324,12 @@ cache_store_invalidate(struct cache_store *cs, const struct cache_key *k, int64_
 		mdb_txn_abort(txn);
 		return cache_store_delete(cs, k);
 	}
+	/* void already, and no variant stored since (the marker carries the
+	 * last one's response time): nothing is removed (a PURGE says 404) */
+	if ((o.flags & CACHE_OBJ_VARY_VOID) && o.resp.response_time <= o.resp.request_time) {
+		mdb_txn_abort(txn);
+		return VD_DECLINED;
+	}
 	o.flags |= CACHE_OBJ_VARY_VOID;
 	o.resp.request_time = now;
 	/* encoded apart: o points into the pages the put may rewrite */

@@ -192,7 +192,8 @@ int	cache_store_delete(struct cache_store *, const struct cache_key *);
  * is deleted; a Vary marker stays, marked CACHE_OBJ_VARY_VOID with `now`,
  * so that every variant stored until then -- whichever request headers
  * selected it -- is a miss from now on, also once the marker is rewritten
- * by a new variant (which carries the mark on).  Statuses as delete's.
+ * by a new variant (which carries the mark on).  Statuses as delete's;
+ * VD_DECLINED also for a marker void already, with no variant since.
  */
 int	cache_store_invalidate(struct cache_store *, const struct cache_key *, int64_t now);
 

@@ -33,8 +33,9 @@ my $o = Viaduct::Origin->new(handler => sub {
 		    "\r\n\r\n$b";
 	}
 	my $b = "object $path\n";
+	my $vary = $path =~ m{^/vary} ? "Vary: Accept-Language\r\n" : '';
 	return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=300\r\n" .
-	    "Content-Length: " . length($b) . "\r\n\r\n$b";
+	    "${vary}Content-Length: " . length($b) . "\r\n\r\n$b";
 });
 my $op = $o->port;
 sub origin_count { my ($re) = @_; scalar grep { /$re/ } $o->requests }
@@ -199,6 +200,13 @@ like(proxy_get("http://127.0.0.1:$op/b"), qr{^HTTP/1\.1 200 }, 'proxy: another m
 	like($r, qr{^HTTP/1\.1 404 }, 'PURGE again: 404, nothing removed');
 	like(admin("PURGE http://127.0.0.1:$op/never HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
 	    qr{^HTTP/1\.1 404 }, 'PURGE of a URL never cached: 404');
+	# with Vary: the first PURGE removes the variants, the second nothing
+	like(http_raw($v->port, "GET http://127.0.0.1:$op/vary9 HTTP/1.1\r\nHost: 127.0.0.1:$op\r\n" .
+	    "Accept-Language: en\r\nConnection: close\r\n\r\n") // '', qr{^HTTP/1\.1 200 }, 'a Vary object');
+	$r = admin("PURGE http://127.0.0.1:$op/vary9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	like($r, qr{^HTTP/1\.1 200 }, 'PURGE of a URL stored with Vary: 200');
+	$r = admin("PURGE http://127.0.0.1:$op/vary9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	like($r, qr{^HTTP/1\.1 404 }, 'PURGE again: 404, no variant since');
 	$cc = ctl_json('cache-contents', '--json');
 	ok(!(grep { $_->{uri} eq "http://127.0.0.1:$op/a" } @$cc), 'cache-contents: /a is gone');
 	ok((grep { $_->{uri} eq "http://127.0.0.1:$op/b" } @$cc), 'cache-contents: /b stays');
