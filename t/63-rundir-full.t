@@ -10,7 +10,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Socket::INET;
-use POSIX ();
 use Test::More;
 use Viaduct::Test;
 use Viaduct::Origin;
@@ -24,24 +23,8 @@ if ($> != 0) {
 my $origin = Viaduct::Origin->new;
 my $op = $origin->port;
 
-my $dir = tmpdir_keep();
-my $port = free_port();
-mkdir "$dir/run" or die "mkdir: $!";
-(my $conf = default_conf()) =~ s/\@PORT\@/$port/g;
-$conf =~ s/\@DIR\@/$dir/g;
-spew("$dir/viaduct.conf", $conf);
-my $pid = fork // die "fork: $!";
-if ($pid == 0) {
-	open(STDIN, '<', '/dev/null');
-	open(STDOUT, '>>', "$dir/stderr.log");
-	open(STDERR, '>>', "$dir/stderr.log");
-	exec 'unshare', '-m', '--propagation', 'private', 'sh', '-c',
-	    'mount -t tmpfs -o size=8m tmpfs "$1" && exec "$2" -F -f "$3"', 'sh',
-	    "$dir/run", viaduct_bin(), "$dir/viaduct.conf" or POSIX::_exit(127);
-}
-my $v = bless { pid => $pid, port => $port, dir => $dir, conf => "$dir/viaduct.conf",
-    log => "$dir/stderr.log" }, 'Viaduct::Test';
-wait_port($port) or diag("viaduct did not start:\n" . (slurp("$dir/stderr.log") // ''));
+my $v = start_viaduct(tmpfs => ['run', '8m']);
+my ($pid, $port, $dir) = ($v->pid, $v->port, $v->dir);
 my $run = "/proc/$pid/root$dir/run";
 
 sub get { my ($path) = @_; http_get($port, "http://127.0.0.1:$op/$path") }

@@ -22,34 +22,10 @@ my $origin = Viaduct::Origin->new;
 my $op = $origin->port;
 my $line_re = qr{^\d+\.\d{3} [ \d]{5}\d 127\.0\.0\.1 [A-Z_]+/\d{3} \d+ GET \S+ - \S+/\S+ \S+$};
 
-# start_viaduct() with the master exec'd by a shell that first mounts the
-# tmpfs in a mount namespace of its own (gone when viaduct exits).
-sub start_in_ns {
-	my $dir = tmpdir_keep();
-	my $port = free_port();
-	mkdir "$dir/full" or die "mkdir: $!";
-	(my $conf = default_conf()) =~ s{access-log=\S+}{access-log=$dir/full/access.log};
-	$conf =~ s/\@PORT\@/$port/g;
-	$conf =~ s/\@DIR\@/$dir/g;
-	spew("$dir/viaduct.conf", $conf);
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		open(STDIN, '<', '/dev/null');
-		open(STDOUT, '>>', "$dir/stderr.log");
-		open(STDERR, '>>', "$dir/stderr.log");
-		exec 'unshare', '-m', '--propagation', 'private', 'sh', '-c',
-		    'mount -t tmpfs -o size=64k tmpfs "$1" && exec "$2" -F -f "$3"', 'sh',
-		    "$dir/full", viaduct_bin(), "$dir/viaduct.conf" or POSIX::_exit(127);
-	}
-	my $v = bless { pid => $pid, port => $port, dir => $dir, conf => "$dir/viaduct.conf",
-	    log => "$dir/stderr.log" }, 'Viaduct::Test';
-	wait_port($port) or diag("viaduct did not start:\n" . (slurp("$dir/stderr.log") // ''));
-	return $v;
-}
-
 sub get { my ($v, $path) = @_; http_get($v->port, "http://127.0.0.1:$op/$path") }
 
-my $v = start_in_ns();
+my $v = start_viaduct(tmpfs => ['full', '64k'],
+    conf => default_conf() =~ s{access-log=\S+}{access-log=\@DIR\@/full/access.log}r);
 my $full = "/proc/" . $v->pid . "/root" . $v->dir . "/full";
 my $log = "$full/access.log";
 my $nlines = sub { scalar(() = (slurp($log) // '') =~ /\n/g) };

@@ -112,6 +112,9 @@ sub tmpdir_keep { tempdir('viaduct-t-XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{VIAD
 
 # start_viaduct(conf => TEXT with @PORT@/@DIR@ placeholders, port => N, args => [...])
 # Returns a guard: {pid, port, dir, conf, log}.  Foreground (-F) unless daemon => 1.
+# tmpfs => [SUBDIR, SIZE]: a tmpfs of SIZE (e.g. "64k") mounted on @DIR@/SUBDIR
+# in a private mount namespace around viaduct (root only; gone when it
+# exits); the test reaches it as /proc/PID/root@DIR@/SUBDIR.
 sub start_viaduct {
 	my (%o) = @_;
 	my $dir = $o{dir} // tmpdir_keep();
@@ -123,6 +126,12 @@ sub start_viaduct {
 	spew($cf, $conf);
 	my $log = "$dir/stderr.log";
 	my @args = (viaduct_bin(), ($o{daemon} ? () : ('-F')), '-f', $cf, @{ $o{args} // [] });
+	if (my $t = $o{tmpfs}) {
+		mkdir "$dir/$t->[0]";
+		@args = ('unshare', '-m', '--propagation', 'private', 'sh', '-c',
+		    'mount -t tmpfs -o size="$1" tmpfs "$2" && shift 2 && exec "$@"', 'sh',
+		    $t->[1], "$dir/$t->[0]", @args);
+	}
 	my $pid = fork // die "fork: $!";
 	if ($pid == 0) {
 		$ENV{$_} = $o{env}{$_} for keys %{ $o{env} // {} };
