@@ -11,6 +11,7 @@
 
 #include "viaduct.h"
 #include "log.h"
+#include "util.h"
 
 static const char *const level_names[] = {
 	"emerg", "error", "warn", "notice", "info", "debug",
@@ -180,5 +181,5 @@ fatalx(const char *fmt, ...)
 int
 log_open_file(const char *path)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	return vd_open_trusted(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 }

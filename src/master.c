@@ -137,6 +137,20 @@ log_err_msg(struct master *m, const char *what, const char *path, int errnum,
 	    "logrotate's create 0640 USER GROUP does)" : "");
 }
 
+/* A log file handed to the user, so that workers and the unprivileged
+ * master can reopen it: a regular file only (a FIFO, or the terminal that
+ * /dev/stderr names, keeps its owner).  -1 (errno) when that fails. */
+static int
+log_own(const struct master *m, int fd)
+{
+	struct stat st;
+
+	if (!m->ids.switch_user || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (st.st_uid == m->ids.uid && st.st_gid == m->ids.gid))
+		return 0;
+	return fchown(fd, m->ids.uid, m->ids.gid);
+}
+
 /* The error log, opened (as root at start: then handed to the user so that
  * workers and the unprivileged master can reopen it).  -1: stderr. */
 static int
@@ -148,8 +162,7 @@ error_log_open(struct master *m, const struct vd_conf *conf, int *errfd,
 	*errfd = -1;
 	if (log_is_stderr(conf->error_log))
 		return 0;
-	if ((fd = log_open_file(conf->error_log)) == -1 ||
-	    (m->ids.switch_user && fchown(fd, m->ids.uid, m->ids.gid) == -1)) {
+	if ((fd = log_open_file(conf->error_log)) == -1 || log_own(m, fd) == -1) {
 		log_err_msg(m, "error log", conf->error_log, errno, err, errlen);
 		if (fd != -1)
 			close(fd);
@@ -167,13 +180,13 @@ access_log_create(struct master *m, const struct vd_conf *conf, char *err, size_
 
 	if (log_is_none(conf->access_log) || conf_log_syslog(conf->access_log, NULL))
 		return 0;
-	fd = open(conf->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	fd = vd_open_trusted(conf->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd == -1) {
 		log_err_msg(m, "access log", conf->access_log, errno, err, errlen);
 		return -1;
 	}
-	if (m->ids.switch_user && geteuid() == 0)
-		(void)fchown(fd, m->ids.uid, m->ids.gid);
+	if (geteuid() == 0)
+		(void)log_own(m, fd);
 	close(fd);
 	return 0;
 }

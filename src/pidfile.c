@@ -10,6 +10,7 @@
 
 #include "viaduct.h"
 #include "pidfile.h"
+#include "util.h"
 
 static void
 whole_file(struct flock *fl, short type)
@@ -56,7 +57,7 @@ pidfile_acquire(const char *path, char *err, size_t errlen)
 	pid_t holder;
 	int fd, n;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	fd = vd_open_trusted(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd == -1) {
 		snprintf(err, errlen, "cannot open pid file %s: %s", path,
 		    strerror(errno));

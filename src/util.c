@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "viaduct.h"
@@ -177,5 +178,23 @@ vd_populate(void *p, size_t len)
 		return 0;
 	if (madvise((void *)a, e - a, MADV_POPULATE_WRITE) == 0 || errno == EINVAL)
 		return 0;
+	return -1;
+}
+
+int
+vd_open_trusted(const char *path, int flags, unsigned mode)
+{
+	struct stat st;
+	int fd = open(path, flags | O_NOFOLLOW, (mode_t)mode);
+
+	if (fd != -1 || errno != ELOOP)
+		return fd;
+	if (lstat(path, &st) == -1)
+		return -1;
+	if (S_ISLNK(st.st_mode) && (st.st_uid == 0 || st.st_uid == geteuid()))
+		return open(path, flags, (mode_t)mode);
+	log_warnx("%s: a symbolic link of uid %u is not followed by a process of uid %u",
+	    path, (unsigned)st.st_uid, (unsigned)geteuid());
+	errno = ELOOP;
 	return -1;
 }

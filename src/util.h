@@ -30,6 +30,15 @@ char	*vd_xstrdup(const char *);
 size_t	 vd_strlcpy(char *dst, const char *src, size_t size);
 
 /*
+ * open(2) for files in directories another user may write (logs, the pid
+ * file): a symbolic link as the last component is followed only when root
+ * or this process's user owns it.  Else -1, ELOOP, and a message: root
+ * would otherwise write, truncate or chown whatever the service user's
+ * link names (the nginx CVE-2016-1247 pattern).
+ */
+int	 vd_open_trusted(const char *path, int flags, unsigned mode);
+
+/*
  * Back the pages of [p, p+len) of a shared mapping now (MADV_POPULATE_WRITE):
  * 0, or -1 with errno when its file system is full.  A page of a sparse
  * segment on a full tmpfs is otherwise first missed at a store, as SIGBUS.

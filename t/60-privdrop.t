@@ -7,6 +7,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Socket::INET;
+use POSIX ();
 use Test::More;
 use Viaduct::Test;
 use Viaduct::Origin;
@@ -75,6 +76,38 @@ sub check_procs {
 	    my @n = $v->children; @n >= 2 && !grep { $o{$_} } @n }), 'new generation replaced the old');
 	check_procs($v, 'after reload', '0000000000000000');
 	is($v->stop, 0, 'high port: stops with 0');
+}
+
+# root never writes through a link the service user planted (the nginx
+# CVE-2016-1247 pattern): logs and the pid file in a directory nobody owns
+for my $which ('error-log', 'access-log', 'pid-file') {
+	my $dir = tmpdir_keep();
+	chmod 0755, $dir;
+	mkdir "$dir/logs";
+	chown $nobody_uid, $nogroup_gid, "$dir/logs";
+	spew("$dir/victim", "secret\n");
+	chmod 0600, "$dir/victim";
+	my $name = { 'error-log' => 'error.log', 'access-log' => 'access.log', 'pid-file' => 'v.pid' }->{$which};
+	# the service user makes the link
+	my $pid = fork // die;
+	if ($pid == 0) {
+		$) = "$nogroup_gid $nogroup_gid";
+		$> = $nobody_uid;
+		symlink("$dir/victim", "$dir/logs/$name") or POSIX::_exit(1);
+		POSIX::_exit(0);
+	}
+	waitpid($pid, 0);
+	is($?, 0, "$which: nobody planted a link");
+	my $c = conf_for(extra => "set $which=\@DIR\@/logs/$name\n");
+	my ($st, $out, $err) = run_cmd([viaduct_bin(), '-F', '-f', do {
+		(my $t = $c) =~ s/\@DIR\@/$dir/g; $t =~ s/\@PORT\@/@{[free_port()]}/g;
+		spew("$dir/v.conf", $t); "$dir/v.conf" }], timeout => 10);
+	isnt($st, 0, "$which: a link of nobody's: start refused");
+	like($out . $err . (slurp("$dir/error.log") // ''), qr/symbolic link of uid $nobody_uid is not followed/,
+	    "$which: saying why");
+	my @s = stat "$dir/victim";
+	is($s[4], 0, "$which: the link's target still belongs to root");
+	is(slurp("$dir/victim"), "secret\n", "$which: and is untouched");
 }
 
 SKIP: {
