@@ -77,6 +77,7 @@ struct master {
 	struct mworker		 cm;		/* the cache manager (stats->cachemgr) */
 	bool			 cm_restart;	/* reloaded: respawn it at once with the new conf */
 	int			 atime[2];	/* [0] workers', [1] the manager's (cache_atime.h) */
+	int			 ready_fd;	/* daemon: the start-up pipe, until it is told */
 };
 
 /* spawn()'s index of the cache manager */
@@ -315,6 +316,20 @@ slot_backed(struct master *m, int i)
 	return false;
 }
 
+static void	detach_stdio(void);
+
+/* A child forked before a daemon's master has told its parent it serves:
+ * neither the pipe nor the caller's stdout and stderr stay with it, or
+ * `viaduct | cat` and an ssh session would wait for it (daemon(3)). */
+static void
+child_detach(struct master *m)
+{
+	if (m->ready_fd == -1)
+		return;
+	close(m->ready_fd);
+	detach_stdio();
+}
+
 /* In the child, before worker_main: shed everything that is the master's. */
 static _Noreturn void
 child_main(struct master *m, int i, int fd)
@@ -333,6 +348,7 @@ child_main(struct master *m, int i, int fd)
 		close(m->cm.mfd);
 	if (m->atime[1] != -1)
 		close(m->atime[1]);	/* the manager's end */
+	child_detach(m);
 	vd.role = VD_ROLE_WORKER;
 	vd.worker_id = w->id;
 	vd.generation = w->gen;
@@ -384,6 +400,7 @@ cm_child_main(struct master *m, int fd)
 		close(m->ls->socks[j].ls_fd);
 	if (m->atime[0] != -1)
 		close(m->atime[0]);	/* the workers' end */
+	child_detach(m);
 	slot->pid = getpid();
 	slot->generation = m->generation;
 	slot->started = time(NULL);
@@ -1156,6 +1173,7 @@ startup(struct master *m, int ready_fd)
 			/* the parent is gone: nobody to tell */
 		}
 		close(ready_fd);
+		m->ready_fd = -1;
 		detach_stdio();
 	}
 }
@@ -1174,6 +1192,7 @@ master_run(struct vd_conf *conf, int ready_fd)
 	m->atime[0] = m->atime[1] = -1;
 	m->conf = conf;
 	m->pidfd = -1;
+	m->ready_fd = ready_fd;
 	vd.role = VD_ROLE_MASTER;
 	vd.pid = getpid();
 	vd.conf = conf;

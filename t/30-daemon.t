@@ -6,6 +6,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use IO::Socket::INET;
+use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep);
 use Viaduct::Test;
@@ -89,6 +90,27 @@ my $oport = $origin->port;
 	is($st, 0, 'viaductctl stop: exit 0 once the master is gone');
 	ok(!alive($v->pid), 'the daemon is gone');
 	$v->{pid} = undef;
+
+	# started with its stdout and stderr on a pipe (viaduct | cat, $(...),
+	# ssh): the pipe ends when the command returns, whatever the daemon's
+	# workers and cache manager do (they kept the caller's ends)
+	my $pid = open(my $pipe, '-|') // die "fork: $!";
+	if ($pid == 0) {
+		open(STDERR, '>&', \*STDOUT);
+		exec $bin, '-f', $v->{conf} or POSIX::_exit(127);
+	}
+	my $eof = eval {
+		local $SIG{ALRM} = sub { die "timeout\n" };
+		alarm 20;
+		1 while <$pipe>;
+		alarm 0;
+		1;
+	};
+	ok($eof, 'daemon: its stdout and stderr reach EOF once it serves');
+	close $pipe;
+	my $p = slurp($v->dir . '/viaduct.pid');
+	ok(defined $p && $p =~ /(\d+)/ && alive($1), 'and it serves');
+	run_cmd([$ctl, '-f', $v->{conf}, 'stop']);
 }
 
 # --- init script ------------------------------------------------------------------
