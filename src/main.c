@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "log.h"
 #include "master.h"
+#include "privdrop.h"
 
 #define DEFAULT_CONF	SYSCONFDIR "/viaduct/viaduct.conf"
 
@@ -155,8 +156,18 @@ main(int argc, char **argv)
 
 	check_readable(file);
 	if (test) {
+		struct privdrop_ids ids;
+		char err[300];
+
 		if ((conf = conf_load(file, NULL, NULL)) == NULL)
 			return 1;
+		/* what start-up would refuse, so that -t before a restart
+		 * (init script, systemd's ExecStartPre) does too */
+		if (privdrop_resolve(conf, &ids, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: %s\n", file, err);
+			conf_free(conf);
+			return 1;
+		}
 		printf("%s: configuration OK\n", file);
 		conf_free(conf);
 		return 0;

@@ -765,6 +765,16 @@ reload(struct master *m)
 		    m->conf->file);
 		return;
 	}
+	{
+		struct privdrop_ids ids;
+
+		/* a user that does not exist would fail the next restart */
+		if (privdrop_resolve(nc, &ids, err, sizeof(err)) == -1) {
+			log_errx("reload: %s; keeping the running configuration", err);
+			conf_free(nc);
+			return;
+		}
+	}
 	n = conf_nworkers(nc);
 	for (int i = 0; i < MASTER_SLOTS; i++)
 		if (m->w[i].state == MW_FREE)

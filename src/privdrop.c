@@ -33,18 +33,17 @@ privdrop_resolve(const struct vd_conf *conf, struct privdrop_ids *ids,
 		return -1;
 	}
 	vd_strlcpy(ids->user, conf->user, sizeof(ids->user));
+	gr = NULL;
+	if (conf->group != NULL && conf->group[0] != '\0' &&
+	    (gr = getgrnam(conf->group)) == NULL) {
+		snprintf(err, errlen, "group %s does not exist", conf->group);
+		return -1;
+	}
 	if (geteuid() != 0)
 		return 0;	/* not root: run as whoever started us */
 	ids->switch_user = true;
 	ids->uid = pw->pw_uid;
-	ids->gid = pw->pw_gid;
-	if (conf->group != NULL && conf->group[0] != '\0') {
-		if ((gr = getgrnam(conf->group)) == NULL) {
-			snprintf(err, errlen, "group %s does not exist", conf->group);
-			return -1;
-		}
-		ids->gid = gr->gr_gid;
-	}
+	ids->gid = gr != NULL ? gr->gr_gid : pw->pw_gid;
 	return 0;
 }
 

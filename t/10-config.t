@@ -185,6 +185,18 @@ for my $t ('', '30500568905w', '1s1s1s', '1m1h', '1h00:30') {
 	    'a port named twice: a warning');
 }
 
+# a user or group that does not exist fails -t as it fails the start
+{
+	my $f = conf_file("/viaduct\nset user=nosuchuser-vd\n");
+	my ($rc, $out, $err) = vcheck($f);
+	is($rc, 1, 'an unknown user: -t exits 1');
+	is($err, "$f: user nosuchuser-vd does not exist\n", '... saying so');
+	$f = conf_file("/viaduct\nset user=nobody group=nosuchgroup-vd\n");
+	($rc, $out, $err) = vcheck($f);
+	is($rc, 1, 'an unknown group: -t exits 1');
+	is($err, "$f: group nosuchgroup-vd does not exist\n", '... saying so');
+}
+
 # each property at its default, written out: no warning at all
 {
 	my $text = "/ip proxy\nset enabled=no src-address=:: port=8080 anonymous=no parent-proxy=0.0.0.0 \\\n" .

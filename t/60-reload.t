@@ -56,6 +56,14 @@ sleep 0.3;
 is_deeply([workers()], [@gen1], 'the same workers keep serving');
 ok(through($port, '/d') && through($port2, '/e'), 'both ports still serve');
 
+# --- a user that does not exist: refused (a restart would fail) ---------------------
+$v->write_conf(Viaduct::Test::default_conf() .
+    "/viaduct\nset listen=127.0.0.1:$port2 user=nosuchuser-vd\n");
+$v->signal('HUP');
+ok($v->wait_log(qr/reload: user nosuchuser-vd does not exist; keeping the running configuration/),
+    'a reload naming an unknown user is refused and says so');
+is_deeply([workers()], [@gen1], 'the same workers keep serving');
+
 # --- a removed port is closed -----------------------------------------------------------
 $v->write_conf(Viaduct::Test::default_conf());
 $v->signal('HUP');
