@@ -142,6 +142,16 @@ my $oport = $origin->port;
 	ok(!alive($pid), 'init stop: the master is gone');
 	($st, $out, $err) = run_cmd(['sh', $init, 'status'], env => \%env);
 	is($st >> 8, 3, 'init status: 3 when stopped');
+	# what a master running as its user leaves in a root-owned directory
+	spew("$dir/viaduct.pid", '');
+	($st, $out, $err) = run_cmd(['sh', $init, 'status'], env => \%env);
+	is($st >> 8, 3, 'init status: 3 with an empty pid file');
+	# removed, not purged (Debian Policy 9.3.2)
+	my %gone = (%env, VIADUCT_BIN => "$dir/no-such-viaduct");
+	($st, $out, $err) = run_cmd(['sh', $init, 'start'], env => \%gone);
+	is($st, 0, 'init start without the binary: 0, nothing done');
+	($st, $out, $err) = run_cmd(['sh', $init, 'status'], env => \%gone);
+	is($st >> 8, 3, 'init status without the binary: 3');
 	kill 'KILL', $pid if $pid && kill(0, $pid);
 }
 
