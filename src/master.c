@@ -1076,6 +1076,30 @@ store_state_start(const struct vd_conf *conf)
 	}
 }
 
+/*
+ * The store, as far as it exists, is ours to write: one left by a run as
+ * another user (root before user= was set) would start a cache manager
+ * that dies at once, and a node that serves without a cache.  A start-up
+ * error, as for the cache path itself.
+ */
+static void
+store_writable(struct master *m)
+{
+	static const char *const parts[] = { "", "/data.mdb", "/lock.mdb", "/bodies",
+	    "/bodies/tmp" };
+	char dir[PATH_MAX - 64], p[PATH_MAX];
+
+	if (store_dir(m->conf, dir, sizeof(dir)) == NULL)
+		return;
+	for (size_t i = 0; i < VD_ARRLEN(parts); i++) {
+		snprintf(p, sizeof(p), "%s%s", dir, parts[i]);
+		if (access(p, F_OK) == 0 && access(p, W_OK) == -1)
+			fatal("cache store %s is not writable by %s (chown -R it to that "
+			    "user, or remove it)", p, m->ids.user[0] != '\0' ? m->ids.user :
+			    "this user");
+	}
+}
+
 /* A reload onto another store (cache-path, cache-on-disk, max-cache-size
  * from none): that one is marked running, or emptied after a crash of the
  * machine, before the new generation opens it (cache_state.h).  The old
@@ -1171,6 +1195,7 @@ startup(struct master *m, int ready_fd)
 		    m->ids.user[0] != '\0' ? m->ids.user : "this user");
 	/* before the workers: it clears what dead processes left in the store */
 	if (cachemgr_enabled(m->conf)) {
+		store_writable(m);
 		store_state_start(m->conf);
 		cm_start(m);
 	}

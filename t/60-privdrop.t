@@ -110,6 +110,27 @@ for my $which ('error-log', 'access-log', 'pid-file') {
 	is(slurp("$dir/victim"), "secret\n", "$which: and is untouched");
 }
 
+# a store left by a run as root: the start as nobody fails, saying why
+# (it used to start, the cache manager died, and nothing was cached)
+{
+	my $dir = tmpdir_keep();
+	chmod 0755, $dir;
+	my $c = default_conf() =~ s{cache-path=\@DIR\@/cache}{cache-path=\@DIR\@/cache max-cache-size=100MiB}r;
+	my $v = start_viaduct(dir => $dir, conf => $c);
+	like(http_get($v->port, "http://127.0.0.1:$oport/root-run") // '', qr{hello from origin},
+	    'a run as root');
+	is($v->stop, 0, '... stopped');
+	ok(-e "$dir/run/cache/data.mdb", '... left a store in run-dir');
+	chown $nobody_uid, $nogroup_gid, "$dir/cache";	# cache-path is nobody's now
+	(my $t = $c . "/viaduct\nset user=nobody group=nogroup\n") =~ s/\@DIR\@/$dir/g;
+	$t =~ s/\@PORT\@/@{[free_port()]}/g;
+	spew("$dir/v2.conf", $t);
+	my ($st, $out, $err) = run_cmd([viaduct_bin(), '-F', '-f', "$dir/v2.conf"], timeout => 10);
+	is($st >> 8, 1, 'then as nobody: the start fails');
+	like($err . (slurp("$dir/error.log") // ''), qr{cache store \Q$dir\E/run/cache\S* is not writable by nobody},
+	    '... naming the store and the user');
+}
+
 SKIP: {
 	my $low = free_low_port();
 	ok(defined $low, 'a free port below 1024') or skip('no free low port', 1);
