@@ -257,6 +257,19 @@ make_dir(struct master *m, const char *path, mode_t mode, const char *what,
 	return -1;
 }
 
+/* Is the pid file directly in run-dir? */
+static bool
+in_run_dir(const struct vd_conf *c)
+{
+	const char *slash = strrchr(c->pid_file, '/');
+	size_t n = strlen(c->run_dir);
+
+	while (n > 1 && c->run_dir[n - 1] == '/')
+		n--;
+	return slash != NULL && (size_t)(slash - c->pid_file) == n &&
+	    strncmp(c->pid_file, c->run_dir, n) == 0;
+}
+
 static int
 open_stats(struct master *m, char *err, size_t errlen)
 {
@@ -1164,7 +1177,12 @@ startup(struct master *m, int ready_fd)
 		fatalx("%s", err);
 	if ((m->sfd = signals_setup()) == -1)
 		fatal("signalfd");
-	/* the lock first: a second instance must not touch the first one's files */
+	/* the lock first: a second instance must not touch the first one's
+	 * files; a pid file in run-dir (a tmpfs, empty after a reboot) needs
+	 * that directory first, which creating does not touch either */
+	if (in_run_dir(m->conf) && make_dir(m, m->conf->run_dir, 0755, "run directory",
+	    err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if ((m->pidfd = pidfile_acquire(m->conf->pid_file, err, sizeof(err))) == -1)
 		fatalx("%s", err);
 	atexit(release_at_exit);

@@ -113,6 +113,14 @@ my $oport = $origin->port;
 	run_cmd([$ctl, '-f', $v->{conf}, 'stop']);
 }
 
+# --- a pid file in run-dir, which does not exist yet (a tmpfs after a reboot) ----------
+{
+	my $v = start_viaduct(conf => default_conf() =~ s{pid-file=\S+}{pid-file=\@DIR\@/run/viaduct.pid}r);
+	ok(wait_port($v->port), 'pid file in a run-dir not yet made: started');
+	like(slurp($v->dir . '/run/viaduct.pid') // '', qr/^\d+\n/, '... and the pid file is there');
+	is($v->stop, 0, '... stops');
+}
+
 # --- init script ------------------------------------------------------------------
 {
 	my $dir = tmpdir_keep();
