@@ -495,8 +495,21 @@ victim_same(struct cache_store *cs, MDB_txn *txn, MDB_val *kv, const struct cach
 	    ((o.flags & CACHE_OBJ_BODY_FILE) ? o.body_file : 0) == v->body_file;
 }
 
+static int evict_once(struct cache_store *, struct cache_victim *, size_t);
+
 int
 cache_store_evict(struct cache_store *cs, struct cache_victim *v, size_t n)
+{
+	int rc = evict_once(cs, v, n);
+
+	/* a map the data fills exactly has no page for the deletes either */
+	if (rc == CACHE_STORE_FULL && cache_store_grow(cs))
+		rc = evict_once(cs, v, n);
+	return rc;
+}
+
+static int
+evict_once(struct cache_store *cs, struct cache_victim *v, size_t n)
 {
 	MDB_txn *txn;
 	MDB_val kv;

@@ -128,6 +128,56 @@ meta_setup(struct cache_store *cs, MDB_txn *txn, bool read_only)
 	return mdb_put(txn, cs->meta, &kv, &dv, 0);
 }
 
+/* What growing the map by one step gives, from `size`. */
+static size_t
+grown(size_t size)
+{
+	size_t step = size / 4;
+
+	return size + (step < (16U << 20) ? (16U << 20) : step);
+}
+
+bool
+cache_store_grow(struct cache_store *cs)
+{
+	MDB_envinfo info;
+	size_t to;
+
+	if (cs->active != 0 || mdb_env_info(cs->env, &info) != 0 ||
+	    (to = grown(info.me_mapsize)) > cs->map_cap ||
+	    mdb_env_set_mapsize(cs->env, to) != 0)
+		return false;
+	log_info("cache: the index map grows to %zu MiB so that objects can be removed",
+	    to >> 20);
+	return true;
+}
+
+/*
+ * A store whose data fills the configured map, or more (max-cache-size was
+ * lowered, or inserts outran eviction): LMDB maps the file as it is, with
+ * no free page, and then not even a delete can commit.  Room beyond the
+ * data, so that the cache manager can evict down to the new bound.
+ */
+static void
+room_over_data(struct cache_store *cs)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	size_t used, to;
+
+	if (mdb_env_info(cs->env, &info) != 0 || mdb_env_stat(cs->env, &st) != 0)
+		return;
+	used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+	if ((to = grown(used)) <= info.me_mapsize)
+		return;
+	if (mdb_env_set_mapsize(cs->env, to) == 0) {
+		log_info("cache: the index (%zu MiB) fills its map: mapped with %zu MiB",
+		    used >> 20, to >> 20);
+		if (to > cs->map_cap)
+			cs->map_cap = to;
+	}
+}
+
 static int
 env_setup(struct cache_store *cs, const struct cache_store_conf *c)
 {
@@ -156,6 +206,9 @@ env_setup(struct cache_store *cs, const struct cache_store_conf *c)
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail;
+	cs->map_cap = c->map_size * 2;
+	if (!c->read_only)
+		room_over_data(cs);
 	return VD_OK;
 fail:
 	log_warnx("cache: %s: %s", cs->path, mdb_strerror(rc));

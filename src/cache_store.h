@@ -118,6 +118,7 @@ struct cache_store {
 	bool		 meta_ok;	/* false: read-only open of a store without it */
 	size_t		 inline_max;
 	unsigned	 active;	/* read txns in use: map resize needs 0 */
+	size_t		 map_cap;	/* the map may grow to this (cache_store_grow) */
 	uint64_t	 next_file;
 	bool		 read_only;
 	char		 path[PATH_MAX - 64];	/* room for "/bodies/tmp/<pid>.<id>" */
