@@ -44,13 +44,25 @@ int
 cache_store_body_open(struct cache_store *cs, const struct cache_obj *o)
 {
 	char p[PATH_MAX];
+	struct stat st = { 0 };
+	int fd;
 
 	if (!(o->flags & CACHE_OBJ_BODY_FILE)) {
 		errno = EINVAL;
 		return -1;
 	}
-	return open(cache_store_body_path(cs, o->body_file, p, sizeof(p)),
+	fd = open(cache_store_body_path(cs, o->body_file, p, sizeof(p)),
 	    O_RDONLY | O_CLOEXEC | O_NOATIME);
+	/* a file cut short (or grown) under its record would be sent short
+	 * under the stored Content-Length: not this object's body */
+	if (fd != -1 && (fstat(fd, &st) == -1 || (uint64_t)st.st_size != o->body_size)) {
+		log_warnx("cache: body file %s has %lld bytes, its object %llu: not used",
+		    p, (long long)st.st_size, (unsigned long long)o->body_size);
+		close(fd);
+		errno = EIO;
+		return -1;
+	}
+	return fd;
 }
 
 static int
