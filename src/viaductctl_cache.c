@@ -33,6 +33,8 @@ struct centry {
 
 enum csort { SORT_NONE, SORT_URI, SORT_SIZE, SORT_ACCESSED };
 
+#define CONTENTS_CHUNK	1024	/* objects per read snapshot */
+
 struct contents {
 	const char	*pattern;	/* fnmatch(3) on the URL, NULL: all */
 	enum csort	 sort;
@@ -44,6 +46,8 @@ struct contents {
 	pcre2_code	*re;		/* purge --match */
 	struct cache_key *keys;		/* purge: what to delete */
 	size_t		 nkeys, capkeys;
+	struct centry	*pend;		/* unsorted: this chunk's, printed after it */
+	size_t		 npend, cappend;
 };
 
 /* Sort order: uri ascending, size and last access descending (biggest, newest first). */
@@ -195,8 +199,43 @@ contents_cb(void *arg, const struct cache_key *k, const struct cache_obj *o)
 		heap_push(ct, &e);
 		return VD_OK;
 	}
-	centry_print(ct, &e);
-	return ct->limit > 0 && ct->shown >= ct->limit ? VD_DONE : VD_OK;
+	if (ct->npend == ct->cappend) {
+		ct->cappend = ct->cappend ? 2 * ct->cappend : CONTENTS_CHUNK;
+		if ((ct->pend = realloc(ct->pend, ct->cappend * sizeof(*ct->pend))) == NULL)
+			ctl_die("out of memory");
+	}
+	ct->pend[ct->npend] = e;
+	if ((ct->pend[ct->npend++].uri = strdup(uri)) == NULL)
+		ctl_die("out of memory");
+	return ct->limit > 0 && ct->shown + ct->npend >= ct->limit ? VD_DONE : VD_OK;
+}
+
+/*
+ * The index in chunks, each read in its own short snapshot and printed
+ * after it: output that waits (a pipe to a pager nobody scrolls) must not
+ * hold a snapshot, whose pages no insert may reuse meanwhile (it filled
+ * the map, and nothing was stored until the pager quit).
+ */
+static int
+contents_walk(struct cache_reader *rd, struct contents *ct)
+{
+	struct cache_key from, next;
+	bool first = true;
+	int rc;
+
+	for (;;) {
+		rc = cache_store_iter_from(rd, first ? NULL : &from, CONTENTS_CHUNK,
+		    contents_cb, ct, &next);
+		for (size_t i = 0; i < ct->npend; i++) {
+			centry_print(ct, &ct->pend[i]);
+			free(ct->pend[i].uri);
+		}
+		ct->npend = 0;
+		if (rc != VD_OK)
+			return rc;
+		from = next;
+		first = false;
+	}
 }
 
 /* Open the cache index (read-only unless purging); exit 1 with one line if impossible. */
@@ -263,9 +302,10 @@ ctl_contents_cmd(const char *file, int argc, char **argv)
 	else
 		printf("%12s %-20s %-20s %-20s %s\n", "FILE-SIZE", "LAST-ACCESSED",
 		    "LAST-MODIFIED", "EXPIRES", "URI");
-	rc = cache_store_iter(&rd, contents_cb, &ct);
+	rc = contents_walk(&rd, &ct);
 	cache_reader_free(&rd);
 	cache_store_close(&cs);
+	free(ct.pend);
 	if (rc != VD_OK && rc != VD_DONE)
 		ctl_die("reading the cache index failed");
 	heap_sort(&ct);
