@@ -114,6 +114,12 @@ remove_index(const char *dir)
 }
 
 int
+cache_state_reset(const char *dir)
+{
+	return remove_index(dir);
+}
+
+int
 cache_state_start(const char *dir, char *why, size_t whylen)
 {
 	char seen[64] = "";

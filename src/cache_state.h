@@ -41,6 +41,10 @@ int	cache_state_start(const char *dir, char *why, size_t whylen);
  * then empties the store. */
 int	cache_state_stop(const char *dir);
 
+/* Remove the index (data.mdb, lock.mdb) of the store in dir: it is
+ * damaged.  The processes that had it open must open it again.  0 or -1. */
+int	cache_state_reset(const char *dir);
+
 /* This boot's id (/proc/sys/kernel/random/boot_id); "" if unreadable. */
 void	cache_state_boot_id(char *out, size_t outlen);
 

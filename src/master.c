@@ -80,8 +80,17 @@ struct master {
 	int			 ready_fd;	/* daemon: the start-up pipe, until it is told */
 };
 
+/* the manager's crashes by a signal in a row that empty the cache */
+#define CM_CRASHES_RESET	3
+
 /* spawn()'s index of the cache manager */
 #define CM_ENTRY	(-1)
+
+/* the store (defined with the start-up code) and a worker generation
+ * (with reload), which the manager's crash handling needs too */
+static const char *store_dir(const struct vd_conf *, char *, size_t);
+static void	store_state_start(const struct vd_conf *);
+static void	new_generation(struct master *, int);
 
 static int64_t
 now_ms(void)
@@ -580,6 +589,29 @@ cm_start(struct master *m)
 	spawn(m, CM_ENTRY);
 }
 
+/*
+ * The cache manager died of a signal CM_CRASHES_RESET times in a row: its
+ * index is taken for damaged (LMDB asserts, or faults, on a damaged page:
+ * nothing else resets it, and with no manager nothing is evicted).  It is
+ * removed, and a new generation of workers opens the new one.  true when
+ * it was.
+ */
+static bool
+store_reset(struct master *m, const char *how)
+{
+	char path[PATH_MAX - 64];
+	const char *dir = store_dir(m->conf, path, sizeof(path));
+
+	if (dir == NULL || cache_state_reset(dir) == -1)
+		return false;
+	log_errx("cache manager %s %d times in a row: the cache index in %s is taken for "
+	    "damaged and removed; the cache starts empty and the workers are renewed",
+	    how, CM_CRASHES_RESET, dir);
+	store_state_start(m->conf);
+	new_generation(m, conf_nworkers(m->conf));
+	return true;
+}
+
 /* The cache manager died: respawn it like a worker (with backoff) unless stopping. */
 static void
 cm_reaped(struct master *m, int st)
@@ -609,6 +641,8 @@ cm_reaped(struct master *m, int st)
 		return;
 	}
 	if (now - w->started >= BACKOFF_RESET_MS)
+		w->crashes = 0;
+	if (WIFSIGNALED(st) && w->crashes + 1 >= CM_CRASHES_RESET && store_reset(m, how))
 		w->crashes = 0;
 	delay = backoff_ms(w->crashes);
 	w->crashes++;
@@ -707,6 +741,28 @@ raise_nofile(const struct vd_conf *conf)
 }
 
 static void	store_state_switch(const struct vd_conf *, const struct vd_conf *);
+
+/* n workers of a new generation; the running ones drain.  The old ones
+ * keep accepting until the new ones are in their loop (handover()), so
+ * that someone always accepts. */
+static void
+new_generation(struct master *m, int n)
+{
+	for (int i = 0; i < MASTER_SLOTS; i++) {
+		struct mworker *w = &m->w[i];
+		if (w->state == MW_WAITING)
+			w->state = MW_FREE;
+		else if (w->state == MW_RUNNING) {
+			w->state = MW_DRAINING;
+			w->termed = false;
+			w->kill_at = 0;
+		}
+	}
+	m->generation++;
+	spawn_generation(m, n);
+	if (m->handover_deadline == 0)	/* reloads in a row do not postpone it */
+		m->handover_deadline = now_ms() + HANDOVER_MAX_MS;
+}
 
 /* The same rules, in the same order (lines and columns aside)? */
 static bool
@@ -832,23 +888,8 @@ reload(struct master *m)
 	conf_free(m->conf);
 	m->conf = nc;
 	vd.conf = nc;
-	for (int i = 0; i < MASTER_SLOTS; i++) {
-		struct mworker *w = &m->w[i];
-		if (w->state == MW_WAITING)
-			w->state = MW_FREE;
-		else if (w->state == MW_RUNNING) {
-			w->state = MW_DRAINING;
-			w->termed = false;
-			w->kill_at = 0;
-		}
-	}
-	m->generation++;
 	m->stats->reloads++;
-	/* First the new generation; the old one keeps accepting until the new
-	 * one is in its loop (handover()), so that someone always accepts. */
-	spawn_generation(m, n);
-	if (m->handover_deadline == 0)	/* reloads in a row do not postpone it */
-		m->handover_deadline = now_ms() + HANDOVER_MAX_MS;
+	new_generation(m, n);
 	cm_reconfigure(m);
 	log_notice("reloaded: generation %u, %d workers, %d listeners",
 	    m->generation, n, m->ls->n);
