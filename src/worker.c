@@ -238,6 +238,9 @@ static _Noreturn void
 worker_exit(struct worker *w, int status)
 {
 	conn_close_all(w->t);
+	/* the LMDB reader slots go back: else the manager clears them as
+	 * stale after every stop and reload */
+	cache_proxy_free(w->t);
 	admin_free(w->admin);
 	accesslog_close(w->al);		/* nothing accepted is lost at a stop */
 	exit(status);

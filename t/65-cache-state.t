@@ -124,8 +124,13 @@ is($v->stop, 0, 'a graceful stop');
 	fetch($w, '/r');
 	is(slurp("$d2/other/viaduct.state"), "viaduct-cache-state 1 running $boot\n",
 	    'the store the reload switched to is marked running');
+	$w->signal('HUP');		# workers that read the store exit
+	ok($w->wait_log(qr/reloaded: generation 2/), 'reloaded again');
+	fetch($w, '/r2');
 	is($w->stop, 0, 'a graceful stop');
 	is(slurp("$d2/other/viaduct.state"), "viaduct-cache-state 1 clean $boot\n", '... and clean after it');
+	unlike(slurp($w->errlog) // '', qr/stale LMDB reader/,
+	    'workers that exit give their LMDB reader slots back (none cleared as stale)');
 }
 
 done_testing();
