@@ -638,14 +638,17 @@ cm_publish(struct cmproc *p)
 
 	uint64_t used;
 
-	if (vd.stats != NULL)	/* the scan's sum only for a store without the total */
-		vd.stats->cache_used = cache_store_used(&p->m.rd, &used) == VD_OK ?
-		    used : p->m.used;
+	/* the scan's sum only for a store without the total */
+	if (cache_store_used(&p->m.rd, &used) != VD_OK)
+		used = p->m.used;
+	if (vd.stats != NULL)
+		vd.stats->cache_used = used;
+	/* the walk counted the objects before what it removed */
 	if (c->evicted != l->evicted || c->expired != l->expired ||
 	    c->orphans != l->orphans || c->tmp_files != l->tmp_files)
-		log_info("cache: %llu objects, %llu bytes; removed %llu least recently "
-		    "used, %llu expired, %llu orphan body files, %llu temp files",
-		    (unsigned long long)p->m.objects, (unsigned long long)p->m.used,
+		log_info("cache: %llu objects walked, %llu bytes stored now; removed %llu "
+		    "least recently used, %llu expired, %llu orphan body files, %llu temp files",
+		    (unsigned long long)p->m.objects, (unsigned long long)used,
 		    (unsigned long long)(c->evicted - l->evicted),
 		    (unsigned long long)(c->expired - l->expired),
 		    (unsigned long long)(c->orphans - l->orphans),

@@ -158,7 +158,7 @@ sub count_re { my ($text, $re) = @_; my $n = () = $text =~ /$re/g; $n }
 	is($st >> 8, 1, 'the least recently used object is gone');
 	($st) = run_cmd([$tool, 'has', $store, 'http://fill.test/199']);
 	is($st >> 8, 0, 'the most recently used object stays');
-	like(slurp($v->errlog) // '', qr/cache manager pid \d+: cache: \d+ objects, \d+ bytes; removed \d+ least recently used/,
+	like(slurp($v->errlog) // '', qr/cache manager pid \d+: cache: \d+ objects walked, \d+ bytes stored now; removed \d+ least recently used/,
 	    'the eviction is logged');
 	is($v->stop, 0, 'stops with 0');
 }
