@@ -128,13 +128,12 @@ meta_setup(struct cache_store *cs, MDB_txn *txn, bool read_only)
 	return mdb_put(txn, cs->meta, &kv, &dv, 0);
 }
 
-/* What growing the map by one step gives, from `size`. */
+/* What growing the map by one step gives, from `size`: a quarter more,
+ * and at least a MiB. */
 static size_t
 grown(size_t size)
 {
-	size_t step = size / 4;
-
-	return size + (step < (16U << 20) ? (16U << 20) : step);
+	return size + size / 4 + (1U << 20);
 }
 
 bool
@@ -168,7 +167,8 @@ room_over_data(struct cache_store *cs)
 	if (mdb_env_info(cs->env, &info) != 0 || mdb_env_stat(cs->env, &st) != 0)
 		return;
 	used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
-	if ((to = grown(used)) <= info.me_mapsize)
+	/* a quarter of the map free is room enough to remove objects */
+	if (used <= info.me_mapsize - info.me_mapsize / 4 || (to = grown(used)) <= info.me_mapsize)
 		return;
 	if (mdb_env_set_mapsize(cs->env, to) == 0) {
 		log_info("cache: the index (%zu MiB) fills its map: mapped with %zu MiB",

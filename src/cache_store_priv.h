@@ -77,7 +77,7 @@ int	cache_store_renew(struct cache_reader *);
 int	cache_store_write_begin(struct cache_store *, MDB_txn **);
 /* MDB_MAP_FULL: a delete needs free pages too, and a map that the data
  * fills exactly could then never be made room in.  Grow the map by a
- * quarter (at least 16 MiB) up to map_cap; other processes adopt it
+ * quarter (and a MiB) up to map_cap; other processes adopt it
  * (MDB_MAP_RESIZED).  true when it grew; only with no read txn active here. */
 bool	cache_store_grow(struct cache_store *);
 /* An LMDB error as a status: CACHE_STORE_FULL for a full map or file
