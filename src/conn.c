@@ -58,6 +58,60 @@ via_pseudonym(struct conn_table *t, const struct vd_conf *conf)
 		vd_strlcpy(t->via, VD_NAME, sizeof(t->via));
 }
 
+/* Off the posted list, or off the batch post_cb is running. */
+static void
+post_unlink(struct conn *c)
+{
+	struct conn_table *t = c->t;
+
+	if (c->post_prev != NULL)
+		c->post_prev->post_next = c->post_next;
+	else if (t->posted == c)
+		t->posted = c->post_next;
+	else
+		t->post_batch = c->post_next;
+	if (c->post_next != NULL)
+		c->post_next->post_prev = c->post_prev;
+	c->post_next = c->post_prev = NULL;
+	c->posted = false;
+}
+
+void
+conn_post(struct conn *c)
+{
+	struct conn_table *t = c->t;
+
+	if (c->posted)
+		return;
+	c->posted = true;
+	c->post_prev = NULL;
+	c->post_next = t->posted;
+	if (t->posted != NULL)
+		t->posted->post_prev = c;
+	t->posted = c;
+	if (!ev_timer_armed(&t->post_timer))
+		ev_timer_start(t->loop, &t->post_timer, 0);
+}
+
+/* The connections posted before this turn run again; one that posts
+ * itself anew waits for the turn after.  The batch is a list of its own
+ * (t->post_batch), so that one closed meanwhile is simply unlinked. */
+static void
+post_cb(struct ev_loop *l, struct ev_timer *tm)
+{
+	struct conn_table *t = tm->data;
+	struct conn *c;
+
+	(void)l;
+	t->post_batch = t->posted;
+	t->posted = NULL;
+	while ((c = t->post_batch) != NULL) {
+		post_unlink(c);
+		if (c->state != PX_FREE && !c->running)
+			proxy_run(c);
+	}
+}
+
 struct conn_table *
 conn_table_create(struct ev_loop *loop, const struct vd_conf *conf)
 {
@@ -95,6 +149,7 @@ conn_table_create(struct ev_loop *loop, const struct vd_conf *conf)
 		conn_table_free(t);
 		return NULL;
 	}
+	ev_timer_init(&t->post_timer, post_cb, t);
 	m = t->mem;
 	for (size_t i = t->n; i-- > 0;) {
 		struct conn *c = &t->conns[i];
@@ -126,6 +181,7 @@ conn_table_free(struct conn_table *t)
 		return;
 	if (t->conns != NULL)
 		conn_close_all(t);
+	ev_timer_stop(t->loop, &t->post_timer);
 	cache_proxy_free(t);
 	if (t->socks != NULL)
 		upstream_pool_free(t);
@@ -302,6 +358,8 @@ conn_close(struct conn *c)
 	upstream_close(c);
 	tunnel_close(c);
 	ev_timer_stop(t->loop, &c->timer);
+	if (c->posted)
+		post_unlink(c);	/* posted, or in the batch being run */
 	if (c->cl.fd >= 0) {
 		ev_io_forget(&c->cl.io);	/* accept4's own descriptor: close() unregisters it */
 		close(c->cl.fd);

@@ -212,6 +212,7 @@ ev_timer_start(struct ev_loop *l, struct ev_timer *t, int64_t after_ms)
 		l->heapcap = cap;
 	}
 	t->when = t->due = due;
+	t->run = l->timer_runs;
 	heap_set(l, l->nheap++, t);
 	heap_up(l, l->nheap - 1);
 	return 0;
@@ -235,9 +236,15 @@ next_wait(struct ev_loop *l, int max_wait_ms)
 static void
 run_timers(struct ev_loop *l)
 {
+	uint64_t run = ++l->timer_runs;
+
 	while (l->nheap > 0 && l->heap[0]->when <= l->now_ms) {
 		struct ev_timer *t = l->heap[0];
 
+		/* armed by a callback of this pass (a 0 ms timer armed again):
+		 * the next pass, after the sockets have had their turn */
+		if (t->run == run)
+			break;
 		if (t->due > t->when) {
 			t->when = t->due;
 			heap_down(l, 0);

@@ -36,6 +36,7 @@ struct ev_timer {
 	int64_t		 when;		/* heap key: ms on the loop's monotonic clock */
 	int64_t		 due;		/* the deadline: >= when (pushed back lazily) */
 	size_t		 slot;		/* index in the heap + 1; 0 = not armed */
+	uint64_t	 run;		/* the loop's timer_runs when it was armed */
 	ev_timer_cb	*cb;
 	void		*data;
 };
@@ -46,6 +47,7 @@ struct ev_loop {
 	int64_t		 now_ms;	/* monotonic, read once per turn */
 	time_t		 now_sec;	/* wall clock, read once per turn */
 	uint64_t	 turn;		/* epoll_waits so far: which turn this is */
+	uint64_t	 timer_runs;	/* run_timers() passes so far (+1 inside one) */
 	struct epoll_event *events;
 	int		 maxevents;
 	struct ev_timer	**heap;

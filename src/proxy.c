@@ -173,6 +173,9 @@ proxy_head_only(struct conn *c)
 	c->out.len = (size_t)(end + 4 - c->out.p);
 }
 
+/* Requests a connection starts in one turn of the loop (proxy_run). */
+#define PROXY_TURN_HEADS	16
+
 /* Ready for the next request; bytes already read stay (pipelining). */
 static void
 next_request(struct conn *c)
@@ -1399,7 +1402,7 @@ client_gone(struct conn *c)
 void
 proxy_run(struct conn *c)
 {
-	int rc = VD_OK;
+	int rc = VD_OK, heads = 0;
 
 	if (client_gone(c)) {
 		log_info("%s: client closed before the answer: %.*s", c->peer,
@@ -1409,6 +1412,12 @@ proxy_run(struct conn *c)
 	}
 	c->running = true;
 	while (rc == VD_OK) {
+		/* a deep pipeline of hits would be answered to the end in one
+		 * go: after a few requests the other connections' turn first */
+		if (c->state == PX_HEAD && c->in.end > c->in.start && ++heads > PROXY_TURN_HEADS) {
+			conn_post(c);
+			break;
+		}
 		switch (c->state) {
 		case PX_HEAD:		rc = st_head(c); break;
 		case PX_CONNECT:	rc = st_connect(c); break;

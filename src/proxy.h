@@ -161,6 +161,9 @@ struct upstream {
 struct conn {
 	struct conn_table *t;
 	struct conn	*next_free;
+	/* posted: its turn ended with requests still buffered (conn_post) */
+	struct conn	*post_next, *post_prev;
+	bool		 posted;
 	enum px_state	 state;
 	struct side	 cl;
 	struct ev_timer	 timer;
@@ -237,6 +240,9 @@ struct conn_table {
 	struct ev_timer	 wake;
 	struct conn	*sq_head, *sq_tail;	/* serialize-connections' FIFO */
 	struct ev_timer	 serial;		/* its next look */
+	struct conn	*posted;		/* conn_post(): run again next turn */
+	struct conn	*post_batch;		/* those post_cb is running now */
+	struct ev_timer	 post_timer;
 	struct up_v10	 v10[UP_V10_MAX];	/* the last origins that spoke 1.0 */
 	unsigned	 v10_next;		/* the slot to reuse next */
 	const struct vd_conf *conf;
@@ -262,6 +268,10 @@ struct conn_table {
  * (cache_bg.h) is no client's, and counts in none of them. */
 #define CLIENT_STATS_INC(c, f, n) \
 	do { if (!(c)->internal) STATS_INC(f, n); } while (0)
+
+/* conn.c: run c again after the loop's next look at every socket, so that
+ * a client pipelining cache hits does not keep the others waiting. */
+void	conn_post(struct conn *);
 
 /* proxy.c */
 void	proxy_start(struct conn *);		/* a fresh connection */

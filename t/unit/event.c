@@ -17,6 +17,15 @@ timer_cb(struct ev_loop *l, struct ev_timer *t)
 
 static int fired;
 static struct ev_io io_a, io_b;
+static int again;
+
+/* A 0 ms timer that arms itself again: once per pass of the loop. */
+static void
+again_cb(struct ev_loop *l, struct ev_timer *t)
+{
+	if (++again < 100)
+		ev_timer_start(l, t, 0);
+}
 
 /* io_a's callback closes io_b: b's event in the same batch must be dropped. */
 static void
@@ -94,6 +103,19 @@ main(void)
 	fired = 0;
 	ev_run_once(&l, 100);
 	ok(fired == 2, "re-added io b gets its pending event");
+
+	/* armed again from its own callback: the sockets get a turn in between */
+	{
+		struct ev_timer ta;
+
+		ev_timer_init(&ta, again_cb, NULL);
+		ev_timer_start(&l, &ta, 0);
+		ev_run_once(&l, 100);
+		is_int(again, 1, "a 0 ms timer armed again in its callback waits for the next pass");
+		ev_run_once(&l, 100);
+		is_int(again, 2, "... and runs in it");
+		ev_timer_stop(&l, &ta);
+	}
 	ev_loop_free(&l);
 	return done_testing();
 }
