@@ -102,9 +102,8 @@ get('/private');
 is(seen('/private'), 3, '/private: no longer stored: fetched again');
 
 $v->stop;
-# each worker writes its own lines: in time order
-my @log = sort { ($a =~ /^(\S+)/)[0] <=> ($b =~ /^(\S+)/)[0] }
-    grep { m{ GET \Q$base\E/same } } split /\n/, slurp($v->dir . '/access.log') // '';
-like($log[1] // '', qr{ TCP_REFRESH_UNMODIFIED/304 }, 'access log: the freshening 304 is a refresh');
-like($log[2] // '', qr{ TCP_(MEM_)?HIT/200 }, 'access log: then a hit');
+# each worker writes its own lines, and two in one millisecond keep no order
+my @log = grep { m{ GET \Q$base\E/same } } split /\n/, slurp($v->dir . '/access.log') // '';
+is(scalar(grep { / TCP_REFRESH_UNMODIFIED\/304 / } @log), 1, 'access log: the freshening 304 is a refresh');
+is(scalar(grep { / TCP_(MEM_)?HIT\/200 / } @log), 1, 'access log: the plain GET after it a hit');
 done_testing();
