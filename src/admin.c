@@ -44,7 +44,6 @@ struct admin_conn {
 	struct admin		*a;
 	struct ev_io		 io;		/* fd -1: slot free */
 	struct ev_timer		 timer;
-	bool			 allowed;	/* peer inside admin-allow */
 	bool			 closing;	/* close once the response is out */
 	char			 peer[VD_SOCKADDR_STRLEN];
 	char			 in[ADMIN_HEAD_MAX];
@@ -321,10 +320,6 @@ dispatch(struct admin_conn *c, const struct http_req *r)
 		return respond(c, 400, NULL, "no request body is accepted here\n", NULL, 0,
 		    head);
 	}
-	if (!c->allowed) {
-		log_info("admin: %s refused (admin-allow)", c->peer);
-		return respond(c, 403, NULL, "forbidden\n", NULL, 0, head);
-	}
 	if (method_is(r, "PURGE")) {
 		if (r->form != HTTP_FORM_ABSOLUTE)
 			return respond(c, 400, NULL, "PURGE wants an absolute http URL\n",
@@ -531,7 +526,6 @@ accept_cb(struct ev_loop *l, struct ev_io *lio, uint32_t ev)
 			close(fd);
 			continue;
 		}
-		c->allowed = true;
 		vd_sockaddr_fmt((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
 		c->closing = false;
 		c->inlen = 0;
